@@ -1,0 +1,238 @@
+//! The raw wasm ABI (no generated glue). Hosts copy bytes into memory obtained from
+//! `reel_alloc`, call one export per batch, and read results from the result block at
+//! `reel_result_ptr()` (u32 words, see `ResultWord`). Positions cross as f64, exact up to
+//! 2^53. Any call may grow memory: hosts re-create their views after each call.
+#![allow(clippy::missing_safety_doc)]
+
+use crate::format::STORE_ID_BYTES;
+use crate::frame::{encode_frame, frame_length, EntryInput};
+use crate::intern::Interner;
+use crate::scan::{find_valid_frame, scan, ScanInput, ENTRY_RECORD_WORDS};
+use crate::segment::{decode_header, encode_header, HeaderError};
+use core::slice;
+
+/// Word offsets in the result block.
+#[repr(usize)]
+enum ResultWord {
+    Status = 0,
+    ErrorCode = 1,
+    Consumed = 2,
+    Frames = 3,
+    Entries = 4,
+    Needed = 5,
+    Checksum = 6,
+    BadEvent = 7,
+    /// f64 at byte 32.
+    Position = 8,
+    /// Pointer/length pairs for returned byte strings.
+    BytesPointer = 10,
+    BytesLength = 11,
+}
+const RESULT_WORDS: usize = 16;
+
+struct Core {
+    result: [u32; RESULT_WORDS],
+    message: String,
+    interner: Interner,
+}
+
+static mut CORE: Option<Core> = None;
+
+fn core() -> &'static mut Core {
+    // wasm32 without threads: one instance, one caller at a time.
+    #[allow(static_mut_refs)]
+    unsafe {
+        CORE.get_or_insert_with(|| Core { result: [0; RESULT_WORDS], message: String::new(), interner: Interner::default() })
+    }
+}
+
+fn set_position(core: &mut Core, position: u64) {
+    let bits = (position as f64).to_bits();
+    core.result[ResultWord::Position as usize] = bits as u32;
+    core.result[ResultWord::Position as usize + 1] = (bits >> 32) as u32;
+}
+
+unsafe fn store_id<'a>(pointer: *const u8) -> &'a [u8; STORE_ID_BYTES] {
+    &*(pointer as *const [u8; STORE_ID_BYTES])
+}
+
+#[no_mangle]
+pub extern "C" fn reel_abi_version() -> u32 {
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn reel_alloc(size: u32) -> *mut u8 {
+    let mut buffer = Vec::<u8>::with_capacity(size.max(1) as usize);
+    let pointer = buffer.as_mut_ptr();
+    core::mem::forget(buffer);
+    pointer
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn reel_free(pointer: *mut u8, size: u32) {
+    drop(Vec::from_raw_parts(pointer, 0, size.max(1) as usize));
+}
+
+#[no_mangle]
+pub extern "C" fn reel_result_ptr() -> *const u32 {
+    core().result.as_ptr()
+}
+
+#[no_mangle]
+pub extern "C" fn reel_message_ptr() -> *const u8 {
+    core().message.as_ptr()
+}
+
+#[no_mangle]
+pub extern "C" fn reel_message_len() -> u32 {
+    core().message.len() as u32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn reel_crc32c(pointer: *const u8, length: u32, initial: u32) -> u32 {
+    crc32c::crc32c_append(initial, slice::from_raw_parts(pointer, length as usize))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn reel_segment_header_encode(out: *mut u8, store: *const u8, first_position: f64) -> u32 {
+    let out = slice::from_raw_parts_mut(out, crate::format::SEGMENT_HEADER_BYTES);
+    encode_header(out, store_id(store), first_position as u64);
+    out.len() as u32
+}
+
+/// 0 = valid (first position in the result block, store id copied to `store_out`);
+/// 1 too short, 2 bad magic, 3 bad checksum, 4 unsupported version, 5 other store.
+#[no_mangle]
+pub unsafe extern "C" fn reel_segment_header_decode(pointer: *const u8, length: u32, expected_store: *const u8, store_out: *mut u8) -> u32 {
+    let core = core();
+    let bytes = slice::from_raw_parts(pointer, length as usize);
+    let expected = if expected_store.is_null() { None } else { Some(store_id(expected_store)) };
+    match decode_header(bytes, expected) {
+        Ok((first_position, store)) => {
+            set_position(core, first_position);
+            slice::from_raw_parts_mut(store_out, STORE_ID_BYTES).copy_from_slice(&store);
+            0
+        }
+        Err(HeaderError::TooShort) => 1,
+        Err(HeaderError::BadMagic) => 2,
+        Err(HeaderError::BadChecksum) => 3,
+        Err(HeaderError::UnsupportedVersion(version)) => {
+            core.result[ResultWord::ErrorCode as usize] = version;
+            4
+        }
+        Err(HeaderError::WrongStore) => 5,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn reel_frame_length(entry_count: u32, payload_bytes: u32) -> u32 {
+    frame_length(entry_count as usize, payload_bytes as usize) as u32
+}
+
+/// Encodes one frame. `kinds_lengths` holds (kind, payload length) u32 pairs; the payloads
+/// lie back to back at `payloads`. Writes the frame at `out` (room for `reel_frame_length`)
+/// and returns its length; the frame checksum goes to the result block.
+#[no_mangle]
+pub unsafe extern "C" fn reel_frame_encode(
+    kinds_lengths: *const u32,
+    entry_count: u32,
+    payloads: *const u8,
+    first_position: f64,
+    previous_checksum: u32,
+    store: *const u8,
+    out: *mut u8,
+) -> u32 {
+    let pairs = slice::from_raw_parts(kinds_lengths, entry_count as usize * 2);
+    let payload_bytes: usize = pairs.chunks_exact(2).map(|pair| pair[1] as usize).sum();
+    let payloads = slice::from_raw_parts(payloads, payload_bytes);
+    let mut inputs = Vec::with_capacity(entry_count as usize);
+    let mut at = 0;
+    for pair in pairs.chunks_exact(2) {
+        let length = pair[1] as usize;
+        inputs.push(EntryInput { kind: pair[0] as u8, payload: &payloads[at..at + length] });
+        at += length;
+    }
+    let length = frame_length(inputs.len(), payload_bytes);
+    let out = slice::from_raw_parts_mut(out, length);
+    let (length, checksum) = encode_frame(out, &inputs, first_position as u64, previous_checksum, store_id(store));
+    core().result[ResultWord::Checksum as usize] = checksum;
+    length as u32
+}
+
+/// Scans frames in `bytes`, filling `table` (`ENTRY_RECORD_WORDS` u32 per entry, offsets
+/// relative to `bytes`). Returns the scan status; details are in the result block, and a bad
+/// frame's description in the message buffer.
+#[no_mangle]
+pub unsafe extern "C" fn reel_scan(
+    bytes: *const u8,
+    length: u32,
+    is_final: u32,
+    expected_position: f64,
+    previous_checksum: u32,
+    store: *const u8,
+    table: *mut u32,
+    table_capacity: u32,
+) -> u32 {
+    let core = core();
+    let input = ScanInput {
+        bytes: slice::from_raw_parts(bytes, length as usize),
+        is_final: is_final != 0,
+        expected_position: expected_position as u64,
+        previous_checksum,
+        store_id: store_id(store),
+    };
+    let table = slice::from_raw_parts_mut(table, table_capacity as usize * ENTRY_RECORD_WORDS);
+    let result = scan(&input, &mut core.interner, table);
+    core.result[ResultWord::Status as usize] = result.status as u32;
+    core.result[ResultWord::ErrorCode as usize] = result.error.map_or(0, |error| error.code());
+    core.result[ResultWord::Consumed as usize] = result.consumed as u32;
+    core.result[ResultWord::Frames as usize] = result.frames;
+    core.result[ResultWord::Entries as usize] = result.entries;
+    core.result[ResultWord::Needed as usize] = result.needed as u32;
+    core.result[ResultWord::Checksum as usize] = result.last_checksum;
+    core.result[ResultWord::BadEvent as usize] = result.bad_event as u32;
+    set_position(core, result.next_position);
+    core.message = match (result.bad_event, result.error) {
+        (true, _) => "an event entry's lengths do not add up".into(),
+        (false, Some(error)) => error.describe(),
+        (false, None) => String::new(),
+    };
+    result.status as u32
+}
+
+/// Offset of the first valid frame at or after `start`, or -1.
+#[no_mangle]
+pub unsafe extern "C" fn reel_find_valid_frame(bytes: *const u8, length: u32, start: u32, store: *const u8) -> f64 {
+    let bytes = slice::from_raw_parts(bytes, length as usize);
+    find_valid_frame(bytes, start as usize, store_id(store)).map_or(-1.0, |at| at as f64)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn reel_intern(pointer: *const u8, length: u32) -> u32 {
+    core().interner.intern(slice::from_raw_parts(pointer, length as usize))
+}
+
+#[no_mangle]
+pub extern "C" fn reel_interned_count() -> u32 {
+    core().interner.len() as u32
+}
+
+/// Puts a pointer/length to the name of stream `number` in the result block; 0 if unknown.
+#[no_mangle]
+pub extern "C" fn reel_interned_name(number: u32) -> u32 {
+    let core = core();
+    match core.interner.name(number) {
+        Some(name) => {
+            core.result[ResultWord::BytesPointer as usize] = name.as_ptr() as usize as u32;
+            core.result[ResultWord::BytesLength as usize] = name.len() as u32;
+            1
+        }
+        None => 0,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn reel_interner_clear() {
+    core().interner.clear();
+}

@@ -1,0 +1,15 @@
+//! reeldb core: record framing, CRC32C, scan/recover and index rebuild, with no I/O.
+//!
+//! The wasm exports live in `exports.rs` and speak in pointers into linear memory; the
+//! modules below are plain Rust with unit tests that run natively (`cargo test`).
+pub mod event;
+pub mod format;
+pub mod frame;
+pub mod intern;
+pub mod scan;
+pub mod segment;
+
+mod exports;
+
+#[cfg(test)]
+mod vectors;

@@ -1,0 +1,261 @@
+//! Scan a run of frames: verify each, follow the position and checksum chain, and emit the
+//! packed entry table the host builds its index from. The scan never decides what to do with
+//! a bad frame; it says where valid data ends and why, and `find_valid_frame` lets the host
+//! tell a torn tail (nothing valid after) from corruption (valid data after).
+use crate::event::parse_event;
+use crate::format::*;
+use crate::frame::{check_frame, entries, FrameError};
+use crate::intern::Interner;
+
+/// u32 words per entry in the output table:
+/// payload offset · payload length · kind · stream number · stream version (low, high).
+pub const ENTRY_RECORD_WORDS: usize = 6;
+pub const NO_STREAM: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStatus {
+    /// Every byte was a valid frame.
+    End = 0,
+    /// The last frame continues past the bytes given; call again with more.
+    NeedMore = 1,
+    /// The frame at `consumed` is not valid; see `error`.
+    Bad = 2,
+    /// The entry table is full; call again from `consumed`.
+    TableFull = 3,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ScanResult {
+    pub status: ScanStatus,
+    pub error: Option<FrameError>,
+    /// Offset just past the last valid frame.
+    pub consumed: usize,
+    pub frames: u32,
+    pub entries: u32,
+    /// Bytes needed from `consumed` to complete the next frame (NeedMore).
+    pub needed: usize,
+    pub next_position: u64,
+    pub last_checksum: u32,
+    /// The bad frame passed its checksum but an event inside it is malformed.
+    pub bad_event: bool,
+}
+
+pub struct ScanInput<'a> {
+    pub bytes: &'a [u8],
+    pub is_final: bool,
+    pub expected_position: u64,
+    pub previous_checksum: u32,
+    pub store_id: &'a [u8; STORE_ID_BYTES],
+}
+
+pub fn scan(input: &ScanInput, interner: &mut Interner, table: &mut [u32]) -> ScanResult {
+    let capacity = table.len() / ENTRY_RECORD_WORDS;
+    let mut result = ScanResult {
+        status: ScanStatus::End,
+        error: None,
+        consumed: 0,
+        frames: 0,
+        entries: 0,
+        needed: 0,
+        next_position: input.expected_position,
+        last_checksum: input.previous_checksum,
+        bad_event: false,
+    };
+    let bytes = input.bytes;
+    while result.consumed < bytes.len() {
+        let rest = &bytes[result.consumed..];
+        let info = match check_frame(rest, input.store_id) {
+            Ok(info) => info,
+            Err(FrameError::Incomplete { needed }) if !input.is_final => {
+                result.status = ScanStatus::NeedMore;
+                result.needed = needed;
+                return result;
+            }
+            Err(error) => return bad(result, error),
+        };
+        if info.first_position != result.next_position {
+            let error = FrameError::PositionMismatch { expected: result.next_position, found: info.first_position };
+            return bad(result, error);
+        }
+        if info.previous_checksum != result.last_checksum {
+            let error = FrameError::ChainMismatch { expected: result.last_checksum, found: info.previous_checksum };
+            return bad(result, error);
+        }
+        if result.entries as usize + info.entry_count as usize > capacity {
+            if result.entries == 0 {
+                // Not even one frame fits: the host must grow the table to this many records.
+                result.needed = info.entry_count as usize;
+            }
+            result.status = ScanStatus::TableFull;
+            return result;
+        }
+        let frame = &rest[..info.length];
+        let table_start = result.entries as usize * ENTRY_RECORD_WORDS;
+        let mut record = table_start;
+        for (kind, start, length) in entries(frame, info.entry_count) {
+            let mut stream = NO_STREAM;
+            let mut version = 0u64;
+            if kind == KIND_EVENT {
+                let payload = &frame[start..start + length];
+                match parse_event(payload) {
+                    Some(layout) => {
+                        stream = interner.intern(&payload[layout.stream.0..][..layout.stream.1]);
+                        version = layout.stream_version;
+                    }
+                    None => {
+                        result.bad_event = true;
+                        return bad(result, FrameError::BadEntries);
+                    }
+                }
+            }
+            let words = &mut table[record..record + ENTRY_RECORD_WORDS];
+            words[0] = (result.consumed + start) as u32;
+            words[1] = length as u32;
+            words[2] = kind as u32;
+            words[3] = stream;
+            words[4] = version as u32;
+            words[5] = (version >> 32) as u32;
+            record += ENTRY_RECORD_WORDS;
+        }
+        result.entries += info.entry_count;
+        result.frames += 1;
+        result.consumed += info.length;
+        result.next_position += info.entry_count as u64;
+        result.last_checksum = info.checksum;
+    }
+    result
+}
+
+fn bad(mut result: ScanResult, error: FrameError) -> ScanResult {
+    result.status = ScanStatus::Bad;
+    result.error = Some(error);
+    result
+}
+
+/// The offset of the first complete valid frame at or after `start` (aligned), if any. Used
+/// after a bad frame: a valid frame after it means corruption, none means a torn tail.
+pub fn find_valid_frame(bytes: &[u8], start: usize, store_id: &[u8; STORE_ID_BYTES]) -> Option<usize> {
+    let mut at = align_up(start);
+    while at + FRAME_BEGIN_BYTES + FRAME_END_BYTES <= bytes.len() {
+        if read_u32(bytes, at) == FRAME_BEGIN_MAGIC && check_frame(&bytes[at..], store_id).is_ok() {
+            return Some(at);
+        }
+        at += FRAME_ALIGN_BYTES;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{encode_frame, frame_length, EntryInput};
+    const STORE: [u8; 16] = [3; 16];
+
+    fn event(stream: &[u8], version: u64) -> Vec<u8> {
+        let mut out = vec![0u8; EVENT_HEADER_BYTES];
+        write_u64(&mut out, 8, version);
+        write_u32(&mut out, 16, 2);
+        out[24..26].copy_from_slice(&(stream.len() as u16).to_le_bytes());
+        out[26..28].copy_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(stream);
+        out.extend_from_slice(b"t{}");
+        out
+    }
+
+    /// Three frames: positions 0..2 (2 events), 2 (1 event), 3 (1 event).
+    fn log() -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = Vec::new();
+        let mut starts = Vec::new();
+        let mut previous = 0;
+        let mut position = 0;
+        for batch in [vec![event(b"a", 0), event(b"b", 0)], vec![event(b"a", 1)], vec![event(b"b", 1)]] {
+            let inputs: Vec<_> = batch.iter().map(|p| EntryInput { kind: KIND_EVENT, payload: p }).collect();
+            let mut out = vec![0u8; frame_length(inputs.len(), batch.iter().map(|p| p.len()).sum())];
+            let (_, checksum) = encode_frame(&mut out, &inputs, position, previous, &STORE);
+            starts.push(bytes.len());
+            bytes.extend_from_slice(&out);
+            previous = checksum;
+            position += inputs.len() as u64;
+        }
+        (bytes, starts)
+    }
+
+    fn run(bytes: &[u8], is_final: bool) -> (ScanResult, Vec<u32>, Interner) {
+        let mut interner = Interner::default();
+        let mut table = vec![0u32; 64 * ENTRY_RECORD_WORDS];
+        let input = ScanInput { bytes, is_final, expected_position: 0, previous_checksum: 0, store_id: &STORE };
+        let result = scan(&input, &mut interner, &mut table);
+        (result, table, interner)
+    }
+
+    #[test]
+    fn scans_whole_log_and_interns() {
+        let (bytes, _) = log();
+        let (result, table, interner) = run(&bytes, true);
+        assert_eq!(result.status, ScanStatus::End);
+        assert_eq!((result.frames, result.entries, result.next_position), (3, 4, 4));
+        let streams: Vec<u32> = (0..4).map(|i| table[i * ENTRY_RECORD_WORDS + 3]).collect();
+        assert_eq!(streams, vec![0, 1, 0, 1]);
+        let versions: Vec<u32> = (0..4).map(|i| table[i * ENTRY_RECORD_WORDS + 4]).collect();
+        assert_eq!(versions, vec![0, 0, 1, 1]);
+        assert_eq!(interner.name(1), Some(&b"b"[..]));
+    }
+
+    #[test]
+    fn torn_tail_versus_need_more() {
+        let (bytes, starts) = log();
+        let cut = &bytes[..bytes.len() - 3];
+        let (result, ..) = run(cut, false);
+        assert_eq!(result.status, ScanStatus::NeedMore);
+        assert_eq!(result.consumed, starts[2]);
+        let (result, ..) = run(cut, true);
+        assert_eq!(result.status, ScanStatus::Bad);
+        assert_eq!(result.consumed, starts[2]);
+        assert!(find_valid_frame(cut, starts[2] + 8, &STORE).is_none());
+    }
+
+    #[test]
+    fn middle_damage_is_found_with_valid_frame_after() {
+        let (mut bytes, starts) = log();
+        bytes[starts[1] + 40] ^= 0x10;
+        let (result, ..) = run(&bytes, true);
+        assert_eq!(result.status, ScanStatus::Bad);
+        assert_eq!(result.consumed, starts[1]);
+        assert!(matches!(result.error, Some(FrameError::BadChecksum { .. })));
+        assert_eq!(find_valid_frame(&bytes, starts[1] + 8, &STORE), Some(starts[2]));
+    }
+
+    #[test]
+    fn reordered_frames_break_the_chain() {
+        let (bytes, starts) = log();
+        let mut swapped = bytes[..starts[1]].to_vec();
+        swapped.extend_from_slice(&bytes[starts[2]..]);
+        swapped.extend_from_slice(&bytes[starts[1]..starts[2]]);
+        let (result, ..) = run(&swapped, true);
+        assert_eq!(result.status, ScanStatus::Bad);
+        assert!(matches!(result.error, Some(FrameError::PositionMismatch { .. })));
+    }
+
+    #[test]
+    fn table_full_stops_at_frame_boundary() {
+        let (bytes, starts) = log();
+        let mut interner = Interner::default();
+        let mut table = vec![0u32; 3 * ENTRY_RECORD_WORDS];
+        let input = ScanInput { bytes: &bytes, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE };
+        let result = scan(&input, &mut interner, &mut table);
+        assert_eq!(result.status, ScanStatus::TableFull);
+        assert_eq!(result.consumed, starts[2]);
+        assert_eq!(result.entries, 3);
+    }
+
+    #[test]
+    fn zero_filled_tail_is_bad_with_nothing_after() {
+        let (mut bytes, _) = log();
+        let end = bytes.len();
+        bytes.extend_from_slice(&[0u8; 4096]);
+        let (result, ..) = run(&bytes, true);
+        assert_eq!(result.status, ScanStatus::Bad);
+        assert_eq!(result.consumed, end);
+        assert!(find_valid_frame(&bytes, end + 8, &STORE).is_none());
+    }
+}
