@@ -1,0 +1,32 @@
+/** Everything every entry point exports; entries differ only in how they load the core and which FileHost is the default. */
+import { init } from './core/load.js';
+import { Store } from './engine/store.js';
+import type { OpenOptions } from './engine/options.js';
+import type { FileHost } from './host/types.js';
+
+export * from './errors.js';
+export { init, setDefaultWasmSource, type WasmSource } from './core/load.js';
+export { Store, type StoreStats } from './engine/store.js';
+export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
+export type { RecoveryReport } from './device/segments.js';
+export type { Events, EventInput, AppendOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
+export type { FileHost, FileHandle, HostLock } from './host/types.js';
+export { MemoryFileHost } from './host/memory.js';
+
+let defaultHost: () => FileHost = () => {
+  throw new Error('reeldb: this runtime has no default file host; pass { host } or { durability: "memory" }');
+};
+
+export function setDefaultHost(factory: () => FileHost): void {
+  defaultHost = factory;
+}
+
+/**
+ * Opens (or creates) the store at `path`. With `{ durability: 'memory' }` nothing touches
+ * the disk. Resolves once recovery is done; a torn tail is truncated with a warning, and
+ * damage followed by valid data rejects with CorruptionError.
+ */
+export async function open(path: string, options?: OpenOptions): Promise<Store> {
+  const core = await init();
+  return Store.open(core, path, options, defaultHost);
+}

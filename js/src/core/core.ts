@@ -1,0 +1,306 @@
+/**
+ * Typed wrapper over the wasm core's raw exports. It owns the scratch regions in linear
+ * memory, re-creates views whenever memory may have grown, and turns result codes into data.
+ */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  reel_abi_version(): number;
+  reel_alloc(size: number): number;
+  reel_free(pointer: number, size: number): void;
+  reel_result_ptr(): number;
+  reel_message_ptr(): number;
+  reel_message_len(): number;
+  reel_crc32c(pointer: number, length: number, initial: number): number;
+  reel_segment_header_encode(out: number, store: number, firstPosition: number): number;
+  reel_segment_header_decode(pointer: number, length: number, expectedStore: number, storeOut: number): number;
+  reel_frame_length(entryCount: number, payloadBytes: number): number;
+  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, previousChecksum: number, store: number, out: number): number;
+  reel_scan(bytes: number, length: number, isFinal: number, expectedPosition: number, previousChecksum: number, store: number, table: number, tableCapacity: number): number;
+  reel_find_valid_frame(bytes: number, length: number, start: number, store: number): number;
+  reel_intern(pointer: number, length: number): number;
+  reel_interned_count(): number;
+  reel_interned_name(number: number): number;
+  reel_interner_clear(): void;
+}
+
+export const ABI_VERSION = 1;
+export const SEGMENT_HEADER_BYTES = 48;
+export const STORE_ID_BYTES = 16;
+/** u32 words per entry in a scan table. */
+export const ENTRY_RECORD_WORDS = 6;
+export const NO_STREAM = 0xffffffff;
+
+export const enum ScanStatus {
+  End = 0,
+  NeedMore = 1,
+  Bad = 2,
+  TableFull = 3,
+}
+
+export interface ScanResult {
+  status: ScanStatus;
+  /** Frame error code (docs/FORMAT.md), 0 if none. */
+  errorCode: number;
+  /** What is wrong with the frame at `consumed`, for a person. */
+  message: string;
+  consumed: number;
+  frames: number;
+  entries: number;
+  needed: number;
+  nextPosition: number;
+  lastChecksum: number;
+  badEvent: boolean;
+}
+
+export const HEADER_ERRORS = ['', 'too short', 'bad magic', 'checksum mismatch', 'unsupported format version', 'belongs to another store'];
+
+/** A growable region of linear memory. */
+class Region {
+  pointer = 0;
+  capacity = 0;
+  constructor(private readonly exports: CoreExports) {}
+  /** Ensures room for `bytes`; keeps the first `keep` bytes. Returns the pointer. */
+  reserve(bytes: number, keep = 0): number {
+    if (bytes <= this.capacity) return this.pointer;
+    const capacity = Math.max(bytes, this.capacity * 2, 4096);
+    const pointer = this.exports.reel_alloc(capacity);
+    if (keep > 0) new Uint8Array(this.exports.memory.buffer).copyWithin(pointer, this.pointer, this.pointer + keep);
+    if (this.capacity > 0) this.exports.reel_free(this.pointer, this.capacity);
+    this.pointer = pointer;
+    this.capacity = capacity;
+    return pointer;
+  }
+}
+
+export class Core {
+  private buffer: ArrayBuffer | undefined;
+  private u8View!: Uint8Array;
+  private u32View!: Uint32Array;
+  private f64View!: Float64Array;
+  private readonly resultPointer: number;
+  private readonly storeRegion: Region;
+  private readonly pairsRegion: Region;
+  private readonly payloadRegion: Region;
+  private readonly outRegion: Region;
+  private readonly scanRegion: Region;
+  private readonly tableRegion: Region;
+  private readonly decoder = new TextDecoder();
+  private scanLock: Promise<void> = Promise.resolve();
+  /** Bytes of frames encoded since `resetOutput`. */
+  outputLength = 0;
+
+  constructor(readonly exports: CoreExports) {
+    const version = exports.reel_abi_version();
+    if (version !== ABI_VERSION) throw new Error(`reeldb: wasm core ABI ${version}, this build expects ${ABI_VERSION}; reinstall reeldb`);
+    this.resultPointer = exports.reel_result_ptr();
+    this.storeRegion = new Region(exports);
+    this.pairsRegion = new Region(exports);
+    this.payloadRegion = new Region(exports);
+    this.outRegion = new Region(exports);
+    this.scanRegion = new Region(exports);
+    this.tableRegion = new Region(exports);
+    this.storeRegion.reserve(STORE_ID_BYTES);
+  }
+
+  /** Current byte view of linear memory (re-created after growth). */
+  get u8(): Uint8Array {
+    this.refresh();
+    return this.u8View;
+  }
+
+  private refresh(): void {
+    const buffer = this.exports.memory.buffer;
+    if (buffer !== this.buffer) {
+      this.buffer = buffer;
+      this.u8View = new Uint8Array(buffer);
+      this.u32View = new Uint32Array(buffer);
+      this.f64View = new Float64Array(buffer);
+    }
+  }
+
+  private result(word: number): number {
+    this.refresh();
+    return this.u32View[(this.resultPointer >>> 2) + word]!;
+  }
+
+  private resultPosition(): number {
+    this.refresh();
+    return this.f64View[(this.resultPointer >>> 3) + 4]!;
+  }
+
+  private message(): string {
+    const pointer = this.exports.reel_message_ptr();
+    const length = this.exports.reel_message_len();
+    return this.decoder.decode(this.u8.subarray(pointer, pointer + length));
+  }
+
+  private putStore(storeId: Uint8Array): number {
+    this.u8.set(storeId, this.storeRegion.pointer);
+    return this.storeRegion.pointer;
+  }
+
+  crc32c(bytes: Uint8Array, initial = 0): number {
+    const pointer = this.scanRegion.reserve(bytes.length);
+    this.u8.set(bytes, pointer);
+    return this.exports.reel_crc32c(pointer, bytes.length, initial) >>> 0;
+  }
+
+  /** CRC32C of bytes already in the scan buffer (for benchmarks without copying). */
+  crc32cInPlace(length: number, initial = 0): number {
+    return this.exports.reel_crc32c(this.scanRegion.pointer, length, initial) >>> 0;
+  }
+
+  encodeSegmentHeader(storeId: Uint8Array, firstPosition: number): Uint8Array {
+    const store = this.putStore(storeId);
+    const out = this.scanRegion.reserve(SEGMENT_HEADER_BYTES);
+    this.exports.reel_segment_header_encode(out, store, firstPosition);
+    return this.u8.slice(out, out + SEGMENT_HEADER_BYTES);
+  }
+
+  /** Decodes a segment header; `code` 0 means valid (see HEADER_ERRORS). */
+  decodeSegmentHeader(bytes: Uint8Array, expectedStore?: Uint8Array): { code: number; firstPosition: number; storeId: Uint8Array; version: number } {
+    const expected = expectedStore ? this.putStore(expectedStore) : 0;
+    const pointer = this.scanRegion.reserve(bytes.length + STORE_ID_BYTES);
+    this.u8.set(bytes, pointer);
+    const storeOut = pointer + bytes.length;
+    const code = this.exports.reel_segment_header_decode(pointer, bytes.length, expected, storeOut);
+    return {
+      code,
+      firstPosition: code === 0 ? this.resultPosition() : -1,
+      storeId: this.u8.slice(storeOut, storeOut + STORE_ID_BYTES),
+      version: code === 4 ? this.result(1) : 1,
+    };
+  }
+
+  frameLength(entryCount: number, payloadBytes: number): number {
+    return this.exports.reel_frame_length(entryCount, payloadBytes);
+  }
+
+  // ---- frame encoding: resetOutput, then per frame: payloads via reservePayload, encodeFrame
+
+  resetOutput(): void {
+    this.outputLength = 0;
+  }
+
+  /**
+   * Encodes one frame from the given payloads and appends it to the output region.
+   * Returns the frame checksum.
+   */
+  encodeFrame(kinds: ArrayLike<number>, payloads: readonly Uint8Array[], firstPosition: number, previousChecksum: number, storeId: Uint8Array): number {
+    const count = payloads.length;
+    let payloadBytes = 0;
+    for (let index = 0; index < count; index++) payloadBytes += payloads[index]!.length;
+    const pairs = this.pairsRegion.reserve(count * 8);
+    const payloadPointer = this.payloadRegion.reserve(payloadBytes);
+    const frameBytes = this.exports.reel_frame_length(count, payloadBytes);
+    const out = this.outRegion.reserve(this.outputLength + frameBytes, this.outputLength) + this.outputLength;
+    const store = this.putStore(storeId);
+    const u8 = this.u8;
+    const u32 = this.u32View;
+    let at = payloadPointer;
+    for (let index = 0; index < count; index++) {
+      const payload = payloads[index]!;
+      u32[(pairs >>> 2) + index * 2] = kinds[index]!;
+      u32[(pairs >>> 2) + index * 2 + 1] = payload.length;
+      u8.set(payload, at);
+      at += payload.length;
+    }
+    const written = this.exports.reel_frame_encode(pairs, count, payloadPointer, firstPosition, previousChecksum, store, out);
+    this.outputLength += written;
+    return this.result(6) >>> 0;
+  }
+
+  /** View of the frames encoded since resetOutput; valid until the next core call. */
+  output(): Uint8Array {
+    return this.u8.subarray(this.outRegion.pointer, this.outRegion.pointer + this.outputLength);
+  }
+
+  // ---- scanning
+
+  /**
+   * Runs `work` with exclusive use of the scan buffer and the stream-name interner (they are
+   * shared by every store in this runtime).
+   */
+  async scanSession<T>(work: (session: ScanSession) => Promise<T>): Promise<T> {
+    const previous = this.scanLock;
+    let release!: () => void;
+    this.scanLock = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      this.exports.reel_interner_clear();
+      return await work(new ScanSession(this, this.scanRegion, this.tableRegion));
+    } finally {
+      release();
+    }
+  }
+
+  /** @internal used by ScanSession */
+  runScan(buffer: number, length: number, isFinal: boolean, expectedPosition: number, previousChecksum: number, storeId: Uint8Array, table: number, tableCapacity: number): ScanResult {
+    const store = this.putStore(storeId);
+    const status = this.exports.reel_scan(buffer, length, isFinal ? 1 : 0, expectedPosition, previousChecksum, store, table, tableCapacity);
+    return {
+      status,
+      errorCode: this.result(1),
+      message: status === ScanStatus.Bad ? this.message() : '',
+      consumed: this.result(2),
+      frames: this.result(3),
+      entries: this.result(4),
+      needed: this.result(5),
+      lastChecksum: this.result(6) >>> 0,
+      badEvent: this.result(7) === 1,
+      nextPosition: this.resultPosition(),
+    };
+  }
+
+  /** @internal */
+  findValidFrame(buffer: number, length: number, start: number, storeId: Uint8Array): number {
+    return this.exports.reel_find_valid_frame(buffer, length, start, this.putStore(storeId));
+  }
+
+  /** @internal */
+  internedName(number: number): string {
+    if (this.exports.reel_interned_name(number) === 0) throw new Error(`reeldb core: no interned name ${number}`);
+    const pointer = this.result(10);
+    const length = this.result(11);
+    return this.decoder.decode(this.u8.subarray(pointer, pointer + length));
+  }
+
+  /** @internal */
+  tableView(table: number, entries: number): Uint32Array {
+    this.refresh();
+    return this.u32View.subarray(table >>> 2, (table >>> 2) + entries * ENTRY_RECORD_WORDS);
+  }
+}
+
+/** Exclusive use of the scan buffer: read file bytes straight into it, then scan in place. */
+export class ScanSession {
+  constructor(private readonly core: Core, private readonly buffer: Region, private readonly table: Region) {}
+
+  /** A writable view of the scan buffer with at least `bytes` room (keeps `keep` bytes). */
+  bufferView(bytes: number, keep = 0): Uint8Array {
+    const pointer = this.buffer.reserve(bytes, keep);
+    return this.core.u8.subarray(pointer, pointer + this.buffer.capacity);
+  }
+
+  /** Scans the first `length` bytes of the buffer; entry records go to `entryTable()`. */
+  scan(length: number, isFinal: boolean, expectedPosition: number, previousChecksum: number, storeId: Uint8Array, tableCapacity = 65536): ScanResult {
+    const table = this.table.reserve(tableCapacity * ENTRY_RECORD_WORDS * 4);
+    this.tableCapacity = tableCapacity;
+    return this.core.runScan(this.buffer.pointer, length, isFinal, expectedPosition, previousChecksum, storeId, table, tableCapacity);
+  }
+
+  private tableCapacity = 0;
+
+  /** Entry records of the last scan (view; valid until the next core call). */
+  entryTable(entries: number): Uint32Array {
+    return this.core.tableView(this.table.pointer, Math.min(entries, this.tableCapacity));
+  }
+
+  findValidFrame(length: number, start: number, storeId: Uint8Array): number {
+    return this.core.findValidFrame(this.buffer.pointer, length, start, storeId);
+  }
+
+  streamName(number: number): string {
+    return this.core.internedName(number);
+  }
+}

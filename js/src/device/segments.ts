@@ -1,0 +1,317 @@
+/**
+ * The log device over a FileHost: segment files `log/<first position>.seg`, each a header
+ * followed by whole frames. It recovers the log on open (with the core's scan), appends
+ * encoded frames, rolls segments, and keeps the location of every entry so reads never scan.
+ */
+import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, type Core, type ScanSession } from '../core/core.js';
+import { CorruptionError, IncompatibleFormatError } from '../errors.js';
+import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
+import { GrowableUint32, GrowableUint8 } from './growable.js';
+
+export const SEGMENT_NAME = /^(\d{20})\.seg$/;
+export const FRAME_BEGIN_BYTES = 32;
+export const ENTRY_HEADER_BYTES = 8;
+/** Bytes read per scan step during recovery and replay. */
+export const SCAN_CHUNK_BYTES = 4 << 20;
+
+export function segmentName(firstPosition: number): string {
+  return `${String(firstPosition).padStart(20, '0')}.seg`;
+}
+
+export class Segment {
+  /** Payload offset, payload length and kind of each entry, by position - firstPosition. */
+  readonly offsets = new GrowableUint32();
+  readonly lengths = new GrowableUint32();
+  readonly kinds = new GrowableUint8();
+  constructor(readonly name: string, readonly path: string, readonly firstPosition: number, readonly handle: FileHandle, public size: number) {}
+  get nextPosition(): number {
+    return this.firstPosition + this.offsets.length;
+  }
+}
+
+/** Called for each entry found during recovery, in position order. */
+export type RecoveryVisitor = (kind: number, position: number, streamName: string | undefined, streamVersion: number) => void;
+
+export interface RecoveryReport {
+  /** Human-readable notes: torn tails truncated, empty segments removed. */
+  warnings: string[];
+  frames: number;
+  entries: number;
+  bytesScanned: number;
+}
+
+export interface SegmentLogOptions {
+  host: FileHost;
+  directory: string;
+  storeId: Uint8Array;
+  core: Core;
+  readOnly: boolean;
+  /** Progress during long scans (bytes done, bytes total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export class SegmentLog {
+  readonly segments: Segment[] = [];
+  readonly logDirectory: string;
+  lastChecksum = 0;
+
+  private constructor(private readonly options: SegmentLogOptions) {
+    this.logDirectory = joinPath(options.directory, 'log');
+  }
+
+  get nextPosition(): number {
+    const last = this.segments[this.segments.length - 1];
+    return last ? last.nextPosition : 0;
+  }
+
+  get current(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Opens and recovers the log; `visit` sees every entry in order. */
+  static async open(options: SegmentLogOptions, visit: RecoveryVisitor): Promise<{ log: SegmentLog; report: RecoveryReport }> {
+    const log = new SegmentLog(options);
+    const report = await options.core.scanSession((session) => log.recover(session, visit));
+    if (log.segments.length === 0 && !options.readOnly) await log.createSegment(0);
+    return { log, report };
+  }
+
+  private async recover(session: ScanSession, visit: RecoveryVisitor): Promise<RecoveryReport> {
+    const { host, storeId, readOnly } = this.options;
+    await host.mkdir(this.logDirectory).catch(() => undefined);
+    const names = (await host.list(this.logDirectory)).filter((name) => SEGMENT_NAME.test(name)).sort();
+    const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
+    const handles: FileHandle[] = [];
+    const sizes: number[] = [];
+    for (const name of names) {
+      const handle = await host.open(joinPath(this.logDirectory, name), { readOnly });
+      handles.push(handle);
+      sizes.push(await handle.size());
+    }
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    let expectedPosition = 0;
+    let checksum = 0;
+    const streamNames: (string | undefined)[] = [];
+    for (let index = 0; index < names.length; index++) {
+      const name = names[index]!;
+      const path = joinPath(this.logDirectory, name);
+      const handle = handles[index]!;
+      const size = sizes[index]!;
+      const isLast = index === names.length - 1;
+      const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+      const headerRead = await handle.read(header, 0);
+      const decoded = this.options.core.decodeSegmentHeader(header.subarray(0, headerRead), storeId);
+      if (decoded.code === 4) throw new IncompatibleFormatError(`${path} is format version ${decoded.version}; this reeldb reads version 1`);
+      if (decoded.code !== 0) {
+        // A segment whose header never made it to disk is a roll interrupted by a crash; it
+        // holds no data if nothing valid follows, and only the last segment can be like that.
+        if (isLast && !(await this.anyValidFrame(session, handle, 0, size)) && decoded.code !== 5) {
+          report.warnings.push(`removed ${name}: its header is incomplete (${HEADER_ERRORS[decoded.code]}) and it holds no frames`);
+          await handle.close();
+          if (!readOnly) {
+            await host.remove(path);
+            await host.syncDirectory(this.logDirectory);
+          }
+          break;
+        }
+        throw new CorruptionError(path, 0, `segment header ${HEADER_ERRORS[decoded.code]}`);
+      }
+      if (decoded.firstPosition !== expectedPosition) {
+        throw new CorruptionError(path, 0, `segment starts at position ${decoded.firstPosition} but the log before it ends at ${expectedPosition} (a segment is missing or out of place)`);
+      }
+      const segment = new Segment(name, path, expectedPosition, handle, size);
+      this.segments.push(segment);
+      let offset = SEGMENT_HEADER_BYTES;
+      let chunk = SCAN_CHUNK_BYTES;
+      let tableCapacity = 65536;
+      while (offset < size) {
+        const length = Math.min(chunk, size - offset);
+        const view = session.bufferView(length);
+        const read = await handle.read(view.subarray(0, length), offset);
+        const isFinal = offset + read >= size;
+        const result = session.scan(read, isFinal, expectedPosition, checksum, storeId, tableCapacity);
+        const table = session.entryTable(result.entries);
+        for (let entry = 0; entry < result.entries; entry++) {
+          const word = entry * ENTRY_RECORD_WORDS;
+          const kind = table[word + 2]!;
+          segment.offsets.push(offset + table[word]!);
+          segment.lengths.push(table[word + 1]!);
+          segment.kinds.push(kind);
+          const streamNumber = table[word + 3]!;
+          let streamName: string | undefined;
+          if (streamNumber !== 0xffffffff) {
+            streamName = streamNames[streamNumber];
+            if (streamName === undefined) streamName = streamNames[streamNumber] = session.streamName(streamNumber);
+          }
+          visit(kind, expectedPosition + entry, streamName, table[word + 4]! + table[word + 5]! * 2 ** 32);
+        }
+        report.frames += result.frames;
+        report.entries += result.entries;
+        expectedPosition = result.nextPosition;
+        checksum = result.lastChecksum;
+        offset += result.consumed;
+        report.bytesScanned += result.consumed;
+        this.options.onProgress?.(report.bytesScanned, total);
+        if (result.status === ScanStatus.End) continue;
+        if (result.status === ScanStatus.NeedMore) {
+          if (result.consumed === 0) chunk = Math.max(chunk, result.needed);
+          continue;
+        }
+        if (result.status === ScanStatus.TableFull) {
+          if (result.entries === 0) tableCapacity = Math.max(tableCapacity * 2, result.needed);
+          continue;
+        }
+        // A bad frame: corruption if anything valid follows it, otherwise a torn tail.
+        if (result.badEvent) throw new CorruptionError(path, offset, result.message);
+        const laterSegments = names.length - index - 1;
+        if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
+        const validAfter = await this.findValidFrameAfter(session, handle, offset, size);
+        if (validAfter >= 0) throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${validAfter}`);
+        report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); it held no acknowledged commit`);
+        if (!readOnly) {
+          await handle.truncate(offset);
+          await handle.sync();
+        }
+        segment.size = offset;
+        break;
+      }
+    }
+    this.lastChecksum = checksum;
+    return report;
+  }
+
+  private async anyValidFrame(session: ScanSession, handle: FileHandle, from: number, size: number): Promise<boolean> {
+    return (await this.findValidFrameAfter(session, handle, from, size)) >= 0;
+  }
+
+  /** Offset of a valid frame strictly after `offset` in the rest of the segment, or -1. */
+  private async findValidFrameAfter(session: ScanSession, handle: FileHandle, offset: number, size: number): Promise<number> {
+    const length = size - offset;
+    if (length <= 0) return -1;
+    const view = session.bufferView(length);
+    const read = await handle.read(view.subarray(0, length), offset);
+    const found = session.findValidFrame(read, 8, this.options.storeId);
+    return found >= 0 ? offset + found : -1;
+  }
+
+  /** Creates a new segment starting at `firstPosition`, durably. */
+  async createSegment(firstPosition: number): Promise<Segment> {
+    const { host, core, storeId } = this.options;
+    const name = segmentName(firstPosition);
+    const path = joinPath(this.logDirectory, name);
+    await host.mkdir(this.logDirectory);
+    const handle = await host.open(path, { create: true });
+    await handle.truncate(0);
+    await handle.write(core.encodeSegmentHeader(storeId, firstPosition), 0);
+    await handle.sync();
+    await host.syncDirectory(this.logDirectory);
+    const segment = new Segment(name, path, firstPosition, handle, SEGMENT_HEADER_BYTES);
+    this.segments.push(segment);
+    return segment;
+  }
+
+  /**
+   * Appends encoded frames to the current segment and records where each entry's payload
+   * lies. `frames` lists, per frame, its payload lengths and kinds in order.
+   */
+  async append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number> }[], lastChecksum: number): Promise<FileHandle> {
+    const segment = this.current;
+    await segment.handle.write(bytes, segment.size);
+    let frameOffset = segment.size;
+    for (const frame of frames) {
+      let at = frameOffset + FRAME_BEGIN_BYTES;
+      let payloadBytes = 0;
+      for (let index = 0; index < frame.lengths.length; index++) {
+        const length = frame.lengths[index]!;
+        segment.offsets.push(at + ENTRY_HEADER_BYTES);
+        segment.lengths.push(length);
+        segment.kinds.push(frame.kinds[index]!);
+        at += ENTRY_HEADER_BYTES + length;
+        payloadBytes += length;
+      }
+      frameOffset += this.options.core.frameLength(frame.lengths.length, payloadBytes);
+    }
+    segment.size += bytes.length;
+    this.lastChecksum = lastChecksum;
+    return segment.handle;
+  }
+
+  /** Finds the segment holding `position` (binary search). */
+  segmentOf(position: number): Segment | undefined {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const segment = this.segments[middle]!;
+      if (position < segment.firstPosition) high = middle - 1;
+      else if (position >= segment.nextPosition) low = middle + 1;
+      else return segment;
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads the payloads of entries `[from, to)` (positions) with large sequential reads, in
+   * chunks of about `chunkBytes`, calling `each(kind, position, bytes, start, length)`.
+   */
+  async readRange(from: number, to: number, each: (kind: number, position: number, bytes: Uint8Array, start: number, length: number) => void, chunkBytes = 1 << 20): Promise<void> {
+    let position = from;
+    while (position < to) {
+      const segment = this.segmentOf(position);
+      if (!segment) return;
+      const end = Math.min(to, segment.nextPosition);
+      let first = position - segment.firstPosition;
+      const last = end - segment.firstPosition;
+      const offsets = segment.offsets.values;
+      const lengths = segment.lengths.values;
+      const kinds = segment.kinds.values;
+      while (first < last) {
+        const start = offsets[first]!;
+        let stop = first + 1;
+        while (stop < last && offsets[stop]! + lengths[stop]! - start <= chunkBytes) stop++;
+        const bytes = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
+        await segment.handle.read(bytes, start);
+        for (let index = first; index < stop; index++) {
+          each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+        }
+        first = stop;
+      }
+      position = end;
+    }
+  }
+
+  /** Reads the payload of each listed position (sorted), grouping neighbours into one read. */
+  async readPositions(positions: readonly number[], each: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
+    let index = 0;
+    while (index < positions.length) {
+      const segment = this.segmentOf(positions[index]!);
+      if (!segment) return;
+      const base = segment.firstPosition;
+      const offsets = segment.offsets.values;
+      const lengths = segment.lengths.values;
+      const startIndex = index;
+      const start = offsets[positions[index]! - base]!;
+      let end = start + lengths[positions[index]! - base]!;
+      index++;
+      // Merge following positions while the gap is small and the read stays bounded.
+      while (index < positions.length) {
+        const local = positions[index]! - base;
+        if (local < 0 || positions[index]! >= segment.nextPosition) break;
+        const nextEnd = offsets[local]! + lengths[local]!;
+        if (offsets[local]! - end > 16384 || nextEnd - start > 4 << 20) break;
+        end = Math.max(end, nextEnd);
+        index++;
+      }
+      const bytes = new Uint8Array(end - start);
+      await segment.handle.read(bytes, start);
+      for (let at = startIndex; at < index; at++) {
+        const local = positions[at]! - base;
+        each(positions[at]!, bytes, offsets[local]! - start, lengths[local]!);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const segment of this.segments) await segment.handle.close();
+  }
+}

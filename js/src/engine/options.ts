@@ -1,0 +1,84 @@
+/** Options of `open`, their defaults and their validation. Every limit has a name. */
+import { InvalidArgumentError } from '../errors.js';
+import type { FileHost } from '../host/types.js';
+
+export type Durability = 'memory' | 'buffered' | 'strict';
+
+export const LIMITS = {
+  /** Event type: 1–256 UTF-8 bytes. */
+  maxTypeBytes: 256,
+  /** Stream id: 1–512 UTF-8 bytes. */
+  maxStreamBytes: 512,
+  /** Event id: 1–255 UTF-8 bytes (the format stores its length in one byte). */
+  maxIdBytes: 255,
+  /** One encoded event (data, metadata, names): 16 MiB. */
+  maxEventBytes: 16 << 20,
+  /** Events in one append: 65,536. */
+  maxBatchEvents: 65536,
+  /** Encoded bytes of one append: 256 MiB (a frame is capped at 1 GiB by the format). */
+  maxBatchBytes: 256 << 20,
+} as const;
+
+export interface OpenOptions {
+  /** 'strict' (default on disk): acknowledged after fdatasync, with group commit.
+   *  'buffered': acknowledged once written to the OS, synced every syncIntervalMs/syncBytes.
+   *  'memory': nothing touches the disk. */
+  durability?: Durability;
+  /** Open without taking the writer lock; writes reject. Default false. */
+  readOnly?: boolean;
+  /** Create the store when it does not exist. Default true. */
+  create?: boolean;
+  /** A segment is sealed and a new one started once it reaches this size. Default 64 MiB. */
+  segmentBytes?: number;
+  /** buffered: longest time between a write and its sync. Default 200 ms. */
+  syncIntervalMs?: number;
+  /** buffered: unsynced bytes that trigger a sync at once. Default 8 MiB. */
+  syncBytes?: number;
+  maxEventBytes?: number;
+  maxTypeBytes?: number;
+  maxStreamBytes?: number;
+  maxIdBytes?: number;
+  maxBatchEvents?: number;
+  maxBatchBytes?: number;
+  /** Where warnings go (torn tails truncated on open…). Default console.warn. */
+  onWarning?: (message: string) => void;
+  /** Progress of the recovery scan on open. */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Storage to use instead of the runtime's file system (tests, custom platforms). */
+  host?: FileHost;
+}
+
+export type ResolvedOptions = Required<Omit<OpenOptions, 'host' | 'onProgress'>> & Pick<OpenOptions, 'host' | 'onProgress'>;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number, maximum: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > maximum) {
+    throw new InvalidArgumentError(`open: ${name} must be an integer from 1 to ${maximum}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('open: options must be an object');
+  const durability = options.durability ?? 'strict';
+  if (!['memory', 'buffered', 'strict'].includes(durability)) {
+    throw new InvalidArgumentError(`open: durability must be 'memory', 'buffered' or 'strict', got ${JSON.stringify(durability)}`);
+  }
+  return {
+    durability,
+    readOnly: !!options.readOnly,
+    create: options.create ?? true,
+    segmentBytes: positiveInteger('segmentBytes', options.segmentBytes, 64 << 20, 2 ** 32 - 1),
+    syncIntervalMs: positiveInteger('syncIntervalMs', options.syncIntervalMs, 200, 3_600_000),
+    syncBytes: positiveInteger('syncBytes', options.syncBytes, 8 << 20, 2 ** 40),
+    maxEventBytes: positiveInteger('maxEventBytes', options.maxEventBytes, LIMITS.maxEventBytes, 512 << 20),
+    maxTypeBytes: positiveInteger('maxTypeBytes', options.maxTypeBytes, LIMITS.maxTypeBytes, 65535),
+    maxStreamBytes: positiveInteger('maxStreamBytes', options.maxStreamBytes, LIMITS.maxStreamBytes, 65535),
+    maxIdBytes: positiveInteger('maxIdBytes', options.maxIdBytes, LIMITS.maxIdBytes, 255),
+    maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, LIMITS.maxBatchEvents, 1 << 24),
+    maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 1 << 30),
+    onWarning: options.onWarning ?? ((message) => console.warn(`reeldb: ${message}`)),
+    onProgress: options.onProgress,
+    host: options.host,
+  };
+}

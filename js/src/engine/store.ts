@@ -1,0 +1,140 @@
+/**
+ * A reeldb store: opens (lock, manifest, recovery), owns the commit pipeline and the
+ * primitives, closes. Primitives register with the store and never touch files.
+ */
+import type { Core } from '../core/core.js';
+import { InvalidArgumentError, StoreClosedError } from '../errors.js';
+import { SegmentLog, type RecoveryReport } from '../device/segments.js';
+import { MemoryFileHost } from '../host/memory.js';
+import type { FileHost, HostLock } from '../host/types.js';
+import { Events } from '../primitives/events.js';
+import { CommitPipeline } from './commit.js';
+import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
+import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
+
+export interface StoreStats {
+  path: string;
+  durability: Durability;
+  readOnly: boolean;
+  storeId: string;
+  formatVersion: number;
+  segments: { name: string; firstPosition: number; entries: number; bytes: number }[];
+  entries: number;
+  bytes: number;
+  streams: number;
+  recovery: RecoveryReport;
+}
+
+export class Store {
+  readonly events: Events;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly path: string,
+    readonly options: ResolvedOptions,
+    readonly storeId: Uint8Array,
+    private readonly host: FileHost,
+    private readonly lock: HostLock | undefined,
+    /** @internal */ readonly log: SegmentLog,
+    /** @internal */ readonly pipeline: CommitPipeline,
+    events: Events,
+    private readonly recovery: RecoveryReport,
+  ) {
+    this.events = events;
+  }
+
+  get durability(): Durability {
+    return this.options.durability;
+  }
+
+  get closed(): boolean {
+    return this.pipeline.closed;
+  }
+
+  /** @internal */
+  static async open(core: Core, path: string, rawOptions: OpenOptions | undefined, defaultHost: () => FileHost): Promise<Store> {
+    if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('open: path must be a non-empty string');
+    const options = resolveOptions(rawOptions);
+    const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
+    if (!options.create && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' (pass create: true to make one)`);
+    if (options.readOnly && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
+    await host.mkdir(path);
+    const lock = options.readOnly ? undefined : await host.lock(path);
+    try {
+      let manifest = await readManifest(core, host, path);
+      if (!manifest) {
+        const existing = (await host.list(`${path}/log`)).length + (await host.list(path)).filter((name) => name !== 'LOCK' && name !== 'log' && !name.endsWith('.tmp')).length;
+        if (existing > 0) throw new InvalidArgumentError(`open: '${path}' is not empty and has no MANIFEST; it is not a reeldb store`);
+        if (options.readOnly) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
+        const storeId = new Uint8Array(16);
+        crypto.getRandomValues(storeId);
+        manifest = { formatVersion: FORMAT_VERSION, storeId };
+        await writeManifest(core, host, path, manifest);
+      }
+      const events = new Events(options);
+      const { log, report } = await SegmentLog.open(
+        { host, directory: path, storeId: manifest.storeId, core, readOnly: options.readOnly, onProgress: options.onProgress },
+        (kind, position, streamName, streamVersion) => events.recover(kind, position, streamName, streamVersion),
+      );
+      for (const warning of report.warnings) options.onWarning(warning);
+      const pipeline = new CommitPipeline(core, log, manifest.storeId, options);
+      const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, report);
+      events.attach(store);
+      return store;
+    } catch (error) {
+      await lock?.release();
+      throw error;
+    }
+  }
+
+  /** @internal throws StoreClosedError after close. */
+  checkOpen(): void {
+    if (this.pipeline.closed) throw new StoreClosedError();
+  }
+
+  /** @internal throws for writes on a read-only store. */
+  checkWritable(): void {
+    this.checkOpen();
+    if (this.options.readOnly) throw new InvalidArgumentError('this store was opened read-only; writes are not allowed');
+  }
+
+  /** Makes every acknowledged write durable now (useful in 'buffered' mode). */
+  async sync(): Promise<void> {
+    this.checkOpen();
+    await this.pipeline.drain();
+  }
+
+  stats(): StoreStats {
+    this.checkOpen();
+    const segments = this.log.segments.map((segment) => ({ name: segment.name, firstPosition: segment.firstPosition, entries: segment.offsets.length, bytes: segment.size }));
+    return {
+      path: this.path,
+      durability: this.durability,
+      readOnly: this.options.readOnly,
+      storeId: [...this.storeId].map((byte) => byte.toString(16).padStart(2, '0')).join(''),
+      formatVersion: FORMAT_VERSION,
+      segments,
+      entries: this.log.nextPosition,
+      bytes: segments.reduce((sum, segment) => sum + segment.bytes, 0),
+      streams: this.events.streamCount,
+      recovery: this.recovery,
+    };
+  }
+
+  /** Waits for queued commits, syncs, releases the lock. Later calls reject with StoreClosedError. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        this.pipeline.closed = true;
+        try {
+          await this.pipeline.drain().catch(() => undefined);
+        } finally {
+          this.events.closeSubscriptions();
+          await this.log.close();
+          await this.lock?.release();
+        }
+      })();
+    }
+    return this.closing;
+  }
+}

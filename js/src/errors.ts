@@ -1,0 +1,106 @@
+/**
+ * Every error reeldb throws on purpose is a ReeldbError with a stable `code`. Codes never
+ * change meaning; messages may be reworded.
+ */
+export class ReeldbError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidArgumentError extends ReeldbError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+export class EventTooLargeError extends ReeldbError {
+  readonly sizeBytes: number;
+  readonly limitBytes: number;
+  constructor(message: string, sizeBytes: number, limitBytes: number) {
+    super('EVENT_TOO_LARGE', message);
+    this.sizeBytes = sizeBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
+export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
+
+export class WrongExpectedVersionError extends ReeldbError {
+  readonly stream: string;
+  readonly expected: ExpectedVersion;
+  /** The stream's current last version, or 'no_stream'. */
+  readonly actual: number | 'no_stream';
+  constructor(stream: string, expected: ExpectedVersion, actual: number | 'no_stream') {
+    super(
+      'WRONG_EXPECTED_VERSION',
+      `stream '${stream}': expected version ${JSON.stringify(expected)} but the stream is at ${JSON.stringify(actual)}; nothing was written`,
+    );
+    this.stream = stream;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+export class StreamNotFoundError extends ReeldbError {
+  readonly stream: string;
+  constructor(stream: string) {
+    super('STREAM_NOT_FOUND', `stream '${stream}' does not exist`);
+    this.stream = stream;
+  }
+}
+
+export class CorruptionError extends ReeldbError {
+  readonly file: string;
+  readonly offset: number;
+  constructor(file: string, offset: number, reason: string) {
+    super('CORRUPTION', `${file} is damaged at offset ${offset}: ${reason}. Valid data follows the damage, so it was not truncated; restore the file from a backup or run 'reeldb verify' for details`);
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+export class IncompatibleFormatError extends ReeldbError {
+  constructor(message: string) {
+    super('INCOMPATIBLE_FORMAT', message);
+  }
+}
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  runtime: string;
+  startedAt: string;
+}
+
+export class StoreLockedError extends ReeldbError {
+  readonly holder: LockHolder | undefined;
+  constructor(path: string, holder: LockHolder | undefined) {
+    const who = holder
+      ? `process ${holder.pid} on ${holder.hostname} (${holder.runtime}, since ${holder.startedAt})`
+      : 'another process (its lock file is unreadable)';
+    super('STORE_LOCKED', `store '${path}' is open for writing by ${who}; close it there, or open this one with { readOnly: true }`);
+    this.holder = holder;
+  }
+}
+
+export class StoreFailedError extends ReeldbError {
+  constructor(reason: string, cause?: unknown) {
+    super('STORE_FAILED', `the store failed and accepts no more writes: ${reason}. Reopen it to recover what was made durable`, { cause });
+  }
+}
+
+export class StoreClosedError extends ReeldbError {
+  constructor() {
+    super('STORE_CLOSED', 'the store is closed');
+  }
+}
+
+export class ConflictError extends ReeldbError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}

@@ -1,0 +1,453 @@
+/**
+ * Events in streams: `db.events`. Appends are one frame each; every stream keeps the
+ * positions of its events, so reads go straight to the bytes.
+ */
+import { CorruptionError, EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
+import type { ResolvedOptions } from '../engine/options.js';
+import type { Store } from '../engine/store.js';
+import type { PreparedEntries } from '../engine/commit.js';
+import { decodeEvent, decodeEventId, encodedSize, encodeEvent, KIND_EVENT, StringCache, type EncodedParts, type RecordedEvent } from './event-codec.js';
+
+export type { RecordedEvent, ExpectedVersion };
+
+export interface EventInput {
+  type: string;
+  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). */
+  data: unknown;
+  /** Optional JSON value stored beside the data. */
+  metadata?: unknown;
+  /** Unique id; a random UUID when absent. Reusing ids makes a retried append idempotent. */
+  id?: string;
+}
+
+export interface AppendOptions {
+  /** 'any' (default), 'no_stream', 'stream_exists', or the stream's current last version. */
+  expectedVersion?: ExpectedVersion;
+}
+
+export interface ReadStreamOptions {
+  /** First version to read (default 0 forward, the last version backward). */
+  fromVersion?: number;
+  /** Most events to return (default: all). */
+  maxCount?: number;
+  direction?: 'forward' | 'backward';
+}
+
+export interface ReadAllOptions {
+  fromPosition?: number;
+  maxCount?: number;
+  direction?: 'forward' | 'backward';
+}
+
+export interface ReplayOptions {
+  fromPosition?: number;
+  /** Stop before this position (default: the head when the replay reaches it). */
+  toPosition?: number;
+  /** When false, JSON data stays as UTF-8 bytes (Uint8Array). Default true. */
+  decodeData?: boolean;
+}
+
+export interface SubscribeOptions {
+  fromPosition?: number;
+}
+
+export interface Subscription extends AsyncIterableIterator<RecordedEvent> {
+  /** Stops the subscription; a pending `next()` resolves as done. */
+  close(): void;
+}
+
+interface StreamState {
+  name: string;
+  nameBytes: Uint8Array;
+  /** Global positions of the stream's events, by version (written or being written). */
+  positions: number[];
+}
+
+const encoder = new TextEncoder();
+const KINDS_CACHE: number[][] = [];
+function eventKinds(count: number): number[] {
+  return (KINDS_CACHE[count] ??= new Array<number>(count).fill(KIND_EVENT));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : typeof value;
+}
+
+function checkCount(name: string, value: unknown, allowZero = true): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new InvalidArgumentError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkMaxCount(value: unknown): number {
+  if (value === undefined || value === Infinity) return Infinity;
+  return checkCount('maxCount', value);
+}
+
+function checkDirection(value: unknown): 'forward' | 'backward' {
+  if (value === undefined) return 'forward';
+  if (value !== 'forward' && value !== 'backward') throw new InvalidArgumentError(`direction must be 'forward' or 'backward', got ${describe(value)}`);
+  return value;
+}
+
+export class Events {
+  private readonly streams = new Map<string, StreamState>();
+  private store!: Store;
+  private readonly subscriptions = new Set<LiveSubscription>();
+  private readonly cache = new StringCache();
+  acknowledgedPosition = 0;
+
+  constructor(private readonly options: ResolvedOptions) {}
+
+  /** @internal */
+  attach(store: Store): void {
+    this.store = store;
+    this.acknowledgedPosition = store.log.nextPosition;
+    store.pipeline.onAcknowledged = (position) => {
+      if (position > this.acknowledgedPosition) this.acknowledgedPosition = position;
+      for (const subscription of this.subscriptions) subscription.wake();
+    };
+  }
+
+  /** @internal one entry found by recovery. */
+  recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): void {
+    if (kind !== KIND_EVENT || streamName === undefined) return;
+    let state = this.streams.get(streamName);
+    if (!state) {
+      state = { name: streamName, nameBytes: encoder.encode(streamName), positions: [] };
+      this.streams.set(streamName, state);
+    }
+    if (streamVersion !== state.positions.length) {
+      throw new CorruptionError(`stream '${streamName}'`, position, `event at position ${position} has version ${streamVersion}, expected ${state.positions.length}`);
+    }
+    state.positions.push(position);
+  }
+
+  /** @internal */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** @internal */
+  closeSubscriptions(): void {
+    for (const subscription of this.subscriptions) subscription.close();
+  }
+
+  private get written(): number {
+    return this.store.pipeline.writtenPosition;
+  }
+
+  /** Number of the stream's events that are written (staged ones excluded). */
+  private visibleCount(state: StreamState): number {
+    const positions = state.positions;
+    let count = positions.length;
+    const written = this.written;
+    while (count > 0 && positions[count - 1]! >= written) count--;
+    return count;
+  }
+
+  /** The last version of a stream, or undefined if it has no events. */
+  streamVersion(stream: string): number | undefined {
+    this.store.checkOpen();
+    const state = this.streams.get(stream);
+    const count = state ? this.visibleCount(state) : 0;
+    return count > 0 ? count - 1 : undefined;
+  }
+
+  /** Position of the last entry in the log, or -1 when the log is empty. */
+  get headPosition(): number {
+    this.store.checkOpen();
+    return this.written - 1;
+  }
+
+  /** Names of all streams, in order of first append. */
+  streamNames(): string[] {
+    this.store.checkOpen();
+    return [...this.streams.values()].filter((state) => this.visibleCount(state) > 0).map((state) => state.name);
+  }
+
+  append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<RecordedEvent[]> {
+    let parts: EncodedParts[];
+    let expected: ExpectedVersion;
+    try {
+      this.store.checkWritable();
+      const streamBytes = this.checkStream(stream);
+      expected = this.checkExpected(options);
+      parts = this.encodeInputs(streamBytes, events);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const idsGiven = (events as EventInput[]).every((event) => event.id !== undefined);
+    return this.store.pipeline.submit<RecordedEvent[]>({
+      prepare: (firstPosition) => this.prepareAppend(stream, parts, events, expected, idsGiven, firstPosition),
+    });
+  }
+
+  private checkStream(stream: unknown): Uint8Array {
+    if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
+    const known = this.streams.get(stream);
+    if (known) return known.nameBytes;
+    const bytes = encoder.encode(stream);
+    if (bytes.length < 1 || bytes.length > this.options.maxStreamBytes) {
+      throw new InvalidArgumentError(`stream id must be 1 to ${this.options.maxStreamBytes} UTF-8 bytes, got ${bytes.length}`);
+    }
+    return bytes;
+  }
+
+  private checkExpected(options: AppendOptions): ExpectedVersion {
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('append options must be an object');
+    const expected = options.expectedVersion ?? 'any';
+    if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return expected;
+    if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return expected;
+    throw new InvalidArgumentError(`expectedVersion must be 'any', 'no_stream', 'stream_exists' or a non-negative integer, got ${describe(expected)}`);
+  }
+
+  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[]): EncodedParts[] {
+    if (!Array.isArray(events)) throw new InvalidArgumentError(`events must be an array of { type, data }, got ${describe(events)}`);
+    if (events.length === 0) throw new InvalidArgumentError('events must not be empty');
+    if (events.length > this.options.maxBatchEvents) throw new InvalidArgumentError(`at most ${this.options.maxBatchEvents} events per append, got ${events.length}`);
+    const { maxTypeBytes, maxIdBytes, maxEventBytes, maxBatchBytes } = this.options;
+    const parts: EncodedParts[] = new Array(events.length);
+    let total = 0;
+    const seenIds = new Set<string>();
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index];
+      const where = `events[${index}]`;
+      if (event === null || typeof event !== 'object') throw new InvalidArgumentError(`${where} must be an object { type, data }, got ${describe(event)}`);
+      if (typeof event.type !== 'string') throw new InvalidArgumentError(`${where}.type must be a string, got ${describe(event.type)}`);
+      const type = encoder.encode(event.type);
+      if (type.length < 1 || type.length > maxTypeBytes) throw new InvalidArgumentError(`${where}.type must be 1 to ${maxTypeBytes} UTF-8 bytes, got ${type.length}`);
+      let id: Uint8Array;
+      if (event.id === undefined) id = encoder.encode(crypto.randomUUID());
+      else {
+        if (typeof event.id !== 'string') throw new InvalidArgumentError(`${where}.id must be a string, got ${describe(event.id)}`);
+        id = encoder.encode(event.id);
+        if (id.length < 1 || id.length > maxIdBytes) throw new InvalidArgumentError(`${where}.id must be 1 to ${maxIdBytes} UTF-8 bytes, got ${id.length}`);
+        if (seenIds.has(event.id)) throw new InvalidArgumentError(`${where}.id '${event.id}' appears twice in one append`);
+        seenIds.add(event.id);
+      }
+      const binary = event.data instanceof Uint8Array;
+      const data = binary ? (event.data as Uint8Array) : encoder.encode(this.toJson(event.data, `${where}.data`));
+      const metadata = event.metadata === undefined ? undefined : encoder.encode(this.toJson(event.metadata, `${where}.metadata`));
+      const part: EncodedParts = { stream: streamBytes, type, id, metadata, data, binary };
+      const size = encodedSize(part);
+      if (size > maxEventBytes) {
+        throw new EventTooLargeError(`${where} is ${size} bytes encoded, over the limit of ${maxEventBytes} (maxEventBytes); store large blobs elsewhere and record a reference`, size, maxEventBytes);
+      }
+      total += size;
+      parts[index] = part;
+    }
+    if (total > maxBatchBytes) throw new EventTooLargeError(`the append is ${total} bytes encoded, over the limit of ${maxBatchBytes} (maxBatchBytes); split it`, total, maxBatchBytes);
+    return parts;
+  }
+
+  private toJson(value: unknown, where: string): string {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value);
+    } catch (error) {
+      throw new InvalidArgumentError(`${where} is not serialisable as JSON: ${(error as Error).message}`);
+    }
+    if (json === undefined) throw new InvalidArgumentError(`${where} must be a JSON value or a Uint8Array, got ${describe(value)}`);
+    return json;
+  }
+
+  private async prepareAppend(stream: string, parts: EncodedParts[], inputs: readonly EventInput[], expected: ExpectedVersion, idsGiven: boolean, firstPosition: number): Promise<PreparedEntries<RecordedEvent[]> | { done: RecordedEvent[] }> {
+    let state = this.streams.get(stream);
+    const current = state ? state.positions.length - 1 : -1;
+    const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
+    if (idsGiven && state && (!ok || expected === 'any' || expected === 'stream_exists')) {
+      // An append whose ids are already the events right after its expected version (or, for
+      // 'any'/'stream_exists', the stream's last events) is a retry of a success: return them.
+      const from = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : current - parts.length + 1;
+      const retried = await this.findRetry(state, from, inputs);
+      if (retried) return { done: retried };
+    }
+    if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
+    const timestamp = Date.now();
+    const payloads = parts.map((part, index) => encodeEvent(part, current + 1 + index, timestamp));
+    if (!state) {
+      state = { name: stream, nameBytes: parts[0]!.stream, positions: [] };
+      this.streams.set(stream, state);
+    }
+    for (let index = 0; index < parts.length; index++) state.positions.push(firstPosition + index);
+    return {
+      kinds: eventKinds(parts.length),
+      payloads,
+      result: (position) =>
+        inputs.map((input, index) => ({
+          id: input.id ?? new TextDecoder().decode(parts[index]!.id),
+          stream,
+          type: input.type,
+          data: input.data,
+          metadata: input.metadata,
+          streamVersion: current + 1 + index,
+          position: position + index,
+          timestamp,
+        })),
+    };
+  }
+
+  private async findRetry(state: StreamState, from: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {
+    if (from < 0 || from + inputs.length > state.positions.length) return undefined;
+    const positions = state.positions.slice(from, from + inputs.length);
+    if (positions[positions.length - 1]! >= this.written) return undefined;
+    const found: RecordedEvent[] = [];
+    let same = true;
+    await this.store.log.readPositions(positions, (position, bytes, start, length) => {
+      if (!same) return;
+      if (decodeEventId(bytes, start) !== inputs[found.length]!.id) same = false;
+      else found.push(decodeEvent(bytes, start, length, position, true, this.cache));
+    });
+    return same && found.length === inputs.length ? found : undefined;
+  }
+
+  /** Reads events of one stream. Unknown stream: StreamNotFoundError; past the end: []. */
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.store.checkOpen();
+    if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
+    const maxCount = checkMaxCount(options.maxCount);
+    const direction = checkDirection(options.direction);
+    const state = this.streams.get(stream);
+    const count = state ? this.visibleCount(state) : 0;
+    if (!state || count === 0) throw new StreamNotFoundError(stream);
+    let positions: number[];
+    if (direction === 'forward') {
+      const from = options.fromVersion === undefined ? 0 : checkCount('fromVersion', options.fromVersion);
+      positions = state.positions.slice(from, Math.min(count, from + maxCount));
+    } else {
+      const from = options.fromVersion === undefined ? count - 1 : Math.min(checkCount('fromVersion', options.fromVersion), count - 1);
+      positions = state.positions.slice(Math.max(0, from - maxCount + 1), from + 1);
+    }
+    const events = await this.readPositions(positions);
+    return direction === 'forward' ? events : events.reverse();
+  }
+
+  private async readPositions(positions: number[]): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    if (positions.length === 0 || maxOf(positions) < 0) return events;
+    await this.store.log.readPositions(positions, (position, bytes, start, length) => {
+      events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+    });
+    return events;
+  }
+
+  /** Reads events across all streams in log order. Never throws for range. */
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.store.checkOpen();
+    const maxCount = checkMaxCount(options.maxCount);
+    const direction = checkDirection(options.direction);
+    const written = this.written;
+    const events: RecordedEvent[] = [];
+    if (maxCount === 0 || written === 0) return events;
+    if (direction === 'forward') {
+      const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
+      const to = Math.min(written, from + maxCount);
+      if (from >= to) return events;
+      await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
+        if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+      });
+      return events;
+    }
+    const from = options.fromPosition === undefined ? written - 1 : Math.min(checkCount('fromPosition', options.fromPosition), written - 1);
+    const to = Math.max(0, from - Math.min(maxCount, from + 1) + 1);
+    await this.store.log.readRange(to, from + 1, (kind, position, bytes, start, length) => {
+      if (kind === KIND_EVENT) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+    });
+    return events.reverse().slice(0, maxCount);
+  }
+
+  /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
+  async *replay(options: ReplayOptions = {}): AsyncGenerator<RecordedEvent> {
+    this.store.checkOpen();
+    let position = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
+    const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
+    const decodeData = options.decodeData ?? true;
+    const batch: RecordedEvent[] = [];
+    while (true) {
+      this.store.checkOpen();
+      const to = Math.min(stop, this.written, position + 4096);
+      if (position >= to) return;
+      batch.length = 0;
+      await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
+        if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache));
+      });
+      position = to;
+      yield* batch;
+    }
+  }
+
+  /** Delivers events from `fromPosition` (default: from the start), then follows new commits as they are acknowledged. */
+  subscribe(options: SubscribeOptions = {}): Subscription {
+    this.store.checkOpen();
+    const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
+    const subscription = new LiveSubscription(this, from, (events: LiveSubscription) => this.subscriptions.delete(events));
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** @internal reads acknowledged events [from, to) for a subscription. */
+  async readAcknowledged(from: number, limit: number): Promise<{ events: RecordedEvent[]; next: number }> {
+    const to = Math.min(this.acknowledgedPosition, from + limit);
+    const events: RecordedEvent[] = [];
+    if (from < to) {
+      await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
+        if (kind === KIND_EVENT) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+      });
+    }
+    return { events, next: Math.max(from, to) };
+  }
+}
+
+function maxOf(values: number[]): number {
+  return values.length ? values[values.length - 1]! : -1;
+}
+
+class LiveSubscription implements Subscription {
+  private buffer: RecordedEvent[] = [];
+  private index = 0;
+  private waiting: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly events: Events, private cursor: number, private readonly onClose: (subscription: LiveSubscription) => void) {}
+
+  wake(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
+    this.wake();
+  }
+
+  async next(): Promise<IteratorResult<RecordedEvent>> {
+    while (this.index >= this.buffer.length) {
+      if (this.closed) return { done: true, value: undefined };
+      if (this.cursor < this.events.acknowledgedPosition) {
+        const { events, next } = await this.events.readAcknowledged(this.cursor, 4096);
+        this.cursor = next;
+        this.buffer = events;
+        this.index = 0;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+    return { done: false, value: this.buffer[this.index++]! };
+  }
+
+  async return(): Promise<IteratorResult<RecordedEvent>> {
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
