@@ -199,7 +199,7 @@ export class Events {
 
   private checkExpected(options: AppendOptions): ExpectedVersion {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('append options must be an object');
-    const expected = options.expectedVersion ?? 'any';
+    const expected = options.expectedVersion === undefined ? 'any' : options.expectedVersion;
     if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return expected;
     if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return expected;
     throw new InvalidArgumentError(`expectedVersion must be 'any', 'no_stream', 'stream_exists' or a non-negative integer, got ${describe(expected)}`);

@@ -1,0 +1,50 @@
+/** Shared test helpers: the runtime's entry point, temp directories, file surgery. */
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+
+export const runtime: 'node' | 'deno' | 'bun' = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
+
+type Entry = typeof import('../js/src/index.node.js');
+/** The entry a user of this runtime imports (Deno gets the Deno host, Node and Bun the Node host). */
+export const reeldb: Entry = runtime === 'deno' ? ((await import('../js/src/index.deno.js')) as unknown as Entry) : await import('../js/src/index.node.js');
+
+const made: string[] = [];
+afterEach(() => {
+  while (made.length) rmSync(made.pop()!, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed after the test. */
+export function temporaryDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), `reeldb-test-${runtime}-`));
+  made.push(directory);
+  return directory;
+}
+
+export function storePath(): string {
+  return join(temporaryDirectory(), 'agent.reel');
+}
+
+export function segmentPaths(store: string): string[] {
+  return readdirSync(join(store, 'log'))
+    .filter((name) => name.endsWith('.seg'))
+    .sort()
+    .map((name) => join(store, 'log', name));
+}
+
+/** Collects warnings instead of printing them. */
+export function quiet(): { warnings: string[]; onWarning: (message: string) => void } {
+  const warnings: string[] = [];
+  return { warnings, onWarning: (message) => warnings.push(message) };
+}
+
+export function fromHex(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length / 2);
+  for (let index = 0; index < bytes.length; index++) bytes[index] = parseInt(text.slice(index * 2, index * 2 + 2), 16);
+  return bytes;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
