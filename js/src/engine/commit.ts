@@ -190,6 +190,7 @@ export class CommitPipeline {
     while (this.flushing) await this.flushing;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
-    if (this.options.durability !== 'memory' && !this.failure) await this.waitDurable(this.writtenPosition);
+    if (this.failure) throw this.failure;
+    if (this.options.durability !== 'memory') await this.waitDurable(this.writtenPosition);
   }
 }
