@@ -4,6 +4,7 @@
 # these machines have no wasm32 target, so std is built from source with -Zbuild-std.
 #   scripts/build-wasm.sh            build and copy into js/wasm/
 #   scripts/build-wasm.sh --check    build and fail if the committed file differs
+#   scripts/build-wasm.sh --install-only   only install the toolchain
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ if [ "$need_install" = 1 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq rustc-web cargo-web rust-web-src lld-22 clang-22 >/dev/null
 fi
+
+[ "${1:-}" = "--install-only" ] && { echo "build-wasm: toolchain ready"; return 0 2>/dev/null || exit 0; }
 
 export RUSTC=/usr/bin/rustc
 export RUSTC_BOOTSTRAP=1
