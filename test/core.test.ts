@@ -36,11 +36,8 @@ describe(`wasm core on ${runtime}`, () => {
     const encoder = new TextEncoder();
     for (const [index, event] of vectors.events.entries()) {
       const binary = (event.flags & 1) === 1;
-      const payload = encodeEvent(
-        { stream: encoder.encode(event.stream), type: encoder.encode(event.type), id: encoder.encode(event.id), metadata: event.metadata ? encoder.encode(event.metadata) : undefined, data: fromHex(event.data), binary },
-        event.streamVersion,
-        event.timestamp,
-      );
+      const data = binary ? fromHex(event.data) : new TextDecoder().decode(fromHex(event.data));
+      const payload = encodeEvent(encoder.encode(event.stream), { type: encoder.encode(event.type), id: event.id, metadata: event.metadata || undefined, data, binary }, event.streamVersion, event.timestamp);
       expect(toHex(payload)).toBe(event.payload);
       const decoded = decodeEvent(payload, 0, payload.length, index);
       expect(decoded).toMatchObject({ stream: event.stream, type: event.type, id: event.id, streamVersion: event.streamVersion, timestamp: event.timestamp });

@@ -176,38 +176,62 @@ export class Core {
     return this.exports.reel_frame_length(entryCount, payloadBytes);
   }
 
-  // ---- frame encoding: resetOutput, then per frame: payloads via reservePayload, encodeFrame
+  // ---- frame encoding. Per batch: resetOutput. Per frame: beginFrame; per entry
+  // reservePayload (write into `u8` at the returned pointer) then endPayload; finishFrame.
 
   resetOutput(): void {
     this.outputLength = 0;
   }
 
-  /**
-   * Encodes one frame from the given payloads and appends it to the output region.
-   * Returns the frame checksum.
-   */
-  encodeFrame(kinds: ArrayLike<number>, payloads: readonly Uint8Array[], firstPosition: number, previousChecksum: number, storeId: Uint8Array): number {
-    const count = payloads.length;
-    let payloadBytes = 0;
-    for (let index = 0; index < count; index++) payloadBytes += payloads[index]!.length;
+  private payloadLength = 0;
+  /** Kind and payload length of each entry of the frame being built. */
+  readonly frameKinds: number[] = [];
+  readonly frameLengths: number[] = [];
+
+  beginFrame(): void {
+    this.payloadLength = 0;
+    this.frameKinds.length = 0;
+    this.frameLengths.length = 0;
+  }
+
+  /** Room for a payload of at most `maxBytes`; returns its pointer into `u8` (views made before this call are stale). */
+  reservePayload(maxBytes: number): number {
+    return this.payloadRegion.reserve(this.payloadLength + maxBytes, this.payloadLength) + this.payloadLength;
+  }
+
+  endPayload(kind: number, length: number): void {
+    this.frameKinds.push(kind);
+    this.frameLengths.push(length);
+    this.payloadLength += length;
+  }
+
+  /** Encodes the frame built since beginFrame and appends it to the output; returns its checksum. */
+  finishFrame(firstPosition: number, previousChecksum: number, storeId: Uint8Array): number {
+    const count = this.frameKinds.length;
     const pairs = this.pairsRegion.reserve(count * 8);
-    const payloadPointer = this.payloadRegion.reserve(payloadBytes);
-    const frameBytes = this.exports.reel_frame_length(count, payloadBytes);
+    const frameBytes = this.exports.reel_frame_length(count, this.payloadLength);
     const out = this.outRegion.reserve(this.outputLength + frameBytes, this.outputLength) + this.outputLength;
     const store = this.putStore(storeId);
-    const u8 = this.u8;
+    this.refresh();
     const u32 = this.u32View;
-    let at = payloadPointer;
     for (let index = 0; index < count; index++) {
-      const payload = payloads[index]!;
-      u32[(pairs >>> 2) + index * 2] = kinds[index]!;
-      u32[(pairs >>> 2) + index * 2 + 1] = payload.length;
-      u8.set(payload, at);
-      at += payload.length;
+      u32[(pairs >>> 2) + index * 2] = this.frameKinds[index]!;
+      u32[(pairs >>> 2) + index * 2 + 1] = this.frameLengths[index]!;
     }
-    const written = this.exports.reel_frame_encode(pairs, count, payloadPointer, firstPosition, previousChecksum, store, out);
-    this.outputLength += written;
+    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, previousChecksum, store, out);
     return this.result(6) >>> 0;
+  }
+
+  /** Encodes one frame from ready payloads (tests, tools). Returns the frame checksum. */
+  encodeFrame(kinds: ArrayLike<number>, payloads: readonly Uint8Array[], firstPosition: number, previousChecksum: number, storeId: Uint8Array): number {
+    this.beginFrame();
+    for (let index = 0; index < payloads.length; index++) {
+      const payload = payloads[index]!;
+      const pointer = this.reservePayload(payload.length);
+      this.u8.set(payload, pointer);
+      this.endPayload(kinds[index]!, payload.length);
+    }
+    return this.finishFrame(firstPosition, previousChecksum, storeId);
   }
 
   /** View of the frames encoded since resetOutput; valid until the next core call. */

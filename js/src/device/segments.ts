@@ -54,6 +54,12 @@ export class SegmentLog {
   readonly segments: Segment[] = [];
   readonly logDirectory: string;
   lastChecksum = 0;
+  /** Frames appended but not yet written: they go to the OS in one write per flush. */
+  private pending = new Uint8Array(0);
+  private pendingLength = 0;
+  private pendingSegment: Segment | undefined;
+  private pendingOffset = 0;
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: SegmentLogOptions) {
     this.logDirectory = joinPath(options.directory, 'log');
@@ -211,12 +217,25 @@ export class SegmentLog {
   }
 
   /**
-   * Appends encoded frames to the current segment and records where each entry's payload
-   * lies. `frames` lists, per frame, its payload lengths and kinds in order.
+   * Appends encoded frames to the current segment: records where each entry's payload lies
+   * and copies the bytes into the write buffer (`bytes` may be a view of wasm memory; it is
+   * not kept). Nothing reaches the file until `flushWrites`. `frames` lists, per frame, its
+   * payload lengths and kinds in order. Returns the file that must be synced.
    */
-  async append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number> }[], lastChecksum: number): Promise<FileHandle> {
+  append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number> }[], lastChecksum: number): FileHandle {
     const segment = this.current;
-    await segment.handle.write(bytes, segment.size);
+    if (this.pendingLength === 0) {
+      this.pendingSegment = segment;
+      this.pendingOffset = segment.size;
+    }
+    const needed = this.pendingLength + bytes.length;
+    if (needed > this.pending.length) {
+      const grown = new Uint8Array(Math.max(needed, this.pending.length * 2, 64 * 1024));
+      grown.set(this.pending.subarray(0, this.pendingLength));
+      this.pending = grown;
+    }
+    this.pending.set(bytes, this.pendingLength);
+    this.pendingLength = needed;
     let frameOffset = segment.size;
     for (const frame of frames) {
       let at = frameOffset + FRAME_BEGIN_BYTES;
@@ -234,6 +253,23 @@ export class SegmentLog {
     segment.size += bytes.length;
     this.lastChecksum = lastChecksum;
     return segment.handle;
+  }
+
+  /** Bytes appended but not yet handed to the OS. */
+  get pendingBytes(): number {
+    return this.pendingLength;
+  }
+
+  /** Hands buffered frames to the OS (one write). Writes run one after another. */
+  flushWrites(): Promise<void> {
+    if (this.pendingLength === 0) return this.writing;
+    const segment = this.pendingSegment!;
+    const bytes = this.pending.subarray(0, this.pendingLength);
+    const offset = this.pendingOffset;
+    this.pending = new Uint8Array(this.pending.length);
+    this.pendingLength = 0;
+    this.writing = this.writing.then(() => segment.handle.write(bytes, offset));
+    return this.writing;
   }
 
   /** Finds the segment holding `position` (binary search). */
@@ -255,6 +291,7 @@ export class SegmentLog {
    * chunks of about `chunkBytes`, calling `each(kind, position, bytes, start, length)`.
    */
   async readRange(from: number, to: number, each: (kind: number, position: number, bytes: Uint8Array, start: number, length: number) => void, chunkBytes = 1 << 20): Promise<void> {
+    await this.flushWrites();
     let position = from;
     while (position < to) {
       const segment = this.segmentOf(position);
@@ -282,6 +319,7 @@ export class SegmentLog {
 
   /** Reads the payload of each listed position (sorted), grouping neighbours into one read. */
   async readPositions(positions: readonly number[], each: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
+    await this.flushWrites();
     let index = 0;
     while (index < positions.length) {
       const segment = this.segmentOf(positions[index]!);
@@ -312,6 +350,7 @@ export class SegmentLog {
   }
 
   async close(): Promise<void> {
+    await this.flushWrites().catch(() => undefined);
     for (const segment of this.segments) await segment.handle.close();
   }
 }

@@ -2,8 +2,10 @@
  * The commit pipeline. Commits queue up; one loop takes everything queued, prepares each in
  * order (a primitive checks versions and stages its state), encodes one frame per commit,
  * writes the whole batch with one write, and then acknowledges by durability mode:
- * memory and buffered at once, strict after a sync that every commit written before it
- * shares (group commit). While a sync runs, the next batch is already being written.
+ * memory at once; buffered once the frames are in the write buffer, which goes to the OS
+ * at the end of the event-loop turn (one syscall for many commits) and is synced every
+ * syncIntervalMs/syncBytes; strict after a sync that every commit written before it shares
+ * (group commit). While a sync runs, the next batch is already being written.
  */
 import type { Core } from '../core/core.js';
 import { StoreClosedError, StoreFailedError } from '../errors.js';
@@ -11,20 +13,38 @@ import type { SegmentLog } from '../device/segments.js';
 import type { FileHandle } from '../host/types.js';
 import type { ResolvedOptions } from './options.js';
 
-export interface PreparedEntries<T> {
-  kinds: ArrayLike<number>;
-  payloads: Uint8Array[];
-  /** Builds the commit's result once its entries are written at `firstPosition`. */
-  result(firstPosition: number): T;
+/** Where a commit writes its entries: the frame being built in wasm memory. */
+export interface EntryWriter {
+  /** Linear memory; re-read after every reservePayload. */
+  readonly u8: Uint8Array;
+  /** Room for one payload of at most `maxBytes`; returns its offset in `u8`. */
+  reservePayload(maxBytes: number): number;
+  endPayload(kind: number, length: number): void;
 }
+
+export type Prepared<T> =
+  /** Entries were written; `result` builds the commit's value once they are at `firstPosition`. */
+  | { count: number; result(firstPosition: number): T }
+  /** Nothing to write (an idempotent retry): resolve with `done`. */
+  | { done: T }
+  /** Async work is needed first (reads); `prepare` is called again once `wait` settles. */
+  | { wait: Promise<void> };
 
 export interface Commit<T> {
   /**
-   * Runs in commit order. Returns the entries to write, or `{ done }` to resolve without
-   * writing (an idempotent retry). Throwing rejects this commit alone.
+   * Runs in commit order, synchronously: checks versions, writes entries, stages state.
+   * Throwing rejects this commit alone.
    */
-  prepare(firstPosition: number): PreparedEntries<T> | { done: T } | Promise<PreparedEntries<T> | { done: T }>;
+  prepare(firstPosition: number, writer: EntryWriter): Prepared<T>;
 }
+
+/** buffered: the write buffer goes to the OS at once when it holds this much. */
+export const WRITE_BUFFER_BYTES = 1 << 20;
+
+const nextTurn: (callback: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (callback) => (globalThis as unknown as { setImmediate(callback: () => void): void }).setImmediate(callback)
+    : (callback) => void setTimeout(callback, 0);
 
 interface Queued {
   commit: Commit<unknown>;
@@ -37,6 +57,7 @@ export class CommitPipeline {
   private flushing: Promise<void> | undefined;
   private syncing: Promise<void> | undefined;
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private writeScheduled = false;
   private readonly dirty = new Set<FileHandle>();
   private unsyncedBytes = 0;
   /** Entries written to the OS (positions below are readable). */
@@ -58,7 +79,12 @@ export class CommitPipeline {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ commit, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.flushing) this.flushing = this.flush().finally(() => (this.flushing = undefined));
+      if (!this.flushing) {
+        // Start on a microtask so that commits submitted in the same turn share the batch.
+        this.flushing = new Promise<void>((done) => queueMicrotask(done))
+          .then(() => this.flush())
+          .finally(() => (this.flushing = undefined));
+      }
     });
   }
 
@@ -75,42 +101,69 @@ export class CommitPipeline {
   }
 
   private async writeBatch(batch: Queued[]): Promise<void> {
-    const core = this.core;
-    core.resetOutput();
-    let position = this.log.nextPosition;
-    let checksum = this.log.lastChecksum;
-    const written: { item: Queued; prepared: PreparedEntries<unknown>; firstPosition: number }[] = [];
-    const frames: { kinds: ArrayLike<number>; lengths: number[] }[] = [];
-    for (const item of batch) {
-      try {
-        const prepared = await item.commit.prepare(position);
-        if ('done' in prepared) {
-          item.resolve(prepared.done);
-          continue;
+    let next = 0;
+    while (next < batch.length) {
+      // Build frames synchronously (the core's buffers are shared by every store) until a
+      // commit asks to wait for a read; write what was built, wait, then go on.
+      let wait: Promise<void> | undefined;
+      const core = this.core;
+      core.resetOutput();
+      let position = this.log.nextPosition;
+      let checksum = this.log.lastChecksum;
+      const written: { item: Queued; prepared: { result(firstPosition: number): unknown }; firstPosition: number }[] = [];
+      const frames: { kinds: number[]; lengths: number[] }[] = [];
+      for (; next < batch.length; next++) {
+        const item = batch[next]!;
+        try {
+          core.beginFrame();
+          const prepared = item.commit.prepare(position, core);
+          if ('wait' in prepared) {
+            wait = prepared.wait;
+            break;
+          }
+          if ('done' in prepared) {
+            item.resolve(prepared.done);
+            continue;
+          }
+          checksum = core.finishFrame(position, checksum, this.storeId);
+          written.push({ item, prepared, firstPosition: position });
+          frames.push({ kinds: core.frameKinds.slice(), lengths: core.frameLengths.slice() });
+          position += prepared.count;
+        } catch (error) {
+          item.reject(error);
         }
-        checksum = core.encodeFrame(prepared.kinds, prepared.payloads, position, checksum, this.storeId);
-        written.push({ item, prepared, firstPosition: position });
-        frames.push({ kinds: prepared.kinds, lengths: prepared.payloads.map((payload) => payload.length) });
-        position += prepared.payloads.length;
-      } catch (error) {
-        item.reject(error);
+      }
+      if (written.length > 0) await this.writeFrames(written, frames, position, checksum);
+      if (wait) {
+        await wait.catch(() => undefined);
+        if (this.failure) {
+          for (const item of batch.slice(next)) item.reject(this.failure);
+          return;
+        }
       }
     }
-    if (written.length === 0) return;
-    // Copy out of wasm memory: a later core call may grow (and so detach) it mid-write.
-    const bytes = core.output().slice();
-    let handle: FileHandle;
-    try {
-      handle = await this.log.append(bytes, frames, checksum);
-    } catch (error) {
-      this.fail('a write failed', error);
-      for (const entry of written) entry.item.reject(this.failure);
-      return;
+  }
+
+  private async writeFrames(written: { item: Queued; prepared: { result(firstPosition: number): unknown }; firstPosition: number }[], frames: { kinds: number[]; lengths: number[] }[], position: number, checksum: number): Promise<void> {
+    const bytes = this.core.output();
+    const byteLength = bytes.length;
+    const handle = this.log.append(bytes, frames, checksum);
+    const buffered = this.options.durability === 'buffered';
+    if (!buffered || this.log.pendingBytes >= WRITE_BUFFER_BYTES) {
+      try {
+        await this.log.flushWrites();
+      } catch (error) {
+        this.fail('a write failed', error);
+        for (const entry of written) entry.item.reject(this.failure);
+        return;
+      }
+    } else {
+      this.scheduleWrite();
     }
     this.writtenPosition = position;
     const results = written.map((entry) => entry.prepared.result(entry.firstPosition));
     const acknowledge = () => {
-      written.forEach((entry, index) => entry.item.resolve(results[index]));
+      for (let index = 0; index < written.length; index++) written[index]!.item.resolve(results[index]);
       this.onAcknowledged(position);
     };
     if (this.options.durability === 'memory') {
@@ -118,8 +171,8 @@ export class CommitPipeline {
       acknowledge();
     } else {
       this.dirty.add(handle);
-      this.unsyncedBytes += bytes.length;
-      if (this.options.durability === 'buffered') {
+      this.unsyncedBytes += byteLength;
+      if (buffered) {
         acknowledge();
         this.scheduleSync();
       } else {
@@ -137,6 +190,16 @@ export class CommitPipeline {
     } catch (error) {
       this.fail('starting a new segment failed', error);
     }
+  }
+
+  /** buffered: hand the write buffer to the OS at the end of this event-loop turn. */
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    nextTurn(() => {
+      this.writeScheduled = false;
+      this.log.flushWrites().catch((error) => this.fail('a write failed', error));
+    });
   }
 
   private scheduleSync(): void {
@@ -158,16 +221,21 @@ export class CommitPipeline {
       const files = [...this.dirty];
       this.dirty.clear();
       this.unsyncedBytes = 0;
-      this.syncing = Promise.all(files.map((file) => file.sync()))
-        .then(
-          () => {
-            this.syncedPosition = Math.max(this.syncedPosition, target);
-          },
-          (error) => {
-            this.fail('fdatasync failed; data written since the last successful sync may be lost', error);
-            throw this.failure;
-          },
-        )
+      this.syncing = (async () => {
+        try {
+          await this.log.flushWrites();
+        } catch (error) {
+          this.fail('a write failed', error);
+          throw this.failure;
+        }
+        try {
+          await Promise.all(files.map((file) => file.sync()));
+        } catch (error) {
+          this.fail('fdatasync failed; data written since the last successful sync may be lost', error);
+          throw this.failure;
+        }
+        this.syncedPosition = Math.max(this.syncedPosition, target);
+      })()
         .finally(() => (this.syncing = undefined));
     }
     return this.syncing;

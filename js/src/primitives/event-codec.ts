@@ -28,40 +28,86 @@ export interface RecordedEvent {
   timestamp: number;
 }
 
-/** The parts of an event, already UTF-8 encoded. */
-export interface EncodedParts {
-  stream: Uint8Array;
+/** An event ready to be written: names as bytes, text fields still as strings. */
+export interface PendingEvent {
   type: Uint8Array;
-  id: Uint8Array;
-  metadata: Uint8Array | undefined;
-  data: Uint8Array;
+  /** The id as given or generated; `idBytes` when it had to be measured (user ids). */
+  id: string;
+  /** JSON text, or bytes (binary data, or JSON text pre-encoded because it is long). */
+  data: string | Uint8Array;
   binary: boolean;
+  metadata: string | Uint8Array | undefined;
 }
 
-export function encodedSize(parts: EncodedParts): number {
-  return EVENT_HEADER_BYTES + parts.stream.length + parts.type.length + parts.id.length + (parts.metadata?.length ?? 0) + parts.data.length;
+const encoder = new TextEncoder();
+
+/** Upper bound of the encoded size (UTF-16 code units take at most 3 UTF-8 bytes). */
+export function maxEncodedSize(stream: Uint8Array, event: PendingEvent): number {
+  const text = (value: string | Uint8Array | undefined) => (value === undefined ? 0 : typeof value === 'string' ? value.length * 3 : value.length);
+  return EVENT_HEADER_BYTES + stream.length + event.type.length + event.id.length * 3 + text(event.metadata) + text(event.data);
 }
 
-export function encodeEvent(parts: EncodedParts, streamVersion: number, timestamp: number): Uint8Array {
-  const payload = new Uint8Array(encodedSize(parts));
-  const view = new DataView(payload.buffer);
-  view.setUint32(0, timestamp % 2 ** 32, true);
-  view.setUint32(4, Math.floor(timestamp / 2 ** 32), true);
-  view.setUint32(8, streamVersion % 2 ** 32, true);
-  view.setUint32(12, Math.floor(streamVersion / 2 ** 32), true);
-  view.setUint32(16, parts.data.length, true);
-  view.setUint32(20, parts.metadata?.length ?? 0, true);
-  view.setUint16(24, parts.stream.length, true);
-  view.setUint16(26, parts.type.length, true);
-  payload[28] = parts.id.length;
-  payload[29] = (parts.binary ? FLAG_BINARY_DATA : 0) | (parts.metadata ? FLAG_HAS_METADATA : 0);
-  let at = EVENT_HEADER_BYTES;
-  for (const part of [parts.stream, parts.type, parts.id, parts.metadata, parts.data]) {
-    if (!part) continue;
-    payload.set(part, at);
-    at += part.length;
+/** Exact encoded size (encodes strings to measure them: use only near a limit). */
+export function exactEncodedSize(stream: Uint8Array, event: PendingEvent): number {
+  const text = (value: string | Uint8Array | undefined) => (value === undefined ? 0 : typeof value === 'string' ? encoder.encode(value).length : value.length);
+  return EVENT_HEADER_BYTES + stream.length + event.type.length + text(event.id) + text(event.metadata) + text(event.data);
+}
+
+function put(target: Uint8Array, at: number, value: string | Uint8Array): number {
+  if (typeof value !== 'string') {
+    target.set(value, at);
+    return value.length;
   }
-  return payload;
+  return encoder.encodeInto(value, target.subarray(at)).written;
+}
+
+function putU32(target: Uint8Array, at: number, value: number): void {
+  target[at] = value;
+  target[at + 1] = value >>> 8;
+  target[at + 2] = value >>> 16;
+  target[at + 3] = value >>> 24;
+}
+
+function putU64(target: Uint8Array, at: number, value: number): void {
+  putU32(target, at, value >>> 0);
+  putU32(target, at + 4, Math.floor(value / 2 ** 32));
+}
+
+/**
+ * Writes an event payload at `target[at]`, which must have room for `maxEncodedSize`.
+ * Returns the payload length.
+ */
+export function writeEvent(target: Uint8Array, at: number, stream: Uint8Array, event: PendingEvent, streamVersion: number, timestamp: number): number {
+  putU64(target, at, timestamp);
+  putU64(target, at + 8, streamVersion);
+  target[at + 24] = stream.length;
+  target[at + 25] = stream.length >>> 8;
+  target[at + 26] = event.type.length;
+  target[at + 27] = event.type.length >>> 8;
+  target[at + 29] = (event.binary ? FLAG_BINARY_DATA : 0) | (event.metadata !== undefined ? FLAG_HAS_METADATA : 0);
+  target[at + 30] = 0;
+  target[at + 31] = 0;
+  let cursor = at + EVENT_HEADER_BYTES;
+  target.set(stream, cursor);
+  cursor += stream.length;
+  target.set(event.type, cursor);
+  cursor += event.type.length;
+  const idLength = put(target, cursor, event.id);
+  target[at + 28] = idLength;
+  cursor += idLength;
+  const metadataLength = event.metadata === undefined ? 0 : put(target, cursor, event.metadata);
+  putU32(target, at + 20, metadataLength);
+  cursor += metadataLength;
+  const dataLength = put(target, cursor, event.data);
+  putU32(target, at + 16, dataLength);
+  cursor += dataLength;
+  return cursor - at;
+}
+
+/** Encodes one event payload into a new array (tests and tools; the engine writes into wasm memory). */
+export function encodeEvent(stream: Uint8Array, event: PendingEvent, streamVersion: number, timestamp: number): Uint8Array {
+  const target = new Uint8Array(maxEncodedSize(stream, event));
+  return target.slice(0, writeEvent(target, 0, stream, event, streamVersion, timestamp));
 }
 
 /** Caches decoded strings that repeat (stream names, types) by their bytes. */
@@ -91,15 +137,18 @@ export class StringCache {
 
 const sharedCache = new StringCache();
 
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
 /** Decodes an event payload at `bytes[start, start+length)`. */
 export function decodeEvent(bytes: Uint8Array, start: number, length: number, position: number, decodeData = true, cache: StringCache = sharedCache): RecordedEvent {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + start, length);
-  const timestamp = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  const streamVersion = view.getUint32(8, true) + view.getUint32(12, true) * 2 ** 32;
-  const dataLength = view.getUint32(16, true);
-  const metadataLength = view.getUint32(20, true);
-  const streamLength = view.getUint16(24, true);
-  const typeLength = view.getUint16(26, true);
+  const timestamp = u32(bytes, start) + u32(bytes, start + 4) * 2 ** 32;
+  const streamVersion = u32(bytes, start + 8) + u32(bytes, start + 12) * 2 ** 32;
+  const dataLength = u32(bytes, start + 16);
+  const metadataLength = u32(bytes, start + 20);
+  const streamLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
+  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
   const idLength = bytes[start + 28]!;
   const flags = bytes[start + 29]!;
   let at = start + EVENT_HEADER_BYTES;

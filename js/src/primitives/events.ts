@@ -5,8 +5,8 @@
 import { CorruptionError, EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
-import type { PreparedEntries } from '../engine/commit.js';
-import { decodeEvent, decodeEventId, encodedSize, encodeEvent, KIND_EVENT, StringCache, type EncodedParts, type RecordedEvent } from './event-codec.js';
+import type { EntryWriter, Prepared } from '../engine/commit.js';
+import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
 
@@ -64,10 +64,8 @@ interface StreamState {
 }
 
 const encoder = new TextEncoder();
-const KINDS_CACHE: number[][] = [];
-function eventKinds(count: number): number[] {
-  return (KINDS_CACHE[count] ??= new Array<number>(count).fill(KIND_EVENT));
-}
+/** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
+const LONG_TEXT_CHARS = 64 * 1024;
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -170,20 +168,64 @@ export class Events {
   }
 
   append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<RecordedEvent[]> {
-    let parts: EncodedParts[];
+    let pending: PendingEvent[];
+    let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
     try {
       this.store.checkWritable();
-      const streamBytes = this.checkStream(stream);
+      streamBytes = this.checkStream(stream);
       expected = this.checkExpected(options);
-      parts = this.encodeInputs(streamBytes, events);
+      pending = this.encodeInputs(streamBytes, events);
     } catch (error) {
       return Promise.reject(error);
     }
     const idsGiven = (events as EventInput[]).every((event) => event.id !== undefined);
+    let retryChecked: RecordedEvent[] | null | undefined;
     return this.store.pipeline.submit<RecordedEvent[]>({
-      prepare: (firstPosition) => this.prepareAppend(stream, parts, events, expected, idsGiven, firstPosition),
+      prepare: (firstPosition, writer) => {
+        const state = this.streams.get(stream);
+        const current = state ? state.positions.length - 1 : -1;
+        const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
+        if (idsGiven && state && (!ok || expected === 'any' || expected === 'stream_exists')) {
+          // An append whose ids are already the events right after its expected version (or,
+          // for 'any'/'stream_exists', the stream's last events) is a retry of a success.
+          if (retryChecked === undefined) {
+            const from = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : current - pending.length + 1;
+            return { wait: this.findRetry(state, from, events).then((found) => void (retryChecked = found ?? null)) };
+          }
+          if (retryChecked) return { done: retryChecked };
+        }
+        if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
+        return this.writeAppend(stream, streamBytes, pending, events, current, firstPosition, writer);
+      },
     });
+  }
+
+  /** Writes the events as entries of the frame being built and stages the stream's state. */
+  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
+    const timestamp = Date.now();
+    for (let index = 0; index < pending.length; index++) {
+      const event = pending[index]!;
+      const pointer = writer.reservePayload(maxEncodedSize(streamBytes, event));
+      writer.endPayload(KIND_EVENT, writeEvent(writer.u8, pointer, streamBytes, event, current + 1 + index, timestamp));
+    }
+    let state = this.streams.get(stream);
+    if (!state) {
+      state = { name: stream, nameBytes: streamBytes, positions: [] };
+      this.streams.set(stream, state);
+    }
+    for (let index = 0; index < pending.length; index++) state.positions.push(firstPosition + index);
+    return {
+      count: pending.length,
+      result: (position) => {
+        const recorded: RecordedEvent[] = new Array(pending.length);
+        for (let index = 0; index < pending.length; index++) {
+          const input = inputs[index]!;
+          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: input.data, metadata: input.metadata, streamVersion: current + 1 + index, position: position + index, timestamp };
+        }
+        return recorded;
+      },
+    };
   }
 
   private checkStream(stream: unknown): Uint8Array {
@@ -205,43 +247,58 @@ export class Events {
     throw new InvalidArgumentError(`expectedVersion must be 'any', 'no_stream', 'stream_exists' or a non-negative integer, got ${describe(expected)}`);
   }
 
-  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[]): EncodedParts[] {
+  private readonly typeCache = new Map<string, Uint8Array>();
+
+  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[]): PendingEvent[] {
     if (!Array.isArray(events)) throw new InvalidArgumentError(`events must be an array of { type, data }, got ${describe(events)}`);
     if (events.length === 0) throw new InvalidArgumentError('events must not be empty');
     if (events.length > this.options.maxBatchEvents) throw new InvalidArgumentError(`at most ${this.options.maxBatchEvents} events per append, got ${events.length}`);
     const { maxTypeBytes, maxIdBytes, maxEventBytes, maxBatchBytes } = this.options;
-    const parts: EncodedParts[] = new Array(events.length);
+    const pending: PendingEvent[] = new Array(events.length);
     let total = 0;
-    const seenIds = new Set<string>();
+    const seenIds = events.length > 1 ? new Set<string>() : undefined;
     for (let index = 0; index < events.length; index++) {
       const event = events[index];
       const where = `events[${index}]`;
       if (event === null || typeof event !== 'object') throw new InvalidArgumentError(`${where} must be an object { type, data }, got ${describe(event)}`);
       if (typeof event.type !== 'string') throw new InvalidArgumentError(`${where}.type must be a string, got ${describe(event.type)}`);
-      const type = encoder.encode(event.type);
-      if (type.length < 1 || type.length > maxTypeBytes) throw new InvalidArgumentError(`${where}.type must be 1 to ${maxTypeBytes} UTF-8 bytes, got ${type.length}`);
-      let id: Uint8Array;
-      if (event.id === undefined) id = encoder.encode(crypto.randomUUID());
+      let type = this.typeCache.get(event.type);
+      if (!type) {
+        type = encoder.encode(event.type);
+        if (type.length < 1 || type.length > maxTypeBytes) throw new InvalidArgumentError(`${where}.type must be 1 to ${maxTypeBytes} UTF-8 bytes, got ${type.length}`);
+        if (this.typeCache.size < 4096) this.typeCache.set(event.type, type);
+      }
+      let id: string;
+      if (event.id === undefined) id = crypto.randomUUID();
       else {
         if (typeof event.id !== 'string') throw new InvalidArgumentError(`${where}.id must be a string, got ${describe(event.id)}`);
-        id = encoder.encode(event.id);
-        if (id.length < 1 || id.length > maxIdBytes) throw new InvalidArgumentError(`${where}.id must be 1 to ${maxIdBytes} UTF-8 bytes, got ${id.length}`);
-        if (seenIds.has(event.id)) throw new InvalidArgumentError(`${where}.id '${event.id}' appears twice in one append`);
-        seenIds.add(event.id);
+        id = event.id;
+        const idBytes = id.length * 3 <= maxIdBytes && id.length > 0 ? id.length : encoder.encode(id).length;
+        if (idBytes < 1 || idBytes > maxIdBytes) throw new InvalidArgumentError(`${where}.id must be 1 to ${maxIdBytes} UTF-8 bytes, got ${idBytes}`);
+        if (seenIds?.has(id)) throw new InvalidArgumentError(`${where}.id '${id}' appears twice in one append`);
+        seenIds?.add(id);
       }
       const binary = event.data instanceof Uint8Array;
-      const data = binary ? (event.data as Uint8Array) : encoder.encode(this.toJson(event.data, `${where}.data`));
-      const metadata = event.metadata === undefined ? undefined : encoder.encode(this.toJson(event.metadata, `${where}.metadata`));
-      const part: EncodedParts = { stream: streamBytes, type, id, metadata, data, binary };
-      const size = encodedSize(part);
+      let data: string | Uint8Array = binary ? (event.data as Uint8Array) : this.toJson(event.data, `${where}.data`);
+      if (typeof data === 'string' && data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
+      let metadata: string | Uint8Array | undefined = event.metadata === undefined ? undefined : this.toJson(event.metadata, `${where}.metadata`);
+      if (typeof metadata === 'string' && metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
+      const entry: PendingEvent = { type, id, data, binary, metadata };
+      let size = maxEncodedSize(streamBytes, entry);
       if (size > maxEventBytes) {
-        throw new EventTooLargeError(`${where} is ${size} bytes encoded, over the limit of ${maxEventBytes} (maxEventBytes); store large blobs elsewhere and record a reference`, size, maxEventBytes);
+        size = exactEncodedSize(streamBytes, entry);
+        if (size > maxEventBytes) {
+          throw new EventTooLargeError(`${where} is ${size} bytes encoded, over the limit of ${maxEventBytes} (maxEventBytes); store large blobs elsewhere and record a reference`, size, maxEventBytes);
+        }
       }
       total += size;
-      parts[index] = part;
+      pending[index] = entry;
     }
-    if (total > maxBatchBytes) throw new EventTooLargeError(`the append is ${total} bytes encoded, over the limit of ${maxBatchBytes} (maxBatchBytes); split it`, total, maxBatchBytes);
-    return parts;
+    if (total > maxBatchBytes) {
+      total = pending.reduce((sum, entry) => sum + exactEncodedSize(streamBytes, entry), 0);
+      if (total > maxBatchBytes) throw new EventTooLargeError(`the append is ${total} bytes encoded, over the limit of ${maxBatchBytes} (maxBatchBytes); split it`, total, maxBatchBytes);
+    }
+    return pending;
   }
 
   private toJson(value: unknown, where: string): string {
@@ -253,42 +310,6 @@ export class Events {
     }
     if (json === undefined) throw new InvalidArgumentError(`${where} must be a JSON value or a Uint8Array, got ${describe(value)}`);
     return json;
-  }
-
-  private async prepareAppend(stream: string, parts: EncodedParts[], inputs: readonly EventInput[], expected: ExpectedVersion, idsGiven: boolean, firstPosition: number): Promise<PreparedEntries<RecordedEvent[]> | { done: RecordedEvent[] }> {
-    let state = this.streams.get(stream);
-    const current = state ? state.positions.length - 1 : -1;
-    const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
-    if (idsGiven && state && (!ok || expected === 'any' || expected === 'stream_exists')) {
-      // An append whose ids are already the events right after its expected version (or, for
-      // 'any'/'stream_exists', the stream's last events) is a retry of a success: return them.
-      const from = typeof expected === 'number' ? expected + 1 : expected === 'no_stream' ? 0 : current - parts.length + 1;
-      const retried = await this.findRetry(state, from, inputs);
-      if (retried) return { done: retried };
-    }
-    if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
-    const timestamp = Date.now();
-    const payloads = parts.map((part, index) => encodeEvent(part, current + 1 + index, timestamp));
-    if (!state) {
-      state = { name: stream, nameBytes: parts[0]!.stream, positions: [] };
-      this.streams.set(stream, state);
-    }
-    for (let index = 0; index < parts.length; index++) state.positions.push(firstPosition + index);
-    return {
-      kinds: eventKinds(parts.length),
-      payloads,
-      result: (position) =>
-        inputs.map((input, index) => ({
-          id: input.id ?? new TextDecoder().decode(parts[index]!.id),
-          stream,
-          type: input.type,
-          data: input.data,
-          metadata: input.metadata,
-          streamVersion: current + 1 + index,
-          position: position + index,
-          timestamp,
-        })),
-    };
   }
 
   private async findRetry(state: StreamState, from: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {

@@ -1,0 +1,117 @@
+/**
+ * The `reeldb` command line: parses argv by hand, runs one command, maps errors to exit codes
+ * (0 ok · 1 damage or failure · 2 usage error or not a store) and prints them as
+ * `reeldb: <message> (<code>)`, without stack traces (REELDB_DEBUG=1 shows them).
+ */
+import * as fs from 'node:fs';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type Cli } from './common.js';
+import { dump, DUMP_USAGE } from './dump.js';
+import { inspect, INSPECT_USAGE } from './inspect.js';
+import { stats, STATS_USAGE } from './stats.js';
+import { verify, VERIFY_USAGE } from './verify.js';
+
+type Command = (cli: Cli, argv: readonly string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  inspect: { run: inspect, usage: INSPECT_USAGE },
+  verify: { run: verify, usage: VERIFY_USAGE },
+  dump: { run: dump, usage: DUMP_USAGE },
+  stats: { run: stats, usage: STATS_USAGE },
+};
+
+export function version(): string {
+  try {
+    // js/dist/cli/main.js (and js/src/cli/main.ts) → the package root.
+    const manifest = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return manifest.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function usage(): string {
+  return `reeldb ${version()}: inspect and check reeldb stores
+
+usage: reeldb <command> <path> [options]
+
+commands:
+  inspect <path> [--top N] [--json]    store id, format, segments, streams, head position
+  verify <path>                        check every frame and the checksum chain
+  dump <path> [--stream S] [--from POSITION] [--limit N]
+                                       events as JSON lines
+  stats <path> [--json]                counts by type, bytes per event (reads every event)
+
+  reeldb <command> --help              help for one command
+  reeldb --version                     print the version
+
+Stores are opened read-only: the CLI never changes one, and it can run beside the writer.
+exit codes: 0 ok, 1 damage found or the command failed, 2 usage error or not a store`;
+}
+
+function isHelp(argument: string | undefined): boolean {
+  return argument === '--help' || argument === '-h' || argument === 'help';
+}
+
+/** Runs the CLI with `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: readonly string[], streams: { stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream } = {}): Promise<number> {
+  const stderr = streams.stderr ?? process.stderr;
+  const cli: Cli = { stdout: new Output(streams.stdout ?? process.stdout), stderr };
+  // stderr can be a closed pipe too; never let that become an uncaught exception.
+  stderr.on('error', () => undefined);
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined) {
+      stderr.write(`${usage()}\n`);
+      return EXIT_USAGE;
+    }
+    if (isHelp(name)) {
+      const topic = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+      await cli.stdout.line(topic ? topic.usage : usage());
+      await cli.stdout.flush();
+      return EXIT_OK;
+    }
+    if (name === '--version' || name === '-v' || name === 'version') {
+      await cli.stdout.line(`reeldb ${version()}`);
+      await cli.stdout.flush();
+      return EXIT_OK;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      stderr.write(`reeldb: unknown command '${name}'\n\n${usage()}\n`);
+      return EXIT_USAGE;
+    }
+    if (rest.some(isHelp) && !rest.includes('--')) {
+      await cli.stdout.line(command.usage);
+      await cli.stdout.flush();
+      return EXIT_OK;
+    }
+    const code = await command.run(cli, rest);
+    await cli.stdout.flush();
+    return code;
+  } catch (error) {
+    return report(stderr, error, name);
+  }
+}
+
+function report(stderr: NodeJS.WriteStream, error: unknown, commandName: string | undefined): number {
+  if (error instanceof UsageError) {
+    const command = error.command && COMMANDS[error.command];
+    const hint = command ? `${command.usage.split('\n')[0]}\n(reeldb ${error.command} --help for details)` : usage();
+    stderr.write(`reeldb: ${error.message}\n${hint}\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof CliError) {
+    stderr.write(`reeldb: ${error.message} (${error.code})\n`);
+    return error.exitCode;
+  }
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(error);
+  if (typeof code === 'string') {
+    // Node's system errors already start with their code ("EACCES: permission denied, …").
+    stderr.write(`reeldb: ${text.startsWith(`${code}:`) ? text : `${text} (${code})`}\n`);
+  } else {
+    stderr.write(`reeldb: ${commandName ?? 'reeldb'} failed: ${text}${process.env.REELDB_DEBUG ? '' : ' (set REELDB_DEBUG=1 for details)'}\n`);
+  }
+  if (process.env.REELDB_DEBUG && error instanceof Error && error.stack) stderr.write(`${error.stack}\n`);
+  return EXIT_FAILURE;
+}
