@@ -382,23 +382,23 @@ export class Events {
   }
 
   /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
-  async *replay(options: ReplayOptions = {}): AsyncGenerator<RecordedEvent> {
+  replay(options: ReplayOptions = {}): AsyncIterableIterator<RecordedEvent> {
     this.store.checkOpen();
-    let position = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
+    const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
     const decodeData = options.decodeData ?? true;
-    const batch: RecordedEvent[] = [];
-    while (true) {
+    // A hand-written iterator: an async generator costs a promise chain per event.
+    return new BatchIterator(async (position) => {
       this.store.checkOpen();
       const to = Math.min(stop, this.written, position + 4096);
-      if (position >= to) return;
-      batch.length = 0;
-      await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
-        if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache));
-      });
-      position = to;
-      yield* batch;
-    }
+      const batch: RecordedEvent[] = [];
+      if (position < to) {
+        await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
+          if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache));
+        });
+      }
+      return { batch, next: Math.max(position, to), done: position >= to };
+    }, from);
   }
 
   /** Delivers events from `fromPosition` (default: from the start), then follows new commits as they are acknowledged. */
@@ -420,6 +420,42 @@ export class Events {
       });
     }
     return { events, next: Math.max(from, to) };
+  }
+}
+
+/** Async iteration over batches loaded on demand, with one resolved promise per event. */
+class BatchIterator implements AsyncIterableIterator<RecordedEvent> {
+  private batch: RecordedEvent[] = [];
+  private index = 0;
+  private finished = false;
+
+  constructor(private readonly load: (position: number) => Promise<{ batch: RecordedEvent[]; next: number; done: boolean }>, private position: number) {}
+
+  next(): Promise<IteratorResult<RecordedEvent>> {
+    if (this.index < this.batch.length) return Promise.resolve({ done: false, value: this.batch[this.index++]! });
+    return this.refill();
+  }
+
+  private async refill(): Promise<IteratorResult<RecordedEvent>> {
+    while (!this.finished) {
+      const { batch, next, done } = await this.load(this.position);
+      this.position = next;
+      this.finished = done;
+      this.batch = batch;
+      this.index = 0;
+      if (batch.length > 0) return { done: false, value: this.batch[this.index++]! };
+    }
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<RecordedEvent>> {
+    this.finished = true;
+    this.batch = [];
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 

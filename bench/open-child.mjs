@@ -1,0 +1,34 @@
+// Opens one store in a fresh process and prints one JSON line: how long the wasm core took to
+// load, how long `open` took, and how much the process grew (RSS, JS heap, wasm memory).
+//   node bench/open-child.mjs STORE_DIRECTORY      (bench/suite.mjs runs it per runtime)
+import { collectGarbage, loadReeldb, now } from './lib.mjs';
+
+const directory = process.argv[process.argv.length - 1];
+const MiB = 1048576;
+const { open, init } = await loadReeldb();
+const initStarted = now();
+const core = await init();
+const initMs = now() - initStarted;
+collectGarbage();
+const before = process.memoryUsage();
+const wasmBefore = core.exports.memory.buffer.byteLength;
+const started = now();
+const db = await open(directory);
+const openMs = now() - started;
+const after = process.memoryUsage();
+const stats = db.stats();
+await db.close();
+console.log(
+  JSON.stringify({
+    initMs: Math.round(initMs * 10) / 10,
+    openMs: Math.round(openMs * 10) / 10,
+    entries: stats.entries,
+    streams: stats.streams,
+    rssBeforeMiB: Math.round((before.rss / MiB) * 10) / 10,
+    rssAfterMiB: Math.round((after.rss / MiB) * 10) / 10,
+    rssDeltaMiB: Math.round(((after.rss - before.rss) / MiB) * 10) / 10,
+    heapDeltaMiB: Math.round(((after.heapUsed - before.heapUsed) / MiB) * 10) / 10,
+    wasmMemoryMiB: Math.round((core.exports.memory.buffer.byteLength / MiB) * 10) / 10,
+    wasmGrowthMiB: Math.round(((core.exports.memory.buffer.byteLength - wasmBefore) / MiB) * 10) / 10,
+  }),
+);
