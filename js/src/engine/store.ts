@@ -58,7 +58,13 @@ export class Store {
     const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
     if (!options.create && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' (pass create: true to make one)`);
     if (options.readOnly && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
-    await host.mkdir(path);
+    try {
+      await host.mkdir(path);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`open: '${path}' exists and is not a directory`);
+      throw error;
+    }
     const lock = options.readOnly ? undefined : await host.lock(path);
     try {
       let manifest = await readManifest(core, host, path);
