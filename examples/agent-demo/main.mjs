@@ -179,7 +179,7 @@ async function main() {
 
   const recorded = []; // every event this demo wrote, in log order
   const logVersion = () => db.events.streamVersion('agent-log') ?? 'no_stream';
-  const logEvent = async (type, data) => recorded.push(...(await db.events.append('agent-log', [{ type, data }], { expectedVersion: logVersion() })));
+  const logEvent = async (type, data) => recorded.push(...(await db.events.append('agent-log', [{ id: `${run}/${type}`, type, data }], { expectedVersion: logVersion() })));
 
   const recordStarted = performance.now();
   let appends = 0;

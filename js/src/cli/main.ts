@@ -80,7 +80,7 @@ export async function main(argv: readonly string[], streams: { stdout?: NodeJS.W
       stderr.write(`reeldb: unknown command '${name}'\n\n${usage()}\n`);
       return EXIT_USAGE;
     }
-    if (rest.some(isHelp) && !rest.includes('--')) {
+    if (rest.some((argument) => argument === '--help' || argument === '-h') && !rest.includes('--')) {
       await cli.stdout.line(command.usage);
       await cli.stdout.flush();
       return EXIT_OK;

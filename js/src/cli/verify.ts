@@ -5,7 +5,7 @@
  * frame with nothing valid after it is a torn tail left by a crash (a warning, exit 0).
  */
 import { CorruptionError } from '../index.node.js';
-import { EXIT_FAILURE, EXIT_OK, onePath, openStore, parseArgs, plural, type Cli } from './common.js';
+import { EXIT_FAILURE, EXIT_OK, onePath, openStore, parseArgs, type Cli } from './common.js';
 
 export const VERIFY_USAGE = `usage: reeldb verify <path>
 
@@ -42,9 +42,11 @@ export async function verify(cli: Cli, argv: readonly string[]): Promise<number>
       cli.stderr.write(`reeldb: warning: ${warning}${torn ? '; a crash leftover: the next writable open truncates it' : ''}\n`);
     }
     const { frames, entries } = stats.recovery;
+    // Plain numbers (no digit grouping): scripts read this line.
+    const count = (value: number, singular: string, pluralForm = `${singular}s`) => `${value} ${value === 1 ? singular : pluralForm}`;
     await cli.stdout.line(
-      `ok: ${plural(frames, 'frame')}, ${plural(entries, 'entry', 'entries')}, ${plural(stats.bytes, 'byte')} in ${plural(stats.segments.length, 'segment')}` +
-        (warnings.length > 0 ? ` (${plural(warnings.length, 'warning')})` : ''),
+      `ok: ${count(frames, 'frame')}, ${count(entries, 'entry', 'entries')}, ${count(stats.bytes, 'byte')} in ${count(stats.segments.length, 'segment')}` +
+        (warnings.length > 0 ? ` (${count(warnings.length, 'warning')})` : ''),
     );
     return EXIT_OK;
   } finally {
