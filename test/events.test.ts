@@ -332,6 +332,9 @@ describe(`events on ${runtime}`, () => {
     await expect(open(storePath(), { segmentBytes: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(open('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(open(storePath(), { create: false })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const missing = storePath();
+    await expect(open(missing, { readOnly: true })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(() => statSync(missing)).toThrow(); // a read-only open creates nothing
     const log = quiet();
     const path = storePath();
     await (await open(path, log)).close();

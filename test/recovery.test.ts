@@ -79,6 +79,7 @@ describe(`recovery on ${runtime}`, () => {
     expect(error.offset).toBe(ends[2]);
     expect(error.message).toContain(`at offset ${ends[2]}`);
     expect(error.message).toMatch(/valid frame follows at offset/);
+    expect(error.reason).toMatch(/^frame checksum mismatch/);
     expect(readFileSync(segment!).equals(before)).toBe(true);
     // The lock was released: fixing the file lets the store open.
     flip(segment!, ends[2]! + 50);

@@ -54,12 +54,17 @@ export class StreamNotFoundError extends ReeldbError {
 }
 
 export class CorruptionError extends ReeldbError {
+  /** The damaged file. */
   readonly file: string;
+  /** Byte offset of the damage in `file`. */
   readonly offset: number;
+  /** What is wrong there, without the location. */
+  readonly reason: string;
   constructor(file: string, offset: number, reason: string) {
-    super('CORRUPTION', `${file} is damaged at offset ${offset}: ${reason}. Valid data follows the damage, so it was not truncated; restore the file from a backup or run 'reeldb verify' for details`);
+    super('CORRUPTION', `${file} is damaged at offset ${offset}: ${reason}. Nothing was truncated or changed; restore the store from a backup, or copy out what reads cleanly`);
     this.file = file;
     this.offset = offset;
+    this.reason = reason;
   }
 }
 

@@ -29,8 +29,12 @@ export class Segment {
   }
 }
 
-/** Called for each entry found during recovery, in position order. */
-export type RecoveryVisitor = (kind: number, position: number, streamName: string | undefined, streamVersion: number) => void;
+/**
+ * Called for each entry found during recovery, in position order. Returns a description of
+ * what is wrong when the entry breaks an invariant (it becomes a CorruptionError at the
+ * entry's location), or undefined.
+ */
+export type RecoveryVisitor = (kind: number, position: number, streamName: string | undefined, streamVersion: number) => string | undefined;
 
 export interface RecoveryReport {
   /** Human-readable notes: torn tails truncated, empty segments removed. */
@@ -84,7 +88,7 @@ export class SegmentLog {
 
   private async recover(session: ScanSession, visit: RecoveryVisitor): Promise<RecoveryReport> {
     const { host, storeId, readOnly } = this.options;
-    await host.mkdir(this.logDirectory).catch(() => undefined);
+    if (!readOnly) await host.mkdir(this.logDirectory);
     const names = (await host.list(this.logDirectory)).filter((name) => SEGMENT_NAME.test(name)).sort();
     const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
     const handles: FileHandle[] = [];
@@ -95,6 +99,7 @@ export class SegmentLog {
       sizes.push(await handle.size());
     }
     const total = sizes.reduce((sum, size) => sum + size, 0);
+    let done = 0;
     let expectedPosition = 0;
     let checksum = 0;
     const streamNames: (string | undefined)[] = [];
@@ -112,7 +117,7 @@ export class SegmentLog {
         // A segment whose header never made it to disk is a roll interrupted by a crash; it
         // holds no data if nothing valid follows, and only the last segment can be like that.
         if (isLast && !(await this.anyValidFrame(session, handle, 0, size)) && decoded.code !== 5) {
-          report.warnings.push(`removed ${name}: its header is incomplete (${HEADER_ERRORS[decoded.code]}) and it holds no frames`);
+          report.warnings.push(`${readOnly ? 'ignored' : 'removed'} ${name}: its header is incomplete (${HEADER_ERRORS[decoded.code]}) and it holds no frames`);
           await handle.close();
           if (!readOnly) {
             await host.remove(path);
@@ -128,6 +133,7 @@ export class SegmentLog {
       const segment = new Segment(name, path, expectedPosition, handle, size);
       this.segments.push(segment);
       let offset = SEGMENT_HEADER_BYTES;
+      done += SEGMENT_HEADER_BYTES;
       let chunk = SCAN_CHUNK_BYTES;
       let tableCapacity = 65536;
       while (offset < size) {
@@ -149,7 +155,8 @@ export class SegmentLog {
             streamName = streamNames[streamNumber];
             if (streamName === undefined) streamName = streamNames[streamNumber] = session.streamName(streamNumber);
           }
-          visit(kind, expectedPosition + entry, streamName, table[word + 4]! + table[word + 5]! * 2 ** 32);
+          const problem = visit(kind, expectedPosition + entry, streamName, table[word + 4]! + table[word + 5]! * 2 ** 32);
+          if (problem) throw new CorruptionError(path, offset + table[word]!, problem);
         }
         report.frames += result.frames;
         report.entries += result.entries;
@@ -157,7 +164,8 @@ export class SegmentLog {
         checksum = result.lastChecksum;
         offset += result.consumed;
         report.bytesScanned += result.consumed;
-        this.options.onProgress?.(report.bytesScanned, total);
+        done += result.consumed;
+        this.options.onProgress?.(done, total);
         if (result.status === ScanStatus.End) continue;
         if (result.status === ScanStatus.NeedMore) {
           if (result.consumed === 0) chunk = Math.max(chunk, result.needed);
@@ -179,6 +187,7 @@ export class SegmentLog {
           await handle.sync();
         }
         segment.size = offset;
+        this.options.onProgress?.(total, total);
         break;
       }
     }

@@ -59,7 +59,7 @@ export class Store {
     if (!options.create && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' (pass create: true to make one)`);
     if (options.readOnly && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
     try {
-      await host.mkdir(path);
+      if (!options.readOnly) await host.mkdir(path);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`open: '${path}' exists and is not a directory`);

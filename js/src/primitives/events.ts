@@ -2,7 +2,7 @@
  * Events in streams: `db.events`. Appends are one frame each; every stream keeps the
  * positions of its events, so reads go straight to the bytes.
  */
-import { CorruptionError, EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
+import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -111,17 +111,18 @@ export class Events {
   }
 
   /** @internal one entry found by recovery. */
-  recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): void {
-    if (kind !== KIND_EVENT || streamName === undefined) return;
+  recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
+    if (kind !== KIND_EVENT || streamName === undefined) return undefined;
     let state = this.streams.get(streamName);
     if (!state) {
       state = { name: streamName, nameBytes: encoder.encode(streamName), positions: [] };
       this.streams.set(streamName, state);
     }
     if (streamVersion !== state.positions.length) {
-      throw new CorruptionError(`stream '${streamName}'`, position, `event at position ${position} has version ${streamVersion}, expected ${state.positions.length}`);
+      return `the event at position ${position} has version ${streamVersion} in stream '${streamName}', expected ${state.positions.length}`;
     }
     state.positions.push(position);
+    return undefined;
   }
 
   /** @internal */
