@@ -10,7 +10,7 @@ interface Vectors {
   storeId: string;
   segmentHeader: { firstPosition: number; bytes: string };
   events: { stream: string; type: string; id: string; metadata: string; data: string; flags: number; streamVersion: number; timestamp: number; payload: string }[];
-  frames: { firstPosition: number; previousChecksum: number; checksum: number; entries: { kind: number; payload: string }[]; bytes: string }[];
+  frames: { firstPosition: number; unsyncedBefore: number; previousChecksum: number; checksum: number; entries: { kind: number; payload: string }[]; bytes: string }[];
 }
 const vectors = JSON.parse(readFileSync(new URL('./vectors/format-v1.json', import.meta.url), 'utf8')) as Vectors;
 const core = await reeldb.init();
@@ -50,7 +50,7 @@ describe(`wasm core on ${runtime}`, () => {
     core.resetOutput();
     for (const frame of vectors.frames) {
       const before = core.outputLength;
-      const checksum = core.encodeFrame(frame.entries.map((entry) => entry.kind), frame.entries.map((entry) => fromHex(entry.payload)), frame.firstPosition, frame.previousChecksum, storeId);
+      const checksum = core.encodeFrame(frame.entries.map((entry) => entry.kind), frame.entries.map((entry) => fromHex(entry.payload)), frame.firstPosition, frame.previousChecksum, storeId, frame.unsyncedBefore);
       expect(checksum).toBe(frame.checksum);
       expect(toHex(core.output().subarray(before))).toBe(frame.bytes);
     }

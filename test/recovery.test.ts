@@ -174,3 +174,22 @@ describe(`recovery on ${runtime}`, () => {
     await expect(open(path)).rejects.toThrow(/not a reeldb store/);
   });
 });
+
+describe(`recovery of an unsynced tail on ${runtime}`, () => {
+  it('treats damage followed only by frames written before it was synced as a torn tail', async () => {
+    const path = storePath();
+    const ends = await build(path, 2);
+    // buffered: three commits written in one turn, none synced when the next was written.
+    const db = await open(path, { durability: 'buffered' });
+    await Promise.all([1, 2, 3].map((index) => db.events.append('s', [{ type: 'late', data: index }])));
+    await db.close();
+    const [segment] = segmentPaths(path);
+    flip(segment!, ends[1]! + 50); // inside the first of the three
+    const log = quiet();
+    const reopened = await open(path, log);
+    expect(log.warnings.join()).toMatch(/truncated a torn tail/);
+    expect(reopened.events.streamVersion('s')).toBe(1);
+    expect(statSync(segment!).size).toBe(ends[1]);
+    await reopened.close();
+  });
+});

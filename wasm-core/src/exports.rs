@@ -5,9 +5,9 @@
 #![allow(clippy::missing_safety_doc)]
 
 use crate::format::STORE_ID_BYTES;
-use crate::frame::{encode_frame, frame_length, EntryInput};
+use crate::frame::{encode_frame_marked, frame_length, EntryInput};
 use crate::intern::Interner;
-use crate::scan::{find_valid_frame, scan, ScanInput, ENTRY_RECORD_WORDS};
+use crate::scan::{probe_after, scan, ScanInput, ENTRY_RECORD_WORDS};
 use crate::segment::{decode_header, encode_header, HeaderError};
 use core::slice;
 
@@ -30,8 +30,12 @@ enum ResultWord {
 }
 const RESULT_WORDS: usize = 16;
 
+/// 8-byte aligned so the host can read the f64 at word 8 with a Float64Array.
+#[repr(C, align(8))]
+struct ResultBlock([u32; RESULT_WORDS]);
+
 struct Core {
-    result: [u32; RESULT_WORDS],
+    result: ResultBlock,
     message: String,
     interner: Interner,
 }
@@ -42,14 +46,14 @@ fn core() -> &'static mut Core {
     // wasm32 without threads: one instance, one caller at a time.
     #[allow(static_mut_refs)]
     unsafe {
-        CORE.get_or_insert_with(|| Core { result: [0; RESULT_WORDS], message: String::new(), interner: Interner::default() })
+        CORE.get_or_insert_with(|| Core { result: ResultBlock([0; RESULT_WORDS]), message: String::new(), interner: Interner::default() })
     }
 }
 
 fn set_position(core: &mut Core, position: u64) {
     let bits = (position as f64).to_bits();
-    core.result[ResultWord::Position as usize] = bits as u32;
-    core.result[ResultWord::Position as usize + 1] = (bits >> 32) as u32;
+    core.result.0[ResultWord::Position as usize] = bits as u32;
+    core.result.0[ResultWord::Position as usize + 1] = (bits >> 32) as u32;
 }
 
 unsafe fn store_id<'a>(pointer: *const u8) -> &'a [u8; STORE_ID_BYTES] {
@@ -76,7 +80,7 @@ pub unsafe extern "C" fn reel_free(pointer: *mut u8, size: u32) {
 
 #[no_mangle]
 pub extern "C" fn reel_result_ptr() -> *const u32 {
-    core().result.as_ptr()
+    core().result.0.as_ptr()
 }
 
 #[no_mangle]
@@ -108,6 +112,7 @@ pub unsafe extern "C" fn reel_segment_header_decode(pointer: *const u8, length: 
     let core = core();
     let bytes = slice::from_raw_parts(pointer, length as usize);
     let expected = if expected_store.is_null() { None } else { Some(store_id(expected_store)) };
+    core.result.0[ResultWord::ErrorCode as usize] = 0;
     match decode_header(bytes, expected) {
         Ok((first_position, store)) => {
             set_position(core, first_position);
@@ -118,7 +123,7 @@ pub unsafe extern "C" fn reel_segment_header_decode(pointer: *const u8, length: 
         Err(HeaderError::BadMagic) => 2,
         Err(HeaderError::BadChecksum) => 3,
         Err(HeaderError::UnsupportedVersion(version)) => {
-            core.result[ResultWord::ErrorCode as usize] = version;
+            core.result.0[ResultWord::ErrorCode as usize] = version;
             4
         }
         Err(HeaderError::WrongStore) => 5,
@@ -131,14 +136,16 @@ pub extern "C" fn reel_frame_length(entry_count: u32, payload_bytes: u32) -> u32
 }
 
 /// Encodes one frame. `kinds_lengths` holds (kind, payload length) u32 pairs; the payloads
-/// lie back to back at `payloads`. Writes the frame at `out` (room for `reel_frame_length`)
-/// and returns its length; the frame checksum goes to the result block.
+/// lie back to back at `payloads`. `unsynced_before` counts the entries before the frame
+/// not yet known durable. Writes the frame at `out` (room for `reel_frame_length`) and
+/// returns its length; the frame checksum goes to the result block.
 #[no_mangle]
 pub unsafe extern "C" fn reel_frame_encode(
     kinds_lengths: *const u32,
     entry_count: u32,
     payloads: *const u8,
     first_position: f64,
+    unsynced_before: u32,
     previous_checksum: u32,
     store: *const u8,
     out: *mut u8,
@@ -155,8 +162,8 @@ pub unsafe extern "C" fn reel_frame_encode(
     }
     let length = frame_length(inputs.len(), payload_bytes);
     let out = slice::from_raw_parts_mut(out, length);
-    let (length, checksum) = encode_frame(out, &inputs, first_position as u64, previous_checksum, store_id(store));
-    core().result[ResultWord::Checksum as usize] = checksum;
+    let (length, checksum) = encode_frame_marked(out, &inputs, first_position as u64, unsynced_before, previous_checksum, store_id(store));
+    core().result.0[ResultWord::Checksum as usize] = checksum;
     length as u32
 }
 
@@ -184,14 +191,14 @@ pub unsafe extern "C" fn reel_scan(
     };
     let table = slice::from_raw_parts_mut(table, table_capacity as usize * ENTRY_RECORD_WORDS);
     let result = scan(&input, &mut core.interner, table);
-    core.result[ResultWord::Status as usize] = result.status as u32;
-    core.result[ResultWord::ErrorCode as usize] = result.error.map_or(0, |error| error.code());
-    core.result[ResultWord::Consumed as usize] = result.consumed as u32;
-    core.result[ResultWord::Frames as usize] = result.frames;
-    core.result[ResultWord::Entries as usize] = result.entries;
-    core.result[ResultWord::Needed as usize] = result.needed as u32;
-    core.result[ResultWord::Checksum as usize] = result.last_checksum;
-    core.result[ResultWord::BadEvent as usize] = result.bad_event as u32;
+    core.result.0[ResultWord::Status as usize] = result.status as u32;
+    core.result.0[ResultWord::ErrorCode as usize] = result.error.map_or(0, |error| error.code());
+    core.result.0[ResultWord::Consumed as usize] = result.consumed as u32;
+    core.result.0[ResultWord::Frames as usize] = result.frames;
+    core.result.0[ResultWord::Entries as usize] = result.entries;
+    core.result.0[ResultWord::Needed as usize] = result.needed as u32;
+    core.result.0[ResultWord::Checksum as usize] = result.last_checksum;
+    core.result.0[ResultWord::BadEvent as usize] = result.bad_event as u32;
     set_position(core, result.next_position);
     core.message = match (result.bad_event, result.error) {
         (true, _) => "an event entry's lengths do not add up".into(),
@@ -201,11 +208,16 @@ pub unsafe extern "C" fn reel_scan(
     result.status as u32
 }
 
-/// Offset of the first valid frame at or after `start`, or -1.
+/// Offset of the first valid frame at or after `start`, or -1. Also puts the number of valid
+/// frames found in word 3 and the highest durable position they record in the position word.
 #[no_mangle]
 pub unsafe extern "C" fn reel_find_valid_frame(bytes: *const u8, length: u32, start: u32, store: *const u8) -> f64 {
+    let core = core();
     let bytes = slice::from_raw_parts(bytes, length as usize);
-    find_valid_frame(bytes, start as usize, store_id(store)).map_or(-1.0, |at| at as f64)
+    let probe = probe_after(bytes, start as usize, store_id(store));
+    core.result.0[ResultWord::Frames as usize] = probe.map_or(0, |found| found.frames);
+    set_position(core, probe.map_or(0, |found| found.durable_position));
+    probe.map_or(-1.0, |found| found.first_offset as f64)
 }
 
 #[no_mangle]
@@ -224,8 +236,8 @@ pub extern "C" fn reel_interned_name(number: u32) -> u32 {
     let core = core();
     match core.interner.name(number) {
         Some(name) => {
-            core.result[ResultWord::BytesPointer as usize] = name.as_ptr() as usize as u32;
-            core.result[ResultWord::BytesLength as usize] = name.len() as u32;
+            core.result.0[ResultWord::BytesPointer as usize] = name.as_ptr() as usize as u32;
+            core.result.0[ResultWord::BytesLength as usize] = name.len() as u32;
             1
         }
         None => 0,

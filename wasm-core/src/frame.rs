@@ -15,8 +15,18 @@ pub struct FrameInfo {
     pub length: usize,
     pub entry_count: u32,
     pub first_position: u64,
+    /// Entries before this frame that the writer did not yet know to be durable (synced)
+    /// when it wrote the frame; saturates at u32::MAX.
+    pub unsynced_before: u32,
     pub previous_checksum: u32,
     pub checksum: u32,
+}
+
+impl FrameInfo {
+    /// Every position below this was durable when the frame was written.
+    pub fn durable_position(&self) -> u64 {
+        self.first_position.saturating_sub(self.unsynced_before as u64)
+    }
 }
 
 /// Why bytes at an offset are not a valid frame. The numbers cross the wasm boundary and are
@@ -93,6 +103,19 @@ pub fn encode_frame(
     previous_checksum: u32,
     store_id: &[u8; STORE_ID_BYTES],
 ) -> (usize, u32) {
+    encode_frame_marked(out, entries, first_position, 0, previous_checksum, store_id)
+}
+
+/// `encode_frame` with the count of entries before the frame not yet known durable
+/// (recovery uses it to tell a crash's unsynced tail from damage to synced data).
+pub fn encode_frame_marked(
+    out: &mut [u8],
+    entries: &[EntryInput],
+    first_position: u64,
+    unsynced_before: u32,
+    previous_checksum: u32,
+    store_id: &[u8; STORE_ID_BYTES],
+) -> (usize, u32) {
     let payload_bytes: usize = entries.iter().map(|entry| entry.payload.len()).sum();
     let length = frame_length(entries.len(), payload_bytes);
     assert!(length <= FRAME_BYTES_MAX && entries.len() as u64 <= FRAME_ENTRIES_MAX as u64);
@@ -101,7 +124,7 @@ pub fn encode_frame(
     write_u32(frame, 0, FRAME_BEGIN_MAGIC);
     write_u32(frame, 4, length as u32);
     write_u32(frame, 8, entries.len() as u32);
-    write_u32(frame, 12, 0);
+    write_u32(frame, 12, unsynced_before);
     write_u64(frame, 16, first_position);
     write_u32(frame, 24, previous_checksum);
     let begin = begin_checksum(frame, store_id);
@@ -129,8 +152,8 @@ pub fn encode_frame(
 /// Chain and position are the caller's business (see `scan`).
 pub fn check_frame(bytes: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> Result<FrameInfo, FrameError> {
     if bytes.len() < FRAME_BEGIN_BYTES {
-        // A short tail is only a begin record that was cut off if it starts like one (or is
-        // all zeros, which filesystems leave after a crash); either way there is nothing to read.
+        // Fewer bytes than a begin record: nothing can be checked, so it is incomplete (the
+        // caller decides whether more bytes may come or this is a torn tail).
         return Err(FrameError::Incomplete { needed: FRAME_BEGIN_BYTES });
     }
     if read_u32(bytes, 0) != FRAME_BEGIN_MAGIC {
@@ -180,6 +203,7 @@ pub fn check_frame(bytes: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> Result<Fram
     Ok(FrameInfo {
         length,
         entry_count,
+        unsynced_before: read_u32(bytes, 12),
         first_position: read_u64(bytes, 16),
         previous_checksum: read_u32(bytes, 24),
         checksum: stored,
@@ -237,7 +261,16 @@ mod tests {
     }
 
     #[test]
-    fn every_truncation_is_incomplete_or_invalid() {
+    fn unsynced_mark_round_trips() {
+        let entries = [EntryInput { kind: 0x30, payload: b"x" }];
+        let mut out = vec![0u8; frame_length(1, 1)];
+        encode_frame_marked(&mut out, &entries, 10, 3, 0, &STORE);
+        let info = check_frame(&out, &STORE).unwrap();
+        assert_eq!((info.unsynced_before, info.durable_position()), (3, 7));
+    }
+
+    #[test]
+    fn every_truncation_is_incomplete() {
         let (bytes, _) = sample(0, 0);
         for cut in 0..bytes.len() {
             assert!(matches!(

@@ -132,17 +132,43 @@ fn bad(mut result: ScanResult, error: FrameError) -> ScanResult {
     result
 }
 
-/// The offset of the first complete valid frame at or after `start` (aligned), if any. Used
-/// after a bad frame: a valid frame after it means corruption, none means a torn tail.
+/// The offset of the first complete valid frame at or after `start` (aligned), if any.
 pub fn find_valid_frame(bytes: &[u8], start: usize, store_id: &[u8; STORE_ID_BYTES]) -> Option<usize> {
+    probe_after(bytes, start, store_id).map(|probe| probe.first_offset)
+}
+
+/// What the valid frames after a bad one say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// Offset of the first valid frame at or after the start.
+    pub first_offset: usize,
+    /// How many valid frames were found.
+    pub frames: u32,
+    /// The highest durable position any of them records: every position below it was
+    /// synced before that frame was written.
+    pub durable_position: u64,
+}
+
+/// Looks for valid frames at or after `start` (aligned), skipping over each one found. Used
+/// after a bad frame at position P: a valid frame written after P was known durable
+/// (durable_position > P) means the bad frame is damage to synced data (corruption);
+/// otherwise everything from the bad frame on was unsynced when the crash came (torn tail).
+pub fn probe_after(bytes: &[u8], start: usize, store_id: &[u8; STORE_ID_BYTES]) -> Option<Probe> {
     let mut at = align_up(start);
+    let mut probe: Option<Probe> = None;
     while at + FRAME_BEGIN_BYTES + FRAME_END_BYTES <= bytes.len() {
-        if read_u32(bytes, at) == FRAME_BEGIN_MAGIC && check_frame(&bytes[at..], store_id).is_ok() {
-            return Some(at);
+        if read_u32(bytes, at) == FRAME_BEGIN_MAGIC {
+            if let Ok(info) = check_frame(&bytes[at..], store_id) {
+                let found = probe.get_or_insert(Probe { first_offset: at, frames: 0, durable_position: 0 });
+                found.frames += 1;
+                found.durable_position = found.durable_position.max(info.durable_position());
+                at += info.length;
+                continue;
+            }
         }
         at += FRAME_ALIGN_BYTES;
     }
-    None
+    probe
 }
 
 #[cfg(test)]
@@ -246,6 +272,16 @@ mod tests {
         assert_eq!(result.status, ScanStatus::TableFull);
         assert_eq!(result.consumed, starts[2]);
         assert_eq!(result.entries, 3);
+    }
+
+    #[test]
+    fn probe_reports_the_highest_durable_position_after_damage() {
+        let (mut bytes, starts) = log();
+        bytes[starts[0] + 40] ^= 1;
+        let probe = probe_after(&bytes, starts[0] + 8, &STORE).unwrap();
+        assert_eq!((probe.first_offset, probe.frames), (starts[1], 2));
+        // `log()` writes unsynced_before = 0, so each frame says all before it was durable.
+        assert_eq!(probe.durable_position, 3);
     }
 
     #[test]

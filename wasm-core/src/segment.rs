@@ -36,12 +36,14 @@ pub fn decode_header(
     if bytes[0..8] != SEGMENT_MAGIC {
         return Err(HeaderError::BadMagic);
     }
-    if crc32c::crc32c(&bytes[..44]) != read_u32(bytes, 44) {
-        return Err(HeaderError::BadChecksum);
-    }
+    // The version comes before the checksum so that a later format may lay out the rest
+    // differently and still be reported as a version this reader does not know.
     let version = read_u32(bytes, 8);
     if version != FORMAT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
+    }
+    if crc32c::crc32c(&bytes[..44]) != read_u32(bytes, 44) {
+        return Err(HeaderError::BadChecksum);
     }
     let mut store_id = [0u8; STORE_ID_BYTES];
     store_id.copy_from_slice(&bytes[16..32]);

@@ -2,7 +2,7 @@
 //! `REELDB_WRITE_VECTORS=1 cargo test` rewrites the file (only when the format changes on
 //! purpose, with a version-changes entry in docs/FORMAT.md).
 use crate::format::*;
-use crate::frame::{check_frame, encode_frame, frame_length, EntryInput};
+use crate::frame::{check_frame, encode_frame_marked, frame_length, EntryInput};
 use crate::segment::encode_header;
 use serde_json::{json, Value};
 
@@ -44,12 +44,14 @@ fn build() -> Value {
     let mut frames = Vec::new();
     let mut previous = 0;
     let mut position = 0u64;
-    for batch in [&payloads[0..2], &payloads[2..3]] {
+    // The second frame says its writer did not yet know the first frame's 2 entries durable.
+    for (batch, unsynced_before) in [(&payloads[0..2], 0u32), (&payloads[2..3], 2u32)] {
         let inputs: Vec<_> = batch.iter().map(|payload| EntryInput { kind: KIND_EVENT, payload }).collect();
         let mut out = vec![0u8; frame_length(inputs.len(), batch.iter().map(Vec::len).sum())];
-        let (_, checksum) = encode_frame(&mut out, &inputs, position, previous, &store);
+        let (_, checksum) = encode_frame_marked(&mut out, &inputs, position, unsynced_before, previous, &store);
         frames.push(json!({
             "firstPosition": position,
+            "unsyncedBefore": unsynced_before,
             "previousChecksum": previous,
             "checksum": checksum,
             "entries": batch.iter().map(|payload| json!({"kind": KIND_EVENT, "payload": hex(payload)})).collect::<Vec<_>>(),

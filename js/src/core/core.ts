@@ -14,7 +14,7 @@ export interface CoreExports {
   reel_segment_header_encode(out: number, store: number, firstPosition: number): number;
   reel_segment_header_decode(pointer: number, length: number, expectedStore: number, storeOut: number): number;
   reel_frame_length(entryCount: number, payloadBytes: number): number;
-  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, previousChecksum: number, store: number, out: number): number;
+  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, unsyncedBefore: number, previousChecksum: number, store: number, out: number): number;
   reel_scan(bytes: number, length: number, isFinal: number, expectedPosition: number, previousChecksum: number, store: number, table: number, tableCapacity: number): number;
   reel_find_valid_frame(bytes: number, length: number, start: number, store: number): number;
   reel_intern(pointer: number, length: number): number;
@@ -50,6 +50,12 @@ export interface ScanResult {
   nextPosition: number;
   lastChecksum: number;
   badEvent: boolean;
+}
+
+export interface Probe {
+  offset: number;
+  frames: number;
+  durablePosition: number;
 }
 
 export const HEADER_ERRORS = ['', 'too short', 'bad magic', 'checksum mismatch', 'unsupported format version', 'belongs to another store'];
@@ -205,8 +211,11 @@ export class Core {
     this.payloadLength += length;
   }
 
-  /** Encodes the frame built since beginFrame and appends it to the output; returns its checksum. */
-  finishFrame(firstPosition: number, previousChecksum: number, storeId: Uint8Array): number {
+  /**
+   * Encodes the frame built since beginFrame and appends it to the output; returns its
+   * checksum. `unsyncedBefore`: entries before this frame not yet known durable.
+   */
+  finishFrame(firstPosition: number, previousChecksum: number, storeId: Uint8Array, unsyncedBefore = 0): number {
     const count = this.frameKinds.length;
     const pairs = this.pairsRegion.reserve(count * 8);
     const frameBytes = this.exports.reel_frame_length(count, this.payloadLength);
@@ -218,12 +227,12 @@ export class Core {
       u32[(pairs >>> 2) + index * 2] = this.frameKinds[index]!;
       u32[(pairs >>> 2) + index * 2 + 1] = this.frameLengths[index]!;
     }
-    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, previousChecksum, store, out);
+    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, Math.min(unsyncedBefore, 0xffffffff), previousChecksum, store, out);
     return this.result(6) >>> 0;
   }
 
   /** Encodes one frame from ready payloads (tests, tools). Returns the frame checksum. */
-  encodeFrame(kinds: ArrayLike<number>, payloads: readonly Uint8Array[], firstPosition: number, previousChecksum: number, storeId: Uint8Array): number {
+  encodeFrame(kinds: ArrayLike<number>, payloads: readonly Uint8Array[], firstPosition: number, previousChecksum: number, storeId: Uint8Array, unsyncedBefore = 0): number {
     this.beginFrame();
     for (let index = 0; index < payloads.length; index++) {
       const payload = payloads[index]!;
@@ -231,7 +240,7 @@ export class Core {
       this.u8.set(payload, pointer);
       this.endPayload(kinds[index]!, payload.length);
     }
-    return this.finishFrame(firstPosition, previousChecksum, storeId);
+    return this.finishFrame(firstPosition, previousChecksum, storeId, unsyncedBefore);
   }
 
   /** View of the frames encoded since resetOutput; valid until the next core call. */
@@ -277,8 +286,9 @@ export class Core {
   }
 
   /** @internal */
-  findValidFrame(buffer: number, length: number, start: number, storeId: Uint8Array): number {
-    return this.exports.reel_find_valid_frame(buffer, length, start, this.putStore(storeId));
+  probeAfter(buffer: number, length: number, start: number, storeId: Uint8Array): Probe {
+    const offset = this.exports.reel_find_valid_frame(buffer, length, start, this.putStore(storeId));
+    return { offset, frames: this.result(3), durablePosition: this.resultPosition() };
   }
 
   /** @internal */
@@ -320,8 +330,14 @@ export class ScanSession {
     return this.core.tableView(this.table.pointer, Math.min(entries, this.tableCapacity));
   }
 
+  /** Offset of the first valid frame at or after `start` in the buffer, or -1. */
   findValidFrame(length: number, start: number, storeId: Uint8Array): number {
-    return this.core.findValidFrame(this.buffer.pointer, length, start, storeId);
+    return this.core.probeAfter(this.buffer.pointer, length, start, storeId).offset;
+  }
+
+  /** The valid frames at or after `start`: the first one's offset (-1 if none), their count, and the highest durable position they record. */
+  probeAfter(length: number, start: number, storeId: Uint8Array): Probe {
+    return this.core.probeAfter(this.buffer.pointer, length, start, storeId);
   }
 
   streamName(number: number): string {

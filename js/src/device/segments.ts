@@ -3,7 +3,7 @@
  * followed by whole frames. It recovers the log on open (with the core's scan), appends
  * encoded frames, rolls segments, and keeps the location of every entry so reads never scan.
  */
-import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, type Core, type ScanSession } from '../core/core.js';
+import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, type Core, type Probe, type ScanSession } from '../core/core.js';
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
 import { GrowableUint32, GrowableUint8 } from './growable.js';
@@ -82,7 +82,12 @@ export class SegmentLog {
   static async open(options: SegmentLogOptions, visit: RecoveryVisitor): Promise<{ log: SegmentLog; report: RecoveryReport }> {
     const log = new SegmentLog(options);
     const report = await options.core.scanSession((session) => log.recover(session, visit));
-    if (log.segments.length === 0 && !options.readOnly) await log.createSegment(0);
+    if (!options.readOnly) {
+      if (log.segments.length === 0) await log.createSegment(0);
+      // What recovery found may still sit unsynced in the OS cache (the last process died
+      // before its sync): make it durable before new frames record it as durable.
+      else await log.current.handle.sync();
+    }
     return { log, report };
   }
 
@@ -179,8 +184,13 @@ export class SegmentLog {
         if (result.badEvent) throw new CorruptionError(path, offset, result.message);
         const laterSegments = names.length - index - 1;
         if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
-        const validAfter = await this.findValidFrameAfter(session, handle, offset, size);
-        if (validAfter >= 0) throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${validAfter}`);
+        // Frames after the bad one that were written once it was durable prove it is damage
+        // to synced data. Frames written while it was still unsynced (a crash can keep later
+        // pages and lose earlier ones) do not: then everything from here is a torn tail.
+        const probe = await this.probeAfter(session, handle, offset, size);
+        if (probe.offset >= 0 && probe.durablePosition > expectedPosition) {
+          throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${probe.offset}, written after this one was synced`);
+        }
         report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); it held no acknowledged commit`);
         if (!readOnly) {
           await handle.truncate(offset);
@@ -196,17 +206,17 @@ export class SegmentLog {
   }
 
   private async anyValidFrame(session: ScanSession, handle: FileHandle, from: number, size: number): Promise<boolean> {
-    return (await this.findValidFrameAfter(session, handle, from, size)) >= 0;
+    return (await this.probeAfter(session, handle, from, size)).offset >= 0;
   }
 
-  /** Offset of a valid frame strictly after `offset` in the rest of the segment, or -1. */
-  private async findValidFrameAfter(session: ScanSession, handle: FileHandle, offset: number, size: number): Promise<number> {
+  /** The valid frames strictly after `offset` in the rest of the segment (offset -1: none). */
+  private async probeAfter(session: ScanSession, handle: FileHandle, offset: number, size: number): Promise<Probe> {
     const length = size - offset;
-    if (length <= 0) return -1;
+    if (length <= 0) return { offset: -1, frames: 0, durablePosition: 0 };
     const view = session.bufferView(length);
     const read = await handle.read(view.subarray(0, length), offset);
-    const found = session.findValidFrame(read, 8, this.options.storeId);
-    return found >= 0 ? offset + found : -1;
+    const probe = session.probeAfter(read, 8, this.options.storeId);
+    return probe.offset >= 0 ? { ...probe, offset: offset + probe.offset } : probe;
   }
 
   /** Creates a new segment starting at `firstPosition`, durably. */

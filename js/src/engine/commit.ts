@@ -125,7 +125,7 @@ export class CommitPipeline {
             item.resolve(prepared.done);
             continue;
           }
-          checksum = core.finishFrame(position, checksum, this.storeId);
+          checksum = core.finishFrame(position, checksum, this.storeId, position - this.syncedPosition);
           written.push({ item, prepared, firstPosition: position });
           frames.push({ kinds: core.frameKinds.slice(), lengths: core.frameLengths.slice() });
           position += prepared.count;

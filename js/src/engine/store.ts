@@ -12,6 +12,12 @@ import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
 
+function parentDirectory(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  const cut = trimmed.lastIndexOf('/');
+  return cut > 0 ? trimmed.slice(0, cut) : cut === 0 ? '/' : '.';
+}
+
 export interface StoreStats {
   path: string;
   durability: Durability;
@@ -76,6 +82,11 @@ export class Store {
         crypto.getRandomValues(storeId);
         manifest = { formatVersion: FORMAT_VERSION, storeId };
         await writeManifest(core, host, path, manifest);
+        // Make the new directories themselves durable: the store's entry in its parent and
+        // log/ in the store (segment files are synced into log/ as they are created).
+        await host.mkdir(`${path}/log`);
+        await host.syncDirectory(path);
+        await host.syncDirectory(parentDirectory(path));
       }
       const events = new Events(options);
       const { log, report } = await SegmentLog.open(
