@@ -235,6 +235,16 @@ describe(`events on ${runtime}`, () => {
     await reopened.close();
   });
 
+  it('regression (crash sweep seed 7): an append right after an idempotent retry resolves is not stranded', async () => {
+    const db = await open(storePath());
+    const batch = [{ type: 't', data: 1, id: 'only' }];
+    await db.events.append('a', batch, { expectedVersion: 'no_stream' });
+    await Promise.all([db.events.append('a', batch, { expectedVersion: 'no_stream' })]);
+    const next = await Promise.race([db.events.append('b', [{ type: 't', data: 2 }]), new Promise((resolve) => setTimeout(() => resolve('stranded'), 2000))]);
+    expect(next).not.toBe('stranded');
+    await db.close();
+  });
+
   it('replays the whole log in order, with and without decoding', async () => {
     const db = await open(storePath(), { segmentBytes: 64 * 1024 });
     const count = 5000;

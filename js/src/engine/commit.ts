@@ -81,22 +81,26 @@ export class CommitPipeline {
       this.queue.push({ commit, resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushing) {
         // Start on a microtask so that commits submitted in the same turn share the batch.
-        this.flushing = new Promise<void>((done) => queueMicrotask(done))
-          .then(() => this.flush())
-          .finally(() => (this.flushing = undefined));
+        this.flushing = new Promise<void>((done) => queueMicrotask(done)).then(() => this.flush());
       }
     });
   }
 
   private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      if (this.failure) {
-        for (const item of batch) item.reject(this.failure);
-        continue;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        if (this.failure) {
+          for (const item of batch) item.reject(this.failure);
+          continue;
+        }
+        await this.writeBatch(batch);
       }
-      await this.writeBatch(batch);
+    } finally {
+      // Cleared in the same turn as the last look at the queue, so a commit submitted from
+      // now on starts a new flush instead of waiting on one that has ended.
+      this.flushing = undefined;
     }
   }
 

@@ -28,7 +28,8 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Create the store when it does not exist. Default true. */
   create?: boolean;
-  /** A segment is sealed and a new one started once it reaches this size. Default 64 MiB. */
+  /** A segment is sealed and a new one started once it reaches this size. Default 64 MiB, at most 1 GiB
+   *  (with one append of at most 512 MiB past it, a segment stays below 4 GiB, as offsets are u32). */
   segmentBytes?: number;
   /** buffered: longest time between a write and its sync. Default 200 ms. */
   syncIntervalMs?: number;
@@ -38,7 +39,9 @@ export interface OpenOptions {
   maxTypeBytes?: number;
   maxStreamBytes?: number;
   maxIdBytes?: number;
+  /** Events in one append (at most 1,048,576). */
   maxBatchEvents?: number;
+  /** Encoded bytes of one append (at most 512 MiB, which keeps a frame under the format's 1 GiB). */
   maxBatchBytes?: number;
   /** Where warnings go (torn tails truncated on open…). Default console.warn. */
   onWarning?: (message: string) => void;
@@ -68,15 +71,15 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     durability,
     readOnly: !!options.readOnly,
     create: options.create ?? true,
-    segmentBytes: positiveInteger('segmentBytes', options.segmentBytes, 64 << 20, 2 ** 32 - 1),
+    segmentBytes: positiveInteger('segmentBytes', options.segmentBytes, 64 << 20, 1 << 30),
     syncIntervalMs: positiveInteger('syncIntervalMs', options.syncIntervalMs, 200, 3_600_000),
     syncBytes: positiveInteger('syncBytes', options.syncBytes, 8 << 20, 2 ** 40),
     maxEventBytes: positiveInteger('maxEventBytes', options.maxEventBytes, LIMITS.maxEventBytes, 512 << 20),
     maxTypeBytes: positiveInteger('maxTypeBytes', options.maxTypeBytes, LIMITS.maxTypeBytes, 65535),
     maxStreamBytes: positiveInteger('maxStreamBytes', options.maxStreamBytes, LIMITS.maxStreamBytes, 65535),
     maxIdBytes: positiveInteger('maxIdBytes', options.maxIdBytes, LIMITS.maxIdBytes, 255),
-    maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, LIMITS.maxBatchEvents, 1 << 24),
-    maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 1 << 30),
+    maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, LIMITS.maxBatchEvents, 1 << 20),
+    maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 512 << 20),
     onWarning: options.onWarning ?? ((message) => console.warn(`reeldb: ${message}`)),
     onProgress: options.onProgress,
     host: options.host,

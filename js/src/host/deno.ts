@@ -14,6 +14,7 @@ interface DenoFile {
   truncateSync(size?: number): void;
   syncData(): Promise<void>;
   sync(): Promise<void>;
+  syncSync(): void;
   close(): void;
 }
 interface DenoNamespace {
@@ -26,6 +27,7 @@ interface DenoNamespace {
   statSync(path: string): unknown;
   removeSync(path: string, options?: { recursive: boolean }): void;
   renameSync(from: string, to: string): void;
+  linkSync(from: string, to: string): void;
   readFileSync(path: string): Uint8Array;
   writeFileSync(path: string, data: Uint8Array, options?: { createNew?: boolean }): void;
   errors: { NotFound: new () => Error; AlreadyExists: new () => Error };
@@ -157,18 +159,29 @@ export class DenoFileHost implements FileHost {
       pid: Deno.pid,
       hostname: Deno.hostname(),
       createExclusive(path, content) {
+        // Write the holder to a private file, then link it into place: the link is the
+        // exclusive create, so a LOCK never exists without its content.
+        const temporary = `${path}.${Deno.pid}.${Date.now()}.tmp`;
+        const file = Deno.openSync(temporary, { write: true, create: true });
         try {
-          const file = Deno.openSync(path, { write: true, createNew: true });
-          try {
-            let done = 0;
-            while (done < content.length) done += file.writeSync(content.subarray(done));
-          } finally {
-            file.close();
-          }
+          let done = 0;
+          while (done < content.length) done += file.writeSync(content.subarray(done));
+          file.syncSync();
+        } finally {
+          file.close();
+        }
+        try {
+          Deno.linkSync(temporary, path);
           return true;
         } catch (error) {
           if (error instanceof Deno.errors.AlreadyExists) return false;
           throw error;
+        } finally {
+          try {
+            Deno.removeSync(temporary);
+          } catch {
+            // already gone
+          }
         }
       },
       readFile(path) {

@@ -116,20 +116,25 @@ export class NodeFileHost implements FileHost {
       pid: process.pid,
       hostname: os.hostname(),
       createExclusive(path, content) {
-        let fd: number;
+        // Write the holder to a private file, then link it into place: the link is the
+        // exclusive create, so a LOCK never exists without its content.
+        const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+        fs.writeFileSync(temporary, content, { mode: 0o644 });
+        const fd = fs.openSync(temporary, 'r');
         try {
-          fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-          throw error;
-        }
-        try {
-          fs.writeSync(fd, content);
           fs.fsyncSync(fd);
         } finally {
           fs.closeSync(fd);
         }
-        return true;
+        try {
+          fs.linkSync(temporary, path);
+          return true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+          throw error;
+        } finally {
+          fs.rmSync(temporary, { force: true });
+        }
       },
       readFile(path) {
         try {

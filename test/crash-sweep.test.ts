@@ -1,0 +1,66 @@
+/**
+ * Crash simulation: for seeded workloads, crash at every I/O operation (and fail syncs and
+ * writes), then recover and check the invariants in test/support/crash-workload.ts.
+ * REELDB_CRASH_POINTS sets the minimum number of crash points (CI: 10,000 on Node, fewer on
+ * Deno and Bun); scripts/reliability-long.mjs runs a longer sweep.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkRecovered, runWorkload } from './support/crash-workload.js';
+import { runtime } from './helpers.js';
+
+const defaultPoints = runtime === 'node' ? 10_000 : 2_000;
+const minimumPoints = Number(process.env.REELDB_CRASH_POINTS ?? defaultPoints);
+
+describe(`crash sweep on ${runtime}`, () => {
+  for (const durability of ['strict', 'buffered'] as const) {
+    it(`${durability}: crash at every I/O operation of seeded workloads`, { timeout: 600_000 }, async () => {
+      let points = 0;
+      let recoveredEvents = 0;
+      let seed = durability === 'strict' ? 1 : 100_001;
+      const target = durability === 'strict' ? Math.ceil(minimumPoints * 0.6) : Math.ceil(minimumPoints * 0.4);
+      while (points < target) {
+        const clean = await runWorkload({ seed, durability });
+        expect(clean.crashed).toBe(false);
+        for (let crashAt = 0; crashAt < clean.operations && points < target; crashAt++) {
+          const run = await runWorkload({ seed, durability, plan: { crashAt } });
+          expect(run.crashed).toBe(true);
+          recoveredEvents += (await checkRecovered(run, durability)).events;
+          points++;
+        }
+        seed++;
+      }
+      console.log(`crash sweep (${durability}, ${runtime}): ${points} crash points over ${seed - (durability === 'strict' ? 1 : 100_001)} seeds, ${recoveredEvents} events recovered and checked, 0 invariant violations`);
+    });
+  }
+
+  it('a failed sync is fail-stop: nothing is acknowledged after it, and reopening recovers a valid prefix', { timeout: 120_000 }, async () => {
+    let cases = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const clean = await runWorkload({ seed, durability: 'strict' });
+      for (let failSyncAt = 0; failSyncAt < clean.operations; failSyncAt += 3) {
+        const run = await runWorkload({ seed, durability: 'strict', plan: { failSyncAt, persistent: seed % 2 === 0 } });
+        if (run.host.failures.length === 0) continue;
+        // Every commit after the failed sync was rejected.
+        const firstFailed = run.sent.findIndex((commit) => !commit.acknowledged && commit.retryOf === undefined);
+        if (firstFailed >= 0) expect(run.sent.slice(firstFailed).every((commit) => !commit.acknowledged)).toBe(true);
+        await checkRecovered(run, 'strict');
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(50);
+  });
+
+  it('a failed write (disk full) is fail-stop too', { timeout: 120_000 }, async () => {
+    let cases = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const clean = await runWorkload({ seed, durability: 'strict' });
+      for (let failWriteAt = 0; failWriteAt < clean.operations; failWriteAt += 2) {
+        const run = await runWorkload({ seed, durability: 'strict', plan: { failWriteAt, persistent: true } });
+        if (run.host.failures.length === 0) continue;
+        await checkRecovered(run, 'strict');
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(50);
+  });
+});
