@@ -76,6 +76,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRun
       failed = true;
     }
   };
+  for (let index = 0; index < commits && !failed; ) {
     // Sometimes several commits at once (group commit), sometimes one.
     const group = random.next() < 0.3 ? 2 + random.integer(3) : 1;
     const started: Promise<void>[] = [];
