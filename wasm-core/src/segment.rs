@@ -36,14 +36,14 @@ pub fn decode_header(
     if bytes[0..8] != SEGMENT_MAGIC {
         return Err(HeaderError::BadMagic);
     }
-    // The version comes before the checksum so that a later format may lay out the rest
-    // differently and still be reported as a version this reader does not know.
+    // Checksum before version: a damaged version field is damage, not a newer format (the
+    // MANIFEST, checked first on open, is where a newer format announces itself).
+    if crc32c::crc32c(&bytes[..44]) != read_u32(bytes, 44) {
+        return Err(HeaderError::BadChecksum);
+    }
     let version = read_u32(bytes, 8);
     if version != FORMAT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
-    }
-    if crc32c::crc32c(&bytes[..44]) != read_u32(bytes, 44) {
-        return Err(HeaderError::BadChecksum);
     }
     let mut store_id = [0u8; STORE_ID_BYTES];
     store_id.copy_from_slice(&bytes[16..32]);
@@ -69,6 +69,9 @@ mod tests {
         assert_eq!(decode_header(&buffer[..40], None), Err(HeaderError::TooShort));
         let mut damaged = buffer;
         damaged[33] ^= 1;
+        assert_eq!(decode_header(&damaged, None), Err(HeaderError::BadChecksum));
+        damaged = buffer;
+        damaged[10] ^= 8; // the version field: damage, not a newer format
         assert_eq!(decode_header(&damaged, None), Err(HeaderError::BadChecksum));
         damaged = buffer;
         damaged[0] = b'X';

@@ -191,7 +191,7 @@ export class SegmentLog {
         if (probe.offset >= 0 && probe.durablePosition > expectedPosition) {
           throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${probe.offset}, written after this one was synced`);
         }
-        report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); it held no acknowledged commit`);
+        report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`);
         if (!readOnly) {
           await handle.truncate(offset);
           await handle.sync();
