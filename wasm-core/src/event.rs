@@ -24,8 +24,13 @@ pub fn parse_event(payload: &[u8]) -> Option<EventLayout> {
     let type_length = read_u16(payload, 26) as usize;
     let id_length = payload[28] as usize;
     let flags = payload[29];
-    let total = EVENT_HEADER_BYTES + stream_length + type_length + id_length + metadata_length + data_length;
-    if total != payload.len() || stream_length == 0 || type_length == 0 {
+    // Summed in u64: in usize two u32 lengths can wrap on wasm32 and "add up" to the payload
+    // length, and the stream range would then run past the payload (the scan trapped; found
+    // by reasoning over the fuzz targets' u64 rule: fuzz_event_lengths_wrapping_u32).
+    let total = [stream_length, type_length, id_length, metadata_length, data_length]
+        .iter()
+        .fold(EVENT_HEADER_BYTES as u64, |sum, &length| sum + length as u64);
+    if total != payload.len() as u64 || stream_length == 0 || type_length == 0 {
         return None;
     }
     let mut at = EVENT_HEADER_BYTES;

@@ -91,7 +91,7 @@ fn begin_checksum(begin: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&begin[..28]), store_id)
 }
 
-fn body_checksum(frame_without_end_checksum: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> u32 {
+pub(crate) fn body_checksum(frame_without_end_checksum: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(frame_without_end_checksum), store_id)
 }
 
@@ -119,6 +119,7 @@ pub fn encode_frame_marked(
     let payload_bytes: usize = entries.iter().map(|entry| entry.payload.len()).sum();
     let length = frame_length(entries.len(), payload_bytes);
     assert!(length <= FRAME_BYTES_MAX && entries.len() as u64 <= FRAME_ENTRIES_MAX as u64);
+    assert!(first_position.checked_add(entries.len() as u64).is_some(), "entry positions past u64::MAX");
     assert!(out.len() >= length);
     let frame = &mut out[..length];
     write_u32(frame, 0, FRAME_BEGIN_MAGIC);
@@ -151,6 +152,17 @@ pub fn encode_frame_marked(
 /// Checks the frame that starts at `bytes[0]`: markers, lengths, checksums, entry layout.
 /// Chain and position are the caller's business (see `scan`).
 pub fn check_frame(bytes: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> Result<FrameInfo, FrameError> {
+    check_frame_with(bytes, store_id, |body| body_checksum(body, store_id))
+}
+
+/// `check_frame` with the frame checksum of `body` (frame bytes 0..L−8; the store id is the
+/// callee's to append) computed by `frame_checksum`, so that `scan::probe_after`, which may
+/// check many overlapping candidates, can derive it from prefix checksums.
+pub(crate) fn check_frame_with(
+    bytes: &[u8],
+    store_id: &[u8; STORE_ID_BYTES],
+    frame_checksum: impl FnOnce(&[u8]) -> u32,
+) -> Result<FrameInfo, FrameError> {
     if bytes.len() < FRAME_BEGIN_BYTES {
         // Fewer bytes than a begin record: nothing can be checked, so it is incomplete (the
         // caller decides whether more bytes may come or this is a torn tail).
@@ -169,6 +181,9 @@ pub fn check_frame(bytes: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> Result<Fram
         || length > FRAME_BYTES_MAX
         || entry_count > FRAME_ENTRIES_MAX
         || (entry_count as usize) * ENTRY_HEADER_BYTES > length
+        // Positions of its entries past u64::MAX (found by fuzzing:
+        // fuzz_positions_past_u64_max): the scan's next position would wrap.
+        || read_u64(bytes, 16).checked_add(entry_count as u64).is_none()
     {
         return Err(FrameError::BadLength);
     }
@@ -180,7 +195,7 @@ pub fn check_frame(bytes: &[u8], store_id: &[u8; STORE_ID_BYTES]) -> Result<Fram
         return Err(FrameError::BadEndMagic);
     }
     let stored = read_u32(bytes, end_at);
-    let computed = body_checksum(&bytes[..end_at], store_id);
+    let computed = frame_checksum(&bytes[..end_at]);
     if stored != computed {
         return Err(FrameError::BadChecksum { stored, computed });
     }

@@ -5,6 +5,10 @@
 pub mod event;
 pub mod format;
 pub mod frame;
+/// Fuzz-target bodies (cargo-fuzz in `fuzz/` and `tests/fuzz_corpus.rs`). Behind a feature so
+/// the shipped .wasm is built from exactly the code above, whatever the harness does.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod intern;
 pub mod scan;
 pub mod segment;
