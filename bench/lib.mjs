@@ -2,6 +2,7 @@
 // better-sqlite3 baseline, realistic agent events, timing and statistics, temp directories.
 // Plain ESM using only `node:` modules, so the same files run on Node, Deno and Bun.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +165,12 @@ export function tempPath(name) {
   return target;
 }
 
+/** Removes whatever this process left in bench/tmp (after a failed benchmark). */
+export function removeOwnTemp() {
+  const prefix = `${runtime}-${process.pid}-`;
+  for (const name of fs.existsSync(tmpRoot) ? fs.readdirSync(tmpRoot) : []) if (name.startsWith(prefix)) removePath(path.join(tmpRoot, name));
+}
+
 export function removePath(target) {
   fs.rmSync(target, { recursive: true, force: true });
 }
@@ -193,4 +200,59 @@ export function runtimeCommand(script, args = []) {
   if (runtime === 'deno') return [globalThis.Deno.execPath(), ['run', '-A', '--v8-flags=--expose-gc', script, ...args]];
   if (runtime === 'bun') return [process.execPath, [script, ...args]];
   return [process.execPath, ['--expose-gc', script, ...args]];
+}
+
+// ---- other load on the machine (other engineers' builds and tests share these 2 cores)
+
+/** Jiffies of the whole machine from /proc/stat (undefined off Linux). */
+function machineJiffies() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + (fields[4] ?? 0);
+    const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+function ownCpuMicroseconds() {
+  try {
+    const usage = process.cpuUsage();
+    return usage.user + usage.system;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Measures the CPU that other processes use while `work` runs: machine busy time minus this
+ * process's own, in cores (0 = quiet, 2 = both cores taken by someone else).
+ */
+export async function measureOtherLoad(work) {
+  const cores = os.cpus().length;
+  const startJiffies = machineJiffies();
+  const startOwn = ownCpuMicroseconds();
+  const startTime = performance.now();
+  const output = await work();
+  const endJiffies = machineJiffies();
+  const endOwn = ownCpuMicroseconds();
+  const elapsedMs = performance.now() - startTime;
+  if (!startJiffies || !endJiffies || startOwn === undefined || endOwn === undefined || elapsedMs <= 0) return { output, otherCores: undefined };
+  const totalJiffies = endJiffies.total - startJiffies.total;
+  const busyCores = totalJiffies > 0 ? ((endJiffies.busy - startJiffies.busy) / totalJiffies) * cores : 0;
+  // Child processes that `work` ran report their CPU time as `output.childCpuMs`.
+  const ownCores = (endOwn - startOwn + (output?.childCpuMs ?? 0) * 1000) / 1000 / elapsedMs;
+  return { output, otherCores: Math.max(0, Math.round((busyCores - ownCores) * 100) / 100) };
+}
+
+/** Waits (up to `maxMs`) until other processes use less than `thresholdCores`; returns what it saw. */
+export async function waitForQuiet({ thresholdCores = 0.15, maxMs = 30_000, sampleMs = 500 } = {}) {
+  const started = performance.now();
+  let load;
+  do {
+    ({ otherCores: load } = await measureOtherLoad(() => pause(sampleMs)));
+    if (load === undefined || load < thresholdCores) break;
+  } while (performance.now() - started < maxMs);
+  return { otherCores: load, waitedMs: Math.round(performance.now() - started) };
 }

@@ -18,6 +18,7 @@ const openMs = now() - started;
 const after = process.memoryUsage();
 const stats = db.stats();
 await db.close();
+const cpu = process.cpuUsage();
 console.log(
   JSON.stringify({
     initMs: Math.round(initMs * 10) / 10,
@@ -29,6 +30,7 @@ console.log(
     rssDeltaMiB: Math.round(((after.rss - before.rss) / MiB) * 10) / 10,
     heapDeltaMiB: Math.round(((after.heapUsed - before.heapUsed) / MiB) * 10) / 10,
     wasmMemoryMiB: Math.round((core.exports.memory.buffer.byteLength / MiB) * 10) / 10,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     wasmGrowthMiB: Math.round(((core.exports.memory.buffer.byteLength - wasmBefore) / MiB) * 10) / 10,
   }),
 );

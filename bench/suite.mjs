@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
   benchDirectory, clockResolutionMicroseconds, collectGarbage, directoryBytes, latencySummary, loadReeldb, loadSqlite, makeEvents, median, now, pause,
-  ratio, removePath, round, runtime, runtimeCommand, runtimeVersion, tempPath,
+  measureOtherLoad, ratio, removeOwnTemp, removePath, round, runtime, runtimeCommand, runtimeVersion, tempPath, waitForQuiet,
 } from './lib.mjs';
 
 const argv = process.argv.slice(2);
@@ -23,8 +23,8 @@ const only = option('--only')?.split(',');
 
 // Sizes; --quick is a smoke run of the whole suite in a few seconds.
 const SIZE = quick
-  ? { strictRounds: 2, strictPerRound: 100, concurrentSeconds: 0.5, bufferedRounds: 2, bufferedPerRound: 5000, sqliteNormalPerRound: 2000, replayEvents: 20000, replayReps: 3, openEvents: 100000, openStreams: 500, openChildren: 2, microMs: 100 }
-  : { strictRounds: 3, strictPerRound: 1000, concurrentSeconds: 3, bufferedRounds: 3, bufferedPerRound: 100000, sqliteNormalPerRound: 30000, replayEvents: 100000, replayReps: 9, openEvents: 1000000, openStreams: 5000, openChildren: 5, microMs: 600 };
+  ? { strictRounds: 2, strictPerRound: 100, concurrentSeconds: 0.5, bufferedRounds: 2, bufferedPerRound: 5000, sqliteNormalPerRound: 2000, replayEvents: 20000, replayReps: 3, replayChildren: 1, openEvents: 100000, openStreams: 500, openChildren: 2, microMs: 100 }
+  : { strictRounds: 3, strictPerRound: 1000, concurrentSeconds: 3, bufferedRounds: 3, bufferedPerRound: 100000, sqliteNormalPerRound: 30000, replayEvents: 100000, replayReps: 9, replayChildren: 3, openEvents: 1000000, openStreams: 5000, openChildren: 5, microMs: 600 };
 
 const { open, init } = await loadReeldb();
 const sqlite = loadSqlite();
@@ -54,13 +54,21 @@ function log(...parts) {
   console.log(`[${runtime}]`, ...parts);
 }
 
+/** Runs one benchmark after waiting for the machine to be quiet, and records how busy it was. */
 async function bench(name, run) {
   if (only && !only.includes(name)) return;
-  log(`── ${name}`);
+  const quiet = await waitForQuiet({ maxMs: quick ? 1000 : 30_000 });
+  log(`── ${name}${quiet.otherCores !== undefined ? ` (other processes: ${quiet.otherCores} cores${quiet.waitedMs > 600 ? ` after waiting ${round(quiet.waitedMs / 1000, 1)} s` : ''})` : ''}`);
   const started = now();
   try {
-    report.results[name] = await run();
-    report.results[name].benchSeconds = round((now() - started) / 1000, 1);
+    const { output, otherCores } = await measureOtherLoad(run);
+    report.results[name] = output;
+    output.benchSeconds = round((now() - started) / 1000, 1);
+    // CPU used by other processes during the run, in cores (child processes of the benchmark
+    // itself excluded): above ~0.2 the numbers are disturbed.
+    output.otherLoadCores = otherCores;
+    output.otherLoadCoresBefore = quiet.otherCores;
+    if (otherCores > 0.2) log(`note: other processes used ${otherCores} cores during ${name}; its numbers are disturbed`);
   } catch (error) {
     report.errors[name] = String(error?.stack ?? error);
     log(`${name} FAILED: ${error?.stack ?? error}`);
@@ -118,6 +126,15 @@ await bench('strictSingle', async () => {
   const bareFile = tempPath('bare-fdatasync.bin');
   const bareFd = fs.openSync(bareFile, 'w');
   let bareOffset = 0;
+  // The same, overwriting a file that was zero-filled and synced beforehand: fdatasync then has
+  // no file-size change to journal (what SQLite's reused WAL file gets).
+  const preallocFile = tempPath('bare-prealloc.bin');
+  const preallocFd = fs.openSync(preallocFile, 'w');
+  const preallocBytes = (SIZE.strictRounds * SIZE.strictPerRound + 400) * frameBytes.length;
+  const zeros = new Uint8Array(1 << 20);
+  for (let at = 0; at < preallocBytes; at += zeros.length) fs.writeSync(preallocFd, zeros, 0, zeros.length, at);
+  fs.fsyncSync(preallocFd);
+  let preallocOffset = 0;
   const fdatasyncAsync = (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   const sqliteFile = tempPath('strict.sqlite');
   const sqliteLog = sqlite.error ? undefined : new SqliteLog(sqliteFile, 'FULL');
@@ -126,6 +143,9 @@ await bench('strictSingle', async () => {
     fs.writeSync(bareFd, frameBytes, 0, frameBytes.length, bareOffset);
     bareOffset += frameBytes.length;
     fs.fdatasyncSync(bareFd);
+    fs.writeSync(preallocFd, frameBytes, 0, frameBytes.length, preallocOffset);
+    preallocOffset += frameBytes.length;
+    fs.fdatasyncSync(preallocFd);
   }
 
   const contenders = {
@@ -154,6 +174,15 @@ await bench('strictSingle', async () => {
         bareOffset += frameBytes.length;
       }
     },
+    barePrealloc: async (samples, count) => {
+      for (let i = 0; i < count; i++) {
+        const started = now();
+        fs.writeSync(preallocFd, frameBytes, 0, frameBytes.length, preallocOffset);
+        fs.fdatasyncSync(preallocFd);
+        samples.push(now() - started);
+        preallocOffset += frameBytes.length;
+      }
+    },
   };
   if (sqliteLog) {
     let sqliteSequence = 0;
@@ -177,9 +206,11 @@ await bench('strictSingle', async () => {
   }
   await db.close();
   fs.closeSync(bareFd);
+  fs.closeSync(preallocFd);
   sqliteLog?.close();
   removePath(directory);
   removePath(bareFile);
+  removePath(preallocFile);
   for (const suffix of ['', '-wal', '-shm']) removePath(sqliteFile + suffix);
 
   const result = { bytesPerAppend, sqliteSynchronous: sqliteLog?.synchronous };
@@ -191,6 +222,7 @@ await bench('strictSingle', async () => {
     p50VsBareSync: ratio(result.reeldb.p50Us, result.bareSync.p50Us),
     p99VsBareSync: ratio(result.reeldb.p99Us, result.bareSync.p99Us),
     p50VsBareAsync: ratio(result.reeldb.p50Us, result.bareAsync.p50Us),
+    p50VsBarePrealloc: ratio(result.reeldb.p50Us, result.barePrealloc.p50Us),
     eventsPerSecondVsSqliteFull: result.sqliteFull ? ratio(result.reeldb.eventsPerSecond, result.sqliteFull.eventsPerSecond) : null,
   };
   log('ratios', JSON.stringify(result.ratios));
@@ -202,14 +234,15 @@ await bench('strictSingle', async () => {
 await bench('strictConcurrent64', async () => {
   const directory = tempPath('concurrent.reel');
   const db = await open(directory, { durability: 'strict' });
-  // Diagnostic only: count fdatasync calls through the engine's file handle (internal field).
+  // Diagnostic only: count fdatasync calls by wrapping the engine's file-handle class (an
+  // internal detail; the segment rolls to new handles during the run, hence the prototype).
   let syncs = 0;
-  const handle = db.log?.current?.handle;
-  if (handle && typeof handle.sync === 'function') {
-    const original = handle.sync.bind(handle);
-    handle.sync = () => {
+  const handleClass = db.log?.current?.handle ? Object.getPrototypeOf(db.log.current.handle) : undefined;
+  const originalSync = handleClass && Object.prototype.hasOwnProperty.call(handleClass, 'sync') ? handleClass.sync : undefined;
+  if (originalSync) {
+    handleClass.sync = function sync() {
       syncs++;
-      return original();
+      return originalSync.call(this);
     };
   }
   const appenders = 64;
@@ -236,6 +269,7 @@ await bench('strictConcurrent64', async () => {
   const { appended, elapsedMs } = await runFor(SIZE.concurrentSeconds, samples);
   const syncCount = syncs - syncsBefore;
   await db.close();
+  if (originalSync) handleClass.sync = originalSync;
   removePath(directory);
   const latency = latencySummary(samples);
   const result = {
@@ -346,8 +380,6 @@ await bench('replay100k', async () => {
   const count = SIZE.replayEvents;
   const directory = tempPath('replay.reel');
   const built = await buildStore(directory, count, 100);
-  const segments = fs.readdirSync(path.join(directory, 'log'));
-  if (segments.length === 1) replaySegment = { bytes: fs.readFileSync(path.join(directory, 'log', segments[0])), storeId: built.storeId, frames: count };
   const db = await open(directory);
   const decoded = await timeReps(SIZE.replayReps, async () => {
     let n = 0;
@@ -368,7 +400,22 @@ await bench('replay100k', async () => {
     return { n, sink };
   });
   await db.close();
-  removePath(directory);
+  // The same replays in fresh processes, to show the spread between processes.
+  const children = [];
+  for (let child = 0; child < SIZE.replayChildren; child++) {
+    const [command, args] = runtimeCommand(path.join(benchDirectory, 'replay-child.mjs'), [directory, String(quick ? 2 : 5)]);
+    const started = now();
+    const run = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 });
+    const line = run.stdout.trim().split('\n').pop();
+    if (run.status !== 0 || !line?.startsWith('{')) throw new Error(`replay child failed (${run.status}): ${run.stderr || run.stdout}`);
+    // Its CPU is not measured; count its wall time as its own so the load figure stays honest.
+    children.push({ ...JSON.parse(line), wallMs: now() - started });
+  }
+  // Keep the segment for the scan micro-benchmark, read only now: a large live buffer in the
+  // process slows replay measurably (more old-space GCs), so none is held while timing.
+  const segments = fs.readdirSync(path.join(directory, 'log'));
+  if (segments.length === 1) replaySegment = { path: path.join(directory, 'log', segments[0]), storeId: built.storeId, frames: count };
+  else removePath(directory);
   if (decoded.output.n !== count || raw.output.n !== count) throw new Error(`replay saw ${decoded.output.n}/${raw.output.n} events, expected ${count}`);
 
   const result = {
@@ -378,6 +425,11 @@ await bench('replay100k', async () => {
     decoded: { medianMs: decoded.medianMs, minMs: decoded.minMs, reps: decoded.reps, eventsPerSecond: Math.round(count / (decoded.medianMs / 1000)) },
     raw: { medianMs: raw.medianMs, minMs: raw.minMs, reps: raw.reps, eventsPerSecond: Math.round(count / (raw.medianMs / 1000)) },
   };
+  if (children.length > 0) {
+    result.processes = children.map(({ decodedMs, rawMs, majorGcs }) => ({ decodedMs, rawMs, majorGcs }));
+    result.childCpuMs = Math.round(children.reduce((sum, child) => sum + child.wallMs, 0));
+    log(`fresh processes: decoded ${children.map((child) => child.decodedMs).join(', ')} ms; decodeData:false ${children.map((child) => child.rawMs).join(', ')} ms${runtime === 'node' ? `; major GCs ${children.map((child) => child.majorGcs).join(', ')}` : ''}`);
+  }
   log(`reeldb decoded      ${result.decoded.medianMs} ms (min ${result.decoded.minMs}) ${fmt(result.decoded.eventsPerSecond)} events/s`);
   log(`reeldb decodeData:false ${result.raw.medianMs} ms (min ${result.raw.minMs}) ${fmt(result.raw.eventsPerSecond)} events/s`);
 
@@ -439,6 +491,7 @@ await bench('open1m', async () => {
     if (run.status !== 0 || !line?.startsWith('{')) throw new Error(`open child failed (${run.status}): ${run.stderr || run.stdout}`);
     children.push(JSON.parse(line));
   }
+  const childCpuMs = children.reduce((sum, child) => sum + child.cpuMs, 0);
   // In this process too: replay of the whole store without decoding.
   const db = await open(directory);
   const raw = await timeReps(3, async () => {
@@ -464,6 +517,7 @@ await bench('open1m', async () => {
     bytesPerEventRss: Math.round((median(children.map((child) => child.rssDeltaMiB)) * 1048576) / count),
     replayRawMs: raw.medianMs,
     replayRawEventsPerSecond: Math.round(count / (raw.medianMs / 1000)),
+    childCpuMs,
   };
   log(`open ${fmt(result.openMs)} ms (runs ${result.openMsRuns.join(', ')}), RSS +${result.rssDeltaMiB} MiB, heap +${result.heapDeltaMiB} MiB, wasm memory ${result.wasmMemoryMiB} MiB; init ${result.initMs} ms`);
   log(`replay of ${fmt(count)} events, decodeData:false: ${raw.medianMs} ms (${fmt(result.replayRawEventsPerSecond)} events/s)`);
@@ -526,8 +580,18 @@ await bench('wasm', async () => {
     log(`node:zlib crc32 (IEEE polynomial, native, reference only): ${result.zlibCrc32Ieee1MiBGBps} GB/s`);
   }
 
+  if (!replaySegment) {
+    // Run alone (--only wasm): build a store of single-event frames for the scan.
+    const directory = tempPath('scan.reel');
+    const built = await buildStore(directory, SIZE.replayEvents, 100);
+    const segments = fs.readdirSync(path.join(directory, 'log'));
+    if (segments.length === 1) replaySegment = { path: path.join(directory, 'log', segments[0]), storeId: built.storeId, frames: SIZE.replayEvents };
+  }
   if (replaySegment) {
-    const { bytes, storeId, frames } = replaySegment;
+    const { storeId, frames } = replaySegment;
+    const bytes = fs.readFileSync(replaySegment.path);
+    removePath(path.dirname(path.dirname(replaySegment.path)));
+    replaySegment = undefined;
     const body = bytes.subarray(48);
     const tableCapacity = 1 << 18;
     await core.scanSession(async (session) => {
@@ -549,4 +613,5 @@ await bench('wasm', async () => {
 
 report.finishedAt = new Date().toISOString();
 save();
+removeOwnTemp();
 log('done');
