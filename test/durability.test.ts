@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { FileHandle, FileHost } from '../js/src/host/types.js';
 import { reeldb, runtime } from './helpers.js';
 
-/** Wraps a host so that syncs (or writes) start failing on command. */
+/** Wraps a host so that syncs, writes or reads start failing on command. */
 function failingHost(base: FileHost) {
-  const state = { failSync: false, failWrite: false, syncs: 0 };
+  const state = { failSync: false, failWrite: false, failRead: false, syncs: 0 };
   const wrap = (handle: FileHandle): FileHandle => ({
-    read: (into, position) => handle.read(into, position),
+    read: (into, position) => (state.failRead ? Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })) : handle.read(into, position)),
     write: (bytes, position) => (state.failWrite ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : handle.write(bytes, position)),
     size: () => handle.size(),
     truncate: (size) => handle.truncate(size),
@@ -87,6 +87,30 @@ describe(`durability on ${runtime}`, () => {
     await db.close();
     const reopened = await reeldb.open('/store', { host: base });
     expect((await reopened.events.readStream('s')).map((event) => event.data)).toEqual([1]);
+    await reopened.close();
+  });
+  it('regression: an idempotent retry whose read fails rejects with the read error instead of spinning the commit loop', async () => {
+    const base = new reeldb.MemoryFileHost();
+    const { host, state } = failingHost(base);
+    const db = await reeldb.open('/store', { host, durability: 'strict' });
+    const events = [{ type: 't', data: 1, id: 'a' }, { type: 't', data: 2, id: 'b' }];
+    await db.events.append('s', events, { expectedVersion: 'no_stream' });
+    await db.close();
+    // Reopened, the retry check must read the recorded events from the file.
+    const reopened = await reeldb.open('/store', { host, durability: 'strict' });
+    state.failRead = true;
+    const timerFired = new Promise<string>((resolve) => setTimeout(() => resolve('timer'), 1000));
+    const retry = reopened.events.append('s', events, { expectedVersion: 'no_stream' }).then(
+      () => 'resolved',
+      (error: Error) => error.message,
+    );
+    // Before the fix the retry re-prepared forever on microtasks and even the timer never fired.
+    expect(await Promise.race([retry, timerFired])).toMatch(/EIO/);
+    state.failRead = false;
+    // The store is not failed by a read error: the same retry now finds the recorded events.
+    const again = await reopened.events.append('s', events, { expectedVersion: 'no_stream' });
+    expect(again.map((event) => event.position)).toEqual([0, 1]);
+    expect(reopened.events.headPosition).toBe(1);
     await reopened.close();
   });
 });

@@ -72,7 +72,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRun
       commit.acknowledged = true;
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code !== 'STORE_FAILED' && code !== 'STORE_CLOSED') throw error;
+      // A crash may also surface as the failed read of an idempotent-retry check.
+      if (code !== 'STORE_FAILED' && code !== 'STORE_CLOSED' && !(error instanceof SimulatedCrash)) throw error;
       failed = true;
     }
   };

@@ -274,6 +274,12 @@ export class SegmentLog {
     return segment.handle;
   }
 
+  /**
+   * Told of a failed write, whichever caller (a commit, a sync, a read that flushes first)
+   * ran into it; returns the error to reject with. The pipeline makes the store fail here.
+   */
+  onWriteFailed: (error: unknown) => unknown = (error) => error;
+
   /** Bytes appended but not yet handed to the OS. */
   get pendingBytes(): number {
     return this.pendingLength;
@@ -287,7 +293,11 @@ export class SegmentLog {
     const offset = this.pendingOffset;
     this.pending = new Uint8Array(this.pending.length);
     this.pendingLength = 0;
-    this.writing = this.writing.then(() => segment.handle.write(bytes, offset));
+    this.writing = this.writing
+      .then(() => segment.handle.write(bytes, offset))
+      .catch((error: unknown) => {
+        throw this.onWriteFailed(error);
+      });
     return this.writing;
   }
 

@@ -46,6 +46,13 @@ const nextTurn: (callback: () => void) => void =
     ? (callback) => (globalThis as unknown as { setImmediate(callback: () => void): void }).setImmediate(callback)
     : (callback) => void setTimeout(callback, 0);
 
+/** A commit whose frame is in the write buffer (or an idempotent retry), not yet acknowledged. */
+interface Written {
+  item: Queued;
+  prepared: { result(firstPosition: number): unknown };
+  firstPosition: number;
+}
+
 interface Queued {
   commit: Commit<unknown>;
   resolve(value: unknown): void;
@@ -72,6 +79,10 @@ export class CommitPipeline {
   constructor(private readonly core: Core, private readonly log: SegmentLog, private readonly storeId: Uint8Array, private readonly options: ResolvedOptions) {
     this.writtenPosition = log.nextPosition;
     this.syncedPosition = log.nextPosition;
+    log.onWriteFailed = (error) => {
+      this.fail('a write failed', error);
+      return this.failure;
+    };
   }
 
   submit<T>(commit: Commit<T>): Promise<T> {
@@ -114,8 +125,9 @@ export class CommitPipeline {
       core.resetOutput();
       let position = this.log.nextPosition;
       let checksum = this.log.lastChecksum;
-      const written: { item: Queued; prepared: { result(firstPosition: number): unknown }; firstPosition: number }[] = [];
+      const written: Written[] = [];
       const frames: { kinds: number[]; lengths: number[] }[] = [];
+      const retries: Written[] = [];
       for (; next < batch.length; next++) {
         const item = batch[next]!;
         try {
@@ -126,7 +138,10 @@ export class CommitPipeline {
             break;
           }
           if ('done' in prepared) {
-            item.resolve(prepared.done);
+            // Acknowledged in order: once every commit submitted before it is (so a retry
+            // after a failed sync is rejected like everything else).
+            const done = prepared.done;
+            retries.push({ item, prepared: { result: () => done }, firstPosition: position });
             continue;
           }
           checksum = core.finishFrame(position, checksum, this.storeId, position - this.syncedPosition);
@@ -138,8 +153,16 @@ export class CommitPipeline {
         }
       }
       if (written.length > 0) await this.writeFrames(written, frames, position, checksum);
+      if (retries.length > 0) this.acknowledgeAt(retries, position);
       if (wait) {
-        await wait.catch(() => undefined);
+        try {
+          await wait;
+        } catch (error) {
+          // The read this commit waited for failed: reject it alone. (Preparing it again
+          // would ask for the same read forever.)
+          batch[next]!.reject(error);
+          next++;
+        }
         if (this.failure) {
           for (const item of batch.slice(next)) item.reject(this.failure);
           return;
@@ -148,7 +171,7 @@ export class CommitPipeline {
     }
   }
 
-  private async writeFrames(written: { item: Queued; prepared: { result(firstPosition: number): unknown }; firstPosition: number }[], frames: { kinds: number[]; lengths: number[] }[], position: number, checksum: number): Promise<void> {
+  private async writeFrames(written: Written[], frames: { kinds: number[]; lengths: number[] }[], position: number, checksum: number): Promise<void> {
     const bytes = this.core.output();
     const byteLength = bytes.length;
     const handle = this.log.append(bytes, frames, checksum);
@@ -165,25 +188,30 @@ export class CommitPipeline {
       this.scheduleWrite();
     }
     this.writtenPosition = position;
-    const results = written.map((entry) => entry.prepared.result(entry.firstPosition));
-    const acknowledge = () => {
-      for (let index = 0; index < written.length; index++) written[index]!.item.resolve(results[index]);
-      this.onAcknowledged(position);
-    };
-    if (this.options.durability === 'memory') {
-      this.syncedPosition = position;
-      acknowledge();
-    } else {
+    if (this.options.durability === 'memory') this.syncedPosition = position;
+    else {
       this.dirty.add(handle);
       this.unsyncedBytes += byteLength;
-      if (buffered) {
-        acknowledge();
-        this.scheduleSync();
-      } else {
-        this.waitDurable(position).then(acknowledge, (error) => written.forEach((entry) => entry.item.reject(error)));
-      }
     }
+    this.acknowledgeAt(written, position);
+    if (buffered) this.scheduleSync();
     if (this.log.current.size >= this.options.segmentBytes) await this.roll();
+  }
+
+  /**
+   * Resolves `entries` once everything up to `position` is acknowledged by the durability
+   * mode: at once (memory, buffered unless the store failed) or after a shared sync (strict).
+   */
+  private acknowledgeAt(entries: Written[], position: number): void {
+    const results = entries.map((entry) => entry.prepared.result(entry.firstPosition));
+    const acknowledge = () => {
+      for (let index = 0; index < entries.length; index++) entries[index]!.item.resolve(results[index]);
+      this.onAcknowledged(position);
+    };
+    const reject = (error: unknown) => entries.forEach((entry) => entry.item.reject(error));
+    if (this.options.durability === 'strict') this.waitDurable(position).then(acknowledge, reject);
+    else if (this.failure) reject(this.failure);
+    else acknowledge();
   }
 
   /** Seals the current segment (synced first, so only the newest segment can have a torn tail). */
