@@ -1,19 +1,18 @@
 /**
  * Crash simulation: for seeded workloads, crash at every I/O operation (and fail syncs and
  * writes), then recover and check the invariants in test/support/crash-workload.ts.
- * REELDB_CRASH_POINTS sets the minimum number of crash points (CI: 10,000 on Node, fewer on
- * Deno and Bun); scripts/reliability-long.mjs runs a longer sweep.
+ * REELDB_CRASH_POINTS sets the minimum number of crash points (CI: 10,000 on each runtime); scripts/reliability-long.mjs runs a longer sweep.
  */
 import { describe, expect, it } from 'vitest';
 import { checkRecovered, runWorkload } from './support/crash-workload.js';
 import { runtime } from './helpers.js';
 
-const defaultPoints = runtime === 'node' ? 10_000 : 2_000;
+const defaultPoints = 10_000;
 const minimumPoints = Number(process.env.REELDB_CRASH_POINTS ?? defaultPoints);
 
 describe(`crash sweep on ${runtime}`, () => {
   for (const durability of ['strict', 'buffered'] as const) {
-    it(`${durability}: crash at every I/O operation of seeded workloads`, { timeout: 600_000 }, async () => {
+    it(`${durability}: crash at every I/O operation of seeded workloads`, { timeout: Math.max(600_000, minimumPoints * 20) }, async () => {
       let points = 0;
       let recoveredEvents = 0;
       let seed = durability === 'strict' ? 1 : 100_001;

@@ -1,6 +1,7 @@
 /** Options of `open`, their defaults and their validation. Every limit has a name. */
 import { InvalidArgumentError } from '../errors.js';
 import type { FileHost } from '../host/types.js';
+import { checkBoolean, checkFunction, checkOptions, describe } from '../validate.js';
 
 export type Durability = 'memory' | 'buffered' | 'strict';
 
@@ -56,21 +57,25 @@ export type ResolvedOptions = Required<Omit<OpenOptions, 'host' | 'onProgress'>>
 function positiveInteger(name: string, value: number | undefined, fallback: number, maximum: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > maximum) {
-    throw new InvalidArgumentError(`open: ${name} must be an integer from 1 to ${maximum}, got ${String(value)}`);
+    throw new InvalidArgumentError(`open: ${name} must be an integer from 1 to ${maximum}, got ${describe(value)}`);
   }
   return value;
 }
 
-export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('open: options must be an object');
+export function resolveOptions(given?: OpenOptions): ResolvedOptions {
+  const options = checkOptions('open', given);
   const durability = options.durability ?? 'strict';
   if (!['memory', 'buffered', 'strict'].includes(durability)) {
-    throw new InvalidArgumentError(`open: durability must be 'memory', 'buffered' or 'strict', got ${JSON.stringify(durability)}`);
+    throw new InvalidArgumentError(`open: durability must be 'memory', 'buffered' or 'strict', got ${describe(durability)}`);
+  }
+  const host = options.host;
+  if (host !== undefined && (host === null || typeof host !== 'object' || typeof (host as FileHost).open !== 'function')) {
+    throw new InvalidArgumentError(`open: host must be a FileHost (an object with open, list, lock…), got ${describe(host)}`);
   }
   return {
     durability,
-    readOnly: !!options.readOnly,
-    create: options.create ?? true,
+    readOnly: checkBoolean('open: readOnly', options.readOnly, false),
+    create: checkBoolean('open: create', options.create, true),
     segmentBytes: positiveInteger('segmentBytes', options.segmentBytes, 64 << 20, 1 << 30),
     syncIntervalMs: positiveInteger('syncIntervalMs', options.syncIntervalMs, 200, 3_600_000),
     syncBytes: positiveInteger('syncBytes', options.syncBytes, 8 << 20, 2 ** 40),
@@ -80,8 +85,8 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     maxIdBytes: positiveInteger('maxIdBytes', options.maxIdBytes, LIMITS.maxIdBytes, 255),
     maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, LIMITS.maxBatchEvents, 1 << 20),
     maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 512 << 20),
-    onWarning: options.onWarning ?? ((message) => console.warn(`reeldb: ${message}`)),
-    onProgress: options.onProgress,
-    host: options.host,
+    onWarning: checkFunction<(message: string) => void>('open: onWarning', options.onWarning) ?? ((message) => console.warn(`reeldb: ${message}`)),
+    onProgress: checkFunction('open: onProgress', options.onProgress),
+    host,
   };
 }

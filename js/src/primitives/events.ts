@@ -4,6 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
+import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe } from '../validate.js';
 import type { Store } from '../engine/store.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
@@ -66,30 +67,6 @@ interface StreamState {
 const encoder = new TextEncoder();
 /** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
 const LONG_TEXT_CHARS = 64 * 1024;
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : typeof value;
-}
-
-function checkCount(name: string, value: unknown, allowZero = true): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidArgumentError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function checkMaxCount(value: unknown): number {
-  if (value === undefined || value === Infinity) return Infinity;
-  return checkCount('maxCount', value);
-}
-
-function checkDirection(value: unknown): 'forward' | 'backward' {
-  if (value === undefined) return 'forward';
-  if (value !== 'forward' && value !== 'backward') throw new InvalidArgumentError(`direction must be 'forward' or 'backward', got ${describe(value)}`);
-  return value;
-}
 
 export class Events {
   private readonly streams = new Map<string, StreamState>();
@@ -175,7 +152,7 @@ export class Events {
     try {
       this.store.checkWritable();
       streamBytes = this.checkStream(stream);
-      expected = this.checkExpected(options);
+      expected = this.checkExpected(checkOptions('append', options));
       pending = this.encodeInputs(streamBytes, events);
     } catch (error) {
       return Promise.reject(error);
@@ -241,7 +218,6 @@ export class Events {
   }
 
   private checkExpected(options: AppendOptions): ExpectedVersion {
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('append options must be an object');
     const expected = options.expectedVersion === undefined ? 'any' : options.expectedVersion;
     if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return expected;
     if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return expected;
@@ -328,8 +304,9 @@ export class Events {
   }
 
   /** Reads events of one stream. Unknown stream: StreamNotFoundError; past the end: []. */
-  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+  async readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
     this.store.checkOpen();
+    options = checkOptions('readStream', options);
     if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
     const maxCount = checkMaxCount(options.maxCount);
     const direction = checkDirection(options.direction);
@@ -358,8 +335,9 @@ export class Events {
   }
 
   /** Reads events across all streams in log order. Never throws for range. */
-  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
     this.store.checkOpen();
+    options = checkOptions('readAll', options);
     const maxCount = checkMaxCount(options.maxCount);
     const direction = checkDirection(options.direction);
     const written = this.written;
@@ -383,11 +361,12 @@ export class Events {
   }
 
   /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
-  replay(options: ReplayOptions = {}): AsyncIterableIterator<RecordedEvent> {
+  replay(options?: ReplayOptions): AsyncIterableIterator<RecordedEvent> {
     this.store.checkOpen();
+    options = checkOptions('replay', options);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
-    const decodeData = options.decodeData ?? true;
+    const decodeData = checkBoolean('decodeData', options.decodeData, true);
     // A hand-written iterator: an async generator costs a promise chain per event.
     return new BatchIterator(async (position) => {
       this.store.checkOpen();
@@ -403,8 +382,9 @@ export class Events {
   }
 
   /** Delivers events from `fromPosition` (default: from the start), then follows new commits as they are acknowledged. */
-  subscribe(options: SubscribeOptions = {}): Subscription {
+  subscribe(options?: SubscribeOptions): Subscription {
     this.store.checkOpen();
+    options = checkOptions('subscribe', options);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const subscription = new LiveSubscription(this, from, (events: LiveSubscription) => this.subscriptions.delete(events));
     this.subscriptions.add(subscription);

@@ -1,0 +1,43 @@
+// The long reliability run, on demand: the same tests npm test runs (crash sweeps, kill -9
+// loop, media-damage sweep, model-based and bad-input property tests), with much larger
+// counts, on each runtime; prints the figures docs/RELIABILITY.md quotes.
+//   node scripts/reliability-long.mjs [--runtime node,deno,bun] [--scale N]
+// --scale multiplies every count (default 10: 100,000 crash points, 440 kills, 3,600 damages,
+// 1,500 model sequences, 4,000 bad-input runs per call on each runtime). Add --fuzz to also run
+// scripts/fuzz.sh for 60 s per target afterwards.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : fallback;
+};
+const runtimes = option('--runtime', 'node,deno,bun');
+const scale = Number(option('--scale', '10'));
+if (!Number.isFinite(scale) || scale <= 0) {
+  console.error('reliability-long: --scale must be a positive number');
+  process.exit(2);
+}
+const env = {
+  ...process.env,
+  REELDB_CRASH_POINTS: String(Math.round(10_000 * scale)),
+  REELDB_KILLS: String(Math.round(44 * scale)),
+  REELDB_CORRUPTION_CASES: String(Math.round(360 * scale)),
+  REELDB_MODEL_RUNS: String(Math.round(150 * scale)),
+  REELDB_BAD_INPUT_RUNS: String(Math.round(400 * scale)),
+};
+const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts'];
+console.log(`reliability-long: scale ${scale} on ${runtimes}: ${['REELDB_CRASH_POINTS', 'REELDB_KILLS', 'REELDB_CORRUPTION_CASES', 'REELDB_MODEL_RUNS', 'REELDB_BAD_INPUT_RUNS'].map((name) => `${name}=${env[name]}`).join(' ')}`);
+const started = Date.now();
+const run = spawnSync(process.execPath, [join(root, 'scripts/test-all.mjs'), '--runtime', runtimes, ...files], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
+const output = run.stdout ?? '';
+const figures = output.split('\n').filter((line) => /^(crash sweep|kill test|corruption sweep|model-based|bad input) \(/.test(line.trim()));
+console.log(output.split('━━━ summary ━━━')[1] ?? output.slice(-4000));
+console.log('━━━ figures ━━━');
+for (const line of figures) console.log(line.trim());
+console.log(`(${((Date.now() - started) / 60_000).toFixed(1)} min)`);
+let status = run.status ?? 1;
+if (status === 0 && args.includes('--fuzz')) status = spawnSync('bash', [join(root, 'scripts/fuzz.sh'), 'all', '60'], { cwd: root, stdio: 'inherit' }).status ?? 1;
+process.exit(status);

@@ -1,0 +1,153 @@
+/**
+ * Bad input across the API, generated: fast-check puts arbitrary values (wrong types, huge and
+ * odd numbers, null, nested junk, non-serialisable data) into every argument of every call.
+ * Each call must either succeed or reject with one of reeldb's typed errors (never a bare
+ * TypeError from deep inside), and a rejected append must leave the files byte for byte as
+ * they were. REELDB_BAD_INPUT_RUNS sets the number of runs per call.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../js/src/index.node.js';
+import { reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
+
+const RUNS = Number(process.env.REELDB_BAD_INPUT_RUNS ?? (runtime === 'node' ? 400 : 150));
+const CODES = new Set(['INVALID_ARGUMENT', 'EVENT_TOO_LARGE', 'WRONG_EXPECTED_VERSION', 'STREAM_NOT_FOUND']);
+
+/** Every file under `root` with its bytes, so "unchanged" means byte for byte. */
+function files(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (directory: string) => {
+    for (const name of readdirSync(directory)) {
+      const path = join(directory, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name !== 'LOCK') out[path] = readFileSync(path).toString('base64');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Junk of every shape, plus values close to valid ones. */
+const junk: fc.Arbitrary<unknown> = fc.oneof(
+  fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true, maxDepth: 3 }),
+  fc.constantFrom(undefined, null, NaN, Infinity, -Infinity, -1, 1.5, 2 ** 53, '', 'x'.repeat(600), Symbol('s'), () => 1, 10n, [], {}, new Uint8Array(3)),
+);
+
+/** One event, sometimes valid, often with a junk field. */
+const eventLike: fc.Arbitrary<unknown> = fc.oneof(
+  junk,
+  fc.record({ type: fc.oneof(fc.constant('t'), junk), data: fc.oneof(fc.constant({ ok: 1 }), junk) }),
+  fc.record({ type: fc.constant('t'), data: fc.constant(1), id: junk }, { requiredKeys: ['type', 'data'] }),
+  fc.record({ type: fc.constant('t'), data: fc.constant(1), metadata: junk }),
+);
+
+/** Settles a call that may also throw synchronously; returns the error or undefined. */
+async function outcome(call: () => unknown): Promise<unknown> {
+  try {
+    const result = call();
+    if (result && typeof (result as Promise<unknown>).then === 'function') await result;
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+const tally = { calls: 0, rejected: 0 };
+
+function expectTyped(error: unknown, input: unknown): void {
+  tally.calls++;
+  if (error === undefined) return;
+  tally.rejected++;
+  const code = (error as { code?: unknown }).code;
+  if (!(error instanceof reeldb.ReeldbError) || !CODES.has(code as string)) {
+    throw new Error(`expected a typed reeldb error, got ${(error as Error)?.name}: ${(error as Error)?.message} for input ${fc.stringify(input)}`);
+  }
+  expect((error as Error).message.length).toBeGreaterThan(10);
+}
+
+describe(`bad input on ${runtime}`, () => {
+  let path: string;
+  let db: Store;
+  beforeAll(async () => {
+    path = storePath();
+    db = await reeldb.open(path, { maxEventBytes: 64 * 1024 });
+    await db.events.append('s', [{ type: 't', data: 'seed', id: 'seed' }]);
+  });
+  afterAll(async () => {
+    console.log(`bad input (${runtime}): ${tally.calls} generated calls, ${tally.rejected} rejected with a typed error, 0 untyped errors, files unchanged after every rejected append`);
+    await db.close();
+  });
+
+  it('append: junk in stream, events and options is a typed error and writes nothing', { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant('s'), junk), fc.oneof(fc.array(eventLike, { maxLength: 3 }), junk), fc.oneof(fc.constant(undefined), junk, fc.record({ expectedVersion: junk })), async (stream, events, options) => {
+        const before = files(path);
+        const head = db.events.headPosition;
+        const error = await outcome(() => db.events.append(stream as string, events as never, options as never));
+        expectTyped(error, { stream, events, options });
+        if (error !== undefined) {
+          expect(db.events.headPosition).toBe(head);
+          expect(files(path)).toEqual(before);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('reads: junk in readStream, readAll, replay and subscribe options is a typed error', { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant('s'), junk), fc.oneof(junk, fc.record({ fromVersion: junk, fromPosition: junk, toPosition: junk, maxCount: junk, direction: junk, decodeData: junk }, { requiredKeys: [] })), async (stream, options) => {
+        expectTyped(await outcome(() => db.events.readStream(stream as string, options as never)), { stream, options });
+        expectTyped(await outcome(() => db.events.readAll(options as never)), options);
+        expectTyped(
+          await outcome(async () => {
+            for await (const event of db.events.replay(options as never)) void event;
+          }),
+          options,
+        );
+        expectTyped(
+          await outcome(() => {
+            const live = db.events.subscribe(options as never);
+            live.close();
+          }),
+          options,
+        );
+        expectTyped(await outcome(() => db.events.streamVersion(stream as string)), stream);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('open: junk options are a typed error and create nothing', { timeout: 120_000 }, async () => {
+    const root = temporaryDirectory();
+    let count = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          junk,
+          fc.record(
+            { durability: junk, segmentBytes: junk, syncIntervalMs: junk, syncBytes: junk, maxEventBytes: junk, maxStreamBytes: junk, maxTypeBytes: junk, maxIdBytes: junk, readOnly: junk, create: junk, onWarning: junk, onProgress: junk },
+            { requiredKeys: [] },
+          ),
+        ),
+        async (options) => {
+          const path = join(root, `store-${++count}.reel`);
+          let opened: Store | undefined;
+          const error = await outcome(async () => (opened = await reeldb.open(path, options as never)));
+          if (opened) {
+            await opened.close();
+            return;
+          }
+          const code = (error as { code?: string }).code;
+          if (!(error instanceof reeldb.ReeldbError) || code !== 'INVALID_ARGUMENT') {
+            throw new Error(`open: expected a typed error, got ${(error as Error)?.name}: ${(error as Error)?.message} for ${fc.stringify(options)}`);
+          }
+          expect(readdirSync(root)).not.toContain(`store-${count}.reel`);
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 2) },
+    );
+  });
+});
