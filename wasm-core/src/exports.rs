@@ -4,6 +4,7 @@
 //! 2^53. Any call may grow memory: hosts re-create their views after each call.
 #![allow(clippy::missing_safety_doc)]
 
+use crate::codec::{self, error_code, CodecError};
 use crate::format::STORE_ID_BYTES;
 use crate::frame::{encode_frame_marked, frame_length, EntryInput};
 use crate::intern::Interner;
@@ -24,7 +25,7 @@ enum ResultWord {
     BadEvent = 7,
     /// f64 at byte 32.
     Position = 8,
-    /// Pointer/length pairs for returned byte strings.
+    /// Pointer/length pairs for returned byte strings (a stream name, checkpoint bytes).
     BytesPointer = 10,
     BytesLength = 11,
 }
@@ -38,6 +39,8 @@ struct Core {
     result: ResultBlock,
     message: String,
     interner: Interner,
+    /// The bytes of the last checkpoint encode or decode, lent to the host until the next one.
+    codec_output: Vec<u8>,
 }
 
 static mut CORE: Option<Core> = None;
@@ -46,7 +49,7 @@ fn core() -> &'static mut Core {
     // wasm32 without threads: one instance, one caller at a time.
     #[allow(static_mut_refs)]
     unsafe {
-        CORE.get_or_insert_with(|| Core { result: ResultBlock([0; RESULT_WORDS]), message: String::new(), interner: Interner::default() })
+        CORE.get_or_insert_with(|| Core { result: ResultBlock([0; RESULT_WORDS]), message: String::new(), interner: Interner::default(), codec_output: Vec::new() })
     }
 }
 
@@ -54,6 +57,15 @@ fn set_position(core: &mut Core, position: u64) {
     let bits = (position as f64).to_bits();
     core.result.0[ResultWord::Position as usize] = bits as u32;
     core.result.0[ResultWord::Position as usize + 1] = (bits >> 32) as u32;
+}
+
+/// The host may pass pointer 0 with length 0 (no previous state).
+unsafe fn bytes<'a>(pointer: *const u8, length: u32) -> &'a [u8] {
+    if length == 0 {
+        &[]
+    } else {
+        slice::from_raw_parts(pointer, length as usize)
+    }
 }
 
 unsafe fn store_id<'a>(pointer: *const u8) -> &'a [u8; STORE_ID_BYTES] {
@@ -247,4 +259,67 @@ pub extern "C" fn reel_interned_name(number: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn reel_interner_clear() {
     core().interner.clear();
+}
+
+/// Checkpoint stored-bytes mode: one zstd frame of the state.
+const CHECKPOINT_FULL: u32 = 0;
+/// Checkpoint stored-bytes mode: a delta against the previous state (codec.rs).
+const CHECKPOINT_DELTA: u32 = 1;
+
+/// Ends a codec call: on success lends `output` to the host through words 10–11 and returns
+/// 0; on failure returns the `CodecError` code (also in word 1) with its message.
+fn finish_codec(core: &mut Core, outcome: Result<Vec<u8>, CodecError>) -> u32 {
+    let code = match outcome {
+        Ok(output) => {
+            core.codec_output = output;
+            core.message.clear();
+            0
+        }
+        Err(error) => {
+            core.codec_output = Vec::new();
+            core.message = error.message;
+            error.code
+        }
+    };
+    core.result.0[ResultWord::Status as usize] = code;
+    core.result.0[ResultWord::ErrorCode as usize] = code;
+    core.result.0[ResultWord::BytesPointer as usize] = core.codec_output.as_ptr() as usize as u32;
+    core.result.0[ResultWord::BytesLength as usize] = core.codec_output.len() as u32;
+    code
+}
+
+fn unknown_mode(mode: u32) -> CodecError {
+    CodecError { code: error_code::INVALID_ARGUMENT, message: format!("unknown checkpoint mode {mode} (0 full, 1 delta)") }
+}
+
+/// Compresses a checkpoint state: `mode` 0 full (`previous` ignored, may be 0/0), 1 a delta
+/// from `previous`. `level` is a zstd level (clamped by zstd; 0 = zstd's default, 3). Returns
+/// 0 with the stored bytes at words 10–11 (valid until the next checkpoint call), or an error
+/// code (codec.rs `error_code`) with the message.
+#[no_mangle]
+pub unsafe extern "C" fn reel_checkpoint_encode(previous: *const u8, previous_length: u32, raw: *const u8, raw_length: u32, level: i32, mode: u32) -> u32 {
+    let (previous, raw) = (bytes(previous, previous_length), bytes(raw, raw_length));
+    let outcome = match mode {
+        CHECKPOINT_FULL => Ok(codec::encode_full(raw, level)),
+        CHECKPOINT_DELTA => Ok(codec::encode_delta(previous, raw, level)),
+        _ => Err(unknown_mode(mode)),
+    };
+    finish_codec(core(), outcome)
+}
+
+/// Restores a checkpoint state from its stored bytes: `mode` 0 full, 1 a delta applied to
+/// `previous`. A state longer than `raw_length_max` is an error (2) before anything that size
+/// is allocated; damaged bytes are error 1. On 0 the state is at words 10–11.
+#[no_mangle]
+pub unsafe extern "C" fn reel_checkpoint_decode(previous: *const u8, previous_length: u32, stored: *const u8, stored_length: u32, mode: u32, raw_length_max: u32) -> u32 {
+    let (previous, stored) = (bytes(previous, previous_length), bytes(stored, stored_length));
+    let core = core();
+    // Free the last output first: a decode may need the room.
+    core.codec_output = Vec::new();
+    let outcome = match mode {
+        CHECKPOINT_FULL => codec::decode_full(stored, raw_length_max as usize),
+        CHECKPOINT_DELTA => codec::decode_delta(previous, stored, raw_length_max as usize),
+        _ => Err(unknown_mode(mode)),
+    };
+    finish_codec(core, outcome)
 }

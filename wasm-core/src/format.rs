@@ -23,6 +23,16 @@ pub const FRAME_ENTRIES_MAX: u32 = 1 << 24;
 /// Entry kinds by allocated range (DESIGN.md). Kinds 0x00–0x0F are core, the rest belong to
 /// primitives; the frame format never looks inside a payload.
 pub const KIND_EVENT: u8 = 0x30;
+/// A checkpoint (named-entry layout: thread as the name, seq as the version).
+pub const KIND_CHECKPOINT: u8 = 0x80;
+/// Every checkpoint of a thread deleted (same layout).
+pub const KIND_CHECKPOINT_THREAD_DELETED: u8 = 0x81;
+
+/// Entry kinds whose payload has the named-entry layout of events (a name the scan interns
+/// and a version it reports), so the host rebuilds their index without reading them.
+pub fn is_named_entry(kind: u8) -> bool {
+    kind == KIND_EVENT || kind == KIND_CHECKPOINT || kind == KIND_CHECKPOINT_THREAD_DELETED
+}
 
 /// Event entry payload fixed header.
 pub const EVENT_HEADER_BYTES: usize = 32;

@@ -433,6 +433,40 @@ fn check_any_event(payload: &[u8]) {
     }
 }
 
+/// The previous state the `codec` target decodes deltas against (seed deltas are made from it).
+pub const CODEC_PREVIOUS: &[u8] = br#"{"thread":"demo","messages":[{"role":"user","content":"what is the weather in paris"},{"role":"assistant","tool_calls":[{"name":"search","arguments":"{\"query\":\"paris weather\"}"}]},{"role":"tool","content":"18 degrees, light rain"}],"step":3}"#;
+
+/// State length limits the `codec` target decodes under (bits 1–2 of its first byte).
+pub const CODEC_LIMITS: [usize; 4] = [0, 64, 4096, 1 << 20];
+
+/// The checkpoint codec (not yet a cargo-fuzz target: tests/codec_bounds.rs runs it under an
+/// allocation meter). First byte even: the rest is stored bytes, decoded as a full checkpoint
+/// and as a delta against `CODEC_PREVIOUS` under `CODEC_LIMITS[(first >> 1) & 3]`: an error or a
+/// state within the limit, never a panic. First byte odd: the rest, split at a share given by
+/// its first byte, is a previous and a next state, which must round-trip through a full
+/// checkpoint and a delta at level `(first >> 1) % 8 - 1`.
+pub fn codec(data: &[u8]) {
+    use crate::codec::{decode_delta, decode_full, encode_delta, encode_full};
+    let Some((&control, rest)) = data.split_first() else { return };
+    if control & 1 == 0 {
+        let limit = CODEC_LIMITS[(control >> 1) as usize & 3];
+        if let Ok(raw) = decode_full(rest, limit) {
+            assert!(raw.len() <= limit, "decode_full gave {} bytes over a limit of {limit}", raw.len());
+        }
+        if let Ok(raw) = decode_delta(CODEC_PREVIOUS, rest, limit) {
+            assert!(raw.len() <= limit, "decode_delta gave {} bytes over a limit of {limit}", raw.len());
+        }
+    } else {
+        let split = rest.first().map_or(0, |&share| share as usize * rest.len() / 256);
+        let (previous, next) = rest.split_at(split);
+        let level = ((control >> 1) % 8) as i32 - 1;
+        let full = encode_full(next, level);
+        assert_eq!(decode_full(&full, next.len()).expect("a full checkpoint does not decode"), next);
+        let delta = encode_delta(previous, next, level);
+        assert_eq!(decode_delta(previous, &delta, next.len()).expect("a delta does not decode"), next);
+    }
+}
+
 /// An event payload as the JS writer lays it out (docs/FORMAT.md §8).
 #[allow(clippy::too_many_arguments)]
 pub fn encode_event(timestamp: u64, version: u64, flags: u8, stream: &[u8], event_type: &[u8], id: &[u8], metadata: &[u8], data: &[u8]) -> Vec<u8> {

@@ -1,7 +1,9 @@
-//! reeldb core: record framing, CRC32C, scan/recover and index rebuild, with no I/O.
+//! reeldb core: record framing, CRC32C, scan/recover, index rebuild and the checkpoint codec,
+//! with no I/O.
 //!
 //! The wasm exports live in `exports.rs` and speak in pointers into linear memory; the
 //! modules below are plain Rust with unit tests that run natively (`cargo test`).
+pub mod codec;
 pub mod event;
 pub mod format;
 pub mod frame;

@@ -95,7 +95,7 @@ pub fn scan(input: &ScanInput, interner: &mut Interner, table: &mut [u32]) -> Sc
         for (kind, start, length) in entries(frame, info.entry_count) {
             let mut stream = NO_STREAM;
             let mut version = 0u64;
-            if kind == KIND_EVENT {
+            if is_named_entry(kind) {
                 let payload = &frame[start..start + length];
                 match parse_event(payload) {
                     Some(layout) => {
