@@ -32,6 +32,26 @@ describe(`crash sweep on ${runtime}`, () => {
     });
   }
 
+  it('checkpoints mixed in (deltas, full ones, chains across segments): crash at every I/O operation', { timeout: Math.max(600_000, minimumPoints * 20) }, async () => {
+    let points = 0;
+    let checked = 0;
+    const target = Math.ceil(minimumPoints * 0.3);
+    let seed = 200_001;
+    while (points < target) {
+      const durability = seed % 3 === 0 ? 'buffered' : 'strict';
+      const clean = await runWorkload({ seed, durability, checkpoints: true, commits: 20 });
+      expect(clean.crashed).toBe(false);
+      for (let crashAt = 0; crashAt < clean.operations && points < target; crashAt++) {
+        const run = await runWorkload({ seed, durability, checkpoints: true, commits: 20, plan: { crashAt } });
+        expect(run.crashed).toBe(true);
+        checked += (await checkRecovered(run, durability)).events;
+        points++;
+      }
+      seed++;
+    }
+    console.log(`crash sweep (checkpoints, ${runtime}): ${points} crash points over ${seed - 200_001} seeds, ${checked} events and every surviving checkpoint loaded and checked, 0 invariant violations`);
+  });
+
   it('a failed sync is fail-stop: nothing is acknowledged after it, and reopening recovers a valid prefix', { timeout: 120_000 }, async () => {
     let cases = 0;
     for (let seed = 1; seed <= 40; seed++) {

@@ -187,12 +187,22 @@ async function main() {
   appends++;
   let version = 'no_stream'; // the run's last version as this writer knows it
   let step = 0;
+  // What the agent knows, checkpointed after every step (as an agent framework would).
+  const agentState = { run, task: TASK, step: 0, transcript: [] };
+  const checkpointTotals = { saves: 0, rawBytes: 0, storedBytes: 0, full: 0, delta: 0 };
   await runAgent(prng(seed), async (type, data, clockMs) => {
     const id = `${run}/${String(step).padStart(3, '0')}`;
     const [event] = await db.events.append(run, [{ id, type, data, metadata: { agent: 'triage', step: step++, clockMs } }], { expectedVersion: version });
     version = event.streamVersion;
     recorded.push(event);
     appends++;
+    agentState.step = step;
+    agentState.transcript.push({ type, data: data instanceof Uint8Array ? { binaryBytes: data.length } : data });
+    const info = await db.checkpoints.save(run, agentState, { metadata: { step } });
+    checkpointTotals.saves++;
+    checkpointTotals.rawBytes += info.rawBytes;
+    checkpointTotals.storedBytes += info.storedBytes;
+    checkpointTotals[info.encoding]++;
   });
   await logEvent('run_finished', { run, steps: step, outcome: 'pull_request' });
   appends++;
@@ -219,6 +229,9 @@ async function main() {
   const replayed = [];
   for await (const event of db.events.replay({ fromPosition: recorded[0].position })) replayed.push(event);
   const replayTime = elapsed(replayStarted);
+  const loadStarted = performance.now();
+  const checkpoint = await db.checkpoints.load(run);
+  const loadTime = elapsed(loadStarted);
   const runEvents = await db.events.readStream(run);
   const logEvents = await db.events.readStream('agent-log');
   await db.close();
@@ -232,6 +245,7 @@ async function main() {
   };
   compare('replay()', recorded, replayed);
   compare(`readStream('${run}')`, recorded.filter((event) => event.stream === run), runEvents);
+  if (!isDeepStrictEqual(checkpoint?.state, agentState)) mismatches.push(`checkpoints.load('${run}') does not equal the agent's last state`);
   if (!conflict) mismatches.push('the stale append was not rejected with WrongExpectedVersionError');
 
   // --- summary, from what was read back --------------------------------------------------------
@@ -261,11 +275,17 @@ async function main() {
   row('artifact', `a ${patchBytes.length}-byte patch, stored as binary data`);
   row('answer', of('final_answer')[0].data.text);
   row('recorded', `${appends} appends in ${recordTime}, each fsynced before it returned (strict durability)`);
+  row(
+    'checkpoints',
+    `${checkpointTotals.saves} saved, one per step (${checkpointTotals.full} full, ${checkpointTotals.delta} delta): ${formatBytes(checkpointTotals.rawBytes)} of state → ${formatBytes(checkpointTotals.storedBytes)} stored ` +
+      `(${(checkpointTotals.rawBytes / checkpointTotals.storedBytes).toFixed(0)}× smaller than saving each state whole)`,
+  );
   row('conflict', conflict ? `a stale writer (expectedVersion ${staleVersion}, stream at ${conflict.actual}) got ${conflict.code}; nothing written ${green('✓')}` : red('✗ not detected'));
   say();
   row('reopened', `in ${reopenTime}: recovered ${stats.entries} entries from ${stats.segments.length} segment${stats.segments.length === 1 ? '' : 's'}`);
   row('replayed', `replay(): ${replayed.length} events in ${replayTime} · readStream('${run}'): ${runEvents.length} · agent-log: ${logEvents.length}`);
-  if (mismatches.length === 0) row('check', `every replayed event equals the recorded one (id, type, data, metadata, version, position, time) ${green('✓')}`);
+  row('resumed', checkpoint ? `checkpoints.load('${run}') in ${loadTime}: step ${checkpoint.state.step}, ${formatBytes(checkpoint.info.rawBytes)} of state (${checkpoint.info.encoding}, ${formatBytes(checkpoint.info.storedBytes)} stored)` : red('✗ no checkpoint'));
+  if (mismatches.length === 0) row('check', `every replayed event equals the recorded one (id, type, data, metadata, version, position, time), and the loaded checkpoint equals the agent's last state ${green('✓')}`);
   else for (const mismatch of mismatches.slice(0, 5)) row('check', red(`✗ ${mismatch.length > 300 ? `${mismatch.slice(0, 300)}…` : mismatch}`));
   const diskBytes = directoryBytes(storePath);
   row('store', `${storePath}: ${formatBytes(diskBytes)} on disk, ${Math.round(stats.bytes / stats.entries)} B of log per event`);

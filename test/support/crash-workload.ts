@@ -23,6 +23,8 @@ interface SentCommit {
   acknowledged: boolean;
   /** A retry of an earlier commit: must not add events. */
   retryOf?: number;
+  /** A checkpoint save (one entry) instead of an append: the thread and the state saved. */
+  checkpoint?: { thread: string; state: unknown };
 }
 
 export interface WorkloadRun {
@@ -40,6 +42,8 @@ export interface WorkloadOptions {
   durability: Durability;
   commits?: number;
   plan?: FaultPlan;
+  /** Mix checkpoint saves (growing states, deltas, full ones) into the appends. */
+  checkpoints?: boolean;
 }
 
 function quietOptions(durability: Durability) {
@@ -77,13 +81,33 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRun
       failed = true;
     }
   };
+  const states = new Map<string, { step: number; items: string[] }>();
   for (let index = 0; index < commits && !failed; ) {
+    if (options.checkpoints && random.next() < 0.3) {
+      // A checkpoint save, alone (so the log order is the send order): a growing state.
+      const thread = `t${random.integer(2)}`;
+      const previous = states.get(thread) ?? { step: 0, items: [] };
+      const state = { step: previous.step + 1, items: [...previous.items, `item ${index} ${'y'.repeat(random.integer(300))}`] };
+      states.set(thread, state);
+      const commit: SentCommit = { stream: '', expectedVersion: 'no_stream', events: [], acknowledged: false, checkpoint: { thread, state } };
+      sent.push(commit);
+      index++;
+      try {
+        await db.checkpoints.save(thread, state);
+        commit.acknowledged = true;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== 'STORE_FAILED' && code !== 'STORE_CLOSED' && !(error instanceof SimulatedCrash)) throw error;
+        failed = true;
+      }
+      continue;
+    }
     // Sometimes several commits at once (group commit), sometimes one.
     const group = random.next() < 0.3 ? 2 + random.integer(3) : 1;
     const started: Promise<void>[] = [];
     for (let member = 0; member < group && index < commits; member++, index++) {
       const previous = sent.length > 0 && random.next() < 0.15 ? sent[random.integer(sent.length)] : undefined;
-      if (previous && previous.acknowledged && previous.retryOf === undefined) {
+      if (previous && previous.acknowledged && previous.retryOf === undefined && !previous.checkpoint) {
         // A retry of an acknowledged append with the same ids: idempotent, writes nothing.
         sent.push({ stream: previous.stream, expectedVersion: previous.expectedVersion, events: previous.events, acknowledged: false, retryOf: sent.indexOf(previous) });
       } else {
@@ -115,31 +139,56 @@ export async function checkRecovered(run: WorkloadRun, durability: Durability): 
   const db = await reeldb.open(STORE, { host, onWarning: () => {} });
   try {
     const all = await db.events.readAll();
-    // The sequence that may be in the log: every commit that is not a retry, in send order.
-    const expected: { commit: number; event: SentCommit['events'][number]; stream: string }[] = [];
+    const head = db.events.headPosition + 1; // entries in the recovered log
+    // The sequence that may be in the log: every commit that is not a retry, in send order;
+    // an append is its events, a checkpoint save one entry.
+    const expected: { commit: number; event: SentCommit['events'][number]; stream: string; position: number }[] = [];
     const commitEnds = new Set<number>([0]);
+    const commitEnd: number[] = [];
+    let entries = 0;
     run.sent.forEach((commit, index) => {
       if (commit.retryOf !== undefined) return;
-      for (const event of commit.events) expected.push({ commit: index, event, stream: commit.stream });
-      commitEnds.add(expected.length);
+      if (commit.checkpoint) entries++;
+      else for (const event of commit.events) expected.push({ commit: index, event, stream: commit.stream, position: entries++ });
+      commitEnds.add(entries);
+      commitEnd[index] = entries;
     });
-    if (all.length > expected.length) throw new Error(`recovered ${all.length} events but only ${expected.length} were sent ${where()}`);
+    if (head > entries) throw new Error(`recovered ${head} entries but only ${entries} were sent ${where()}`);
+    if (!commitEnds.has(head)) throw new Error(`a partial frame: the log ends inside a commit at ${head} ${where()}`);
+    const present = expected.filter((entry) => entry.position < head);
+    if (all.length !== present.length) throw new Error(`recovered ${all.length} events, expected ${present.length} in ${head} entries ${where()}`);
     all.forEach((event, index) => {
-      const want = expected[index]!;
-      if (event.position !== index) throw new Error(`position hole: event ${index} has position ${event.position} ${where()}`);
+      const want = present[index]!;
+      if (event.position !== want.position) throw new Error(`position hole: event ${index} has position ${event.position}, want ${want.position} ${where()}`);
       if (event.id !== want.event.id || event.stream !== want.stream || JSON.stringify(event.data) !== JSON.stringify(want.event.data)) {
         throw new Error(`recovered log is not a prefix of what was sent at ${index}: got ${event.id}, want ${want.event.id} ${where()}`);
       }
     });
-    if (!commitEnds.has(all.length)) throw new Error(`a partial frame: the log ends inside a commit at ${all.length} ${where()}`);
     // Acknowledged commits must survive.
     run.sent.forEach((commit, index) => {
       if (!commit.acknowledged || commit.retryOf !== undefined) return;
-      const last = commit.events[commit.events.length - 1]!.id;
-      const at = expected.findIndex((entry) => entry.event.id === last);
-      const mustSurvive = durability === 'strict' || at < run.syncedPosition;
-      if (mustSurvive && at >= all.length) throw new Error(`acknowledged commit ${index} (${last}) was lost ${where()}`);
+      const end = commitEnd[index]!;
+      const mustSurvive = durability === 'strict' || end <= run.syncedPosition;
+      if (mustSurvive && end > head) throw new Error(`acknowledged commit ${index} was lost ${where()}`);
     });
+    // Checkpoints: each thread holds exactly the saves inside the recovered log, every one loads
+    // its own state (deltas and chains intact), and the newest is the last one saved.
+    const savedByThread = new Map<string, unknown[]>();
+    run.sent.forEach((commit, index) => {
+      if (!commit.checkpoint || commitEnd[index]! > head) return;
+      const list = savedByThread.get(commit.checkpoint.thread) ?? [];
+      list.push(commit.checkpoint.state);
+      savedByThread.set(commit.checkpoint.thread, list);
+    });
+    for (const [thread, states] of savedByThread) {
+      if (db.checkpoints.count(thread) !== states.length) throw new Error(`thread ${thread} has ${db.checkpoints.count(thread)} checkpoints, expected ${states.length} ${where()}`);
+      const infos = (await db.checkpoints.list(thread, { limit: 1000 })).reverse();
+      for (let seq = 0; seq < states.length; seq++) {
+        const loaded = await db.checkpoints.load(thread, { id: infos[seq]!.id });
+        if (JSON.stringify(loaded?.state) !== JSON.stringify(states[seq])) throw new Error(`checkpoint ${seq} of ${thread} does not load its state ${where()}`);
+      }
+    }
+    if (db.checkpoints.threadIds().length !== savedByThread.size) throw new Error(`unexpected checkpoint threads ${db.checkpoints.threadIds()} ${where()}`);
     // No duplicate ids (retries wrote nothing).
     const ids = new Set(all.map((event) => event.id));
     if (ids.size !== all.length) throw new Error(`duplicate event ids after retries ${where()}`);
@@ -158,9 +207,13 @@ export async function checkRecovered(run: WorkloadRun, durability: Durability): 
     const rebuilt = summary(await again.events.readAll(), again);
     if (rebuilt !== state) throw new Error(`a second open rebuilt a different state ${where()}`);
     await again.events.append('after-crash', [{ type: 'check', data: all.length }]);
+    // A checkpoint after recovery continues the thread's chain from what survived.
+    const afterState = { after: true, events: all.length };
+    await again.checkpoints.save('t0', afterState);
     await again.close();
     const third = await reeldb.open(STORE, { host, onWarning: () => {} });
     if (third.events.streamVersion('after-crash') !== 0) throw new Error(`an append after recovery was lost ${where()}`);
+    if (JSON.stringify((await third.checkpoints.load('t0'))?.state) !== JSON.stringify(afterState)) throw new Error(`a checkpoint after recovery was lost ${where()}`);
     await third.close();
     return { events: all.length };
   } finally {
@@ -169,5 +222,5 @@ export async function checkRecovered(run: WorkloadRun, durability: Durability): 
 }
 
 function summary(events: RecordedEvent[], db: Store): string {
-  return JSON.stringify([events.map((event) => [event.id, event.position, event.streamVersion]), db.events.headPosition, db.events.streamNames().map((name) => [name, db.events.streamVersion(name)])]);
+  return JSON.stringify([events.map((event) => [event.id, event.position, event.streamVersion]), db.events.headPosition, db.events.streamNames().map((name) => [name, db.events.streamVersion(name)]), db.checkpoints.threadIds().map((thread) => [thread, db.checkpoints.count(thread)])]);
 }

@@ -289,9 +289,10 @@ export class SegmentLog {
   flushWrites(): Promise<void> {
     if (this.pendingLength === 0) return this.writing;
     const segment = this.pendingSegment!;
-    const bytes = this.pending.subarray(0, this.pendingLength);
+    // Copy out only the used bytes and keep the buffer: allocating a fresh zero-filled buffer
+    // per flush (once per commit outside buffered mode) cost ~30 % of memory-mode appends.
+    const bytes = this.pending.slice(0, this.pendingLength);
     const offset = this.pendingOffset;
-    this.pending = new Uint8Array(this.pending.length);
     this.pendingLength = 0;
     this.writing = this.writing
       .then(() => segment.handle.write(bytes, offset))
@@ -313,6 +314,13 @@ export class SegmentLog {
       else return segment;
     }
     return undefined;
+  }
+
+  /** The segment file and byte offset of an entry's payload (for error messages). */
+  locate(position: number): { file: string; offset: number } {
+    const segment = this.segmentOf(position);
+    if (!segment) return { file: this.logDirectory, offset: 0 };
+    return { file: segment.path, offset: segment.offsets.values[position - segment.firstPosition]! };
   }
 
   /**

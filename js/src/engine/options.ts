@@ -18,6 +18,8 @@ export const LIMITS = {
   maxBatchEvents: 65536,
   /** Encoded bytes of one append: 256 MiB (a frame is capped at 1 GiB by the format). */
   maxBatchBytes: 256 << 20,
+  /** One checkpoint state, serialised: 64 MiB. */
+  maxCheckpointBytes: 64 << 20,
 } as const;
 
 export interface OpenOptions {
@@ -44,6 +46,10 @@ export interface OpenOptions {
   maxBatchEvents?: number;
   /** Encoded bytes of one append (at most 512 MiB, which keeps a frame under the format's 1 GiB). */
   maxBatchBytes?: number;
+  /** One checkpoint state, serialised (at most 256 MiB). */
+  maxCheckpointBytes?: number;
+  /** Budget of the cache of each recently used thread's newest checkpoint state. Default 64 MiB. */
+  checkpointCacheBytes?: number;
   /** Where warnings go (torn tails truncated on open…). Default console.warn. */
   onWarning?: (message: string) => void;
   /** Progress of the recovery scan on open. */
@@ -85,6 +91,8 @@ export function resolveOptions(given?: OpenOptions): ResolvedOptions {
     maxIdBytes: positiveInteger('maxIdBytes', options.maxIdBytes, LIMITS.maxIdBytes, 255),
     maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, LIMITS.maxBatchEvents, 1 << 20),
     maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 512 << 20),
+    maxCheckpointBytes: positiveInteger('maxCheckpointBytes', options.maxCheckpointBytes, LIMITS.maxCheckpointBytes, 256 << 20),
+    checkpointCacheBytes: positiveInteger('checkpointCacheBytes', options.checkpointCacheBytes, 64 << 20, 2 ** 40),
     onWarning: checkFunction<(message: string) => void>('open: onWarning', options.onWarning) ?? ((message) => console.warn(`reeldb: ${message}`)),
     onProgress: checkFunction('open: onProgress', options.onProgress),
     host,

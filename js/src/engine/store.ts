@@ -7,6 +7,7 @@ import { InvalidArgumentError, StoreClosedError } from '../errors.js';
 import { SegmentLog, type RecoveryReport } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import type { FileHost, HostLock } from '../host/types.js';
+import { Checkpoints } from '../primitives/checkpoints.js';
 import { Events } from '../primitives/events.js';
 import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
@@ -33,6 +34,7 @@ export interface StoreStats {
 
 export class Store {
   readonly events: Events;
+  readonly checkpoints: Checkpoints;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -44,9 +46,12 @@ export class Store {
     /** @internal */ readonly log: SegmentLog,
     /** @internal */ readonly pipeline: CommitPipeline,
     events: Events,
+    checkpoints: Checkpoints,
     private readonly recovery: RecoveryReport,
+    /** @internal */ readonly core: Core,
   ) {
     this.events = events;
+    this.checkpoints = checkpoints;
   }
 
   get durability(): Durability {
@@ -89,14 +94,16 @@ export class Store {
         await host.syncDirectory(parentDirectory(path));
       }
       const events = new Events(options);
+      const checkpoints = new Checkpoints(options);
       const { log, report } = await SegmentLog.open(
         { host, directory: path, storeId: manifest.storeId, core, readOnly: options.readOnly, onProgress: options.onProgress },
-        (kind, position, streamName, streamVersion) => events.recover(kind, position, streamName, streamVersion),
+        (kind, position, name, version) => (kind < 0x80 ? events.recover(kind, position, name, version) : checkpoints.recover(kind, position, name, version)),
       );
       for (const warning of report.warnings) options.onWarning(warning);
       const pipeline = new CommitPipeline(core, log, manifest.storeId, options);
-      const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, report);
+      const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, checkpoints, report, core);
       events.attach(store);
+      checkpoints.attach(store);
       return store;
     } catch (error) {
       await lock?.release();

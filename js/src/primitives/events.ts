@@ -65,6 +65,13 @@ interface StreamState {
 }
 
 const encoder = new TextEncoder();
+/**
+ * Events per replay batch. Decoded batches stay small: 4,096 decoded events outlived V8's
+ * young generation and caused old-space GC storms on Node (replay of 100k: 135–180 ms instead
+ * of ~100 ms); 256 did not.
+ */
+const REPLAY_BATCH_DECODED = 256;
+const REPLAY_BATCH_RAW = 2048;
 /** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
 const LONG_TEXT_CHARS = 64 * 1024;
 
@@ -343,21 +350,30 @@ export class Events {
     const written = this.written;
     const events: RecordedEvent[] = [];
     if (maxCount === 0 || written === 0) return events;
+    // Other primitives' entries (checkpoints) share the positions: read on until maxCount
+    // events are found or the log ends.
     if (direction === 'forward') {
-      const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
-      const to = Math.min(written, from + maxCount);
-      if (from >= to) return events;
-      await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
-        if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
-      });
+      let from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
+      while (events.length < maxCount && from < written) {
+        const to = Math.min(written, from + Math.max(maxCount - events.length, 256));
+        await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
+          if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+        });
+        from = to;
+      }
       return events;
     }
-    const from = options.fromPosition === undefined ? written - 1 : Math.min(checkCount('fromPosition', options.fromPosition), written - 1);
-    const to = Math.max(0, from - Math.min(maxCount, from + 1) + 1);
-    await this.store.log.readRange(to, from + 1, (kind, position, bytes, start, length) => {
-      if (kind === KIND_EVENT) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
-    });
-    return events.reverse().slice(0, maxCount);
+    let cursor = options.fromPosition === undefined ? written - 1 : Math.min(checkCount('fromPosition', options.fromPosition), written - 1);
+    while (events.length < maxCount && cursor >= 0) {
+      const low = Math.max(0, cursor - Math.max(maxCount - events.length, 256) + 1);
+      const found: RecordedEvent[] = [];
+      await this.store.log.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
+        if (kind === KIND_EVENT) found.push(decodeEvent(bytes, start, length, position, true, this.cache));
+      });
+      for (let index = found.length - 1; index >= 0 && events.length < maxCount; index--) events.push(found[index]!);
+      cursor = low - 1;
+    }
+    return events;
   }
 
   /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
@@ -370,7 +386,7 @@ export class Events {
     // A hand-written iterator: an async generator costs a promise chain per event.
     return new BatchIterator(async (position) => {
       this.store.checkOpen();
-      const to = Math.min(stop, this.written, position + 4096);
+      const to = Math.min(stop, this.written, position + (decodeData ? REPLAY_BATCH_DECODED : REPLAY_BATCH_RAW));
       const batch: RecordedEvent[] = [];
       if (position < to) {
         await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {

@@ -1,0 +1,435 @@
+/**
+ * Checkpoints: the saved state of an agent thread after each step. Each is stored as a zstd
+ * delta against the previous checkpoint of the same thread (the common prefix and suffix are
+ * trimmed first, so a step costs about what changed), or as a full checkpoint when the chain
+ * reaches CHAIN_LENGTH_MAX or a delta stops paying, so a load decodes a short, bounded chain.
+ * The newest raw state of recently used threads is cached (HeadCache). Every reconstructed
+ * state is checked against the CRC32C of the original bytes: a mismatch is CorruptionError,
+ * never wrong data. Saves and deletes of one thread run one after another; threads run in
+ * parallel and share group commits.
+ */
+import { CorruptionError, InvalidArgumentError } from '../errors.js';
+import type { Prepared } from '../engine/commit.js';
+import type { ResolvedOptions } from '../engine/options.js';
+import type { Store } from '../engine/store.js';
+import { utf8Decode } from '../host/text.js';
+import { checkCount, checkOptions, describe } from '../validate.js';
+import { HeadCache } from './checkpoint-cache.js';
+import {
+  CheckpointIds,
+  decodeCheckpointEntry,
+  ENCODING_DELETED,
+  ENCODING_DELTA,
+  ENCODING_FULL,
+  KIND_CHECKPOINT,
+  KIND_CHECKPOINT_THREAD_DELETED,
+  pendingEntry,
+  VALUE_BINARY,
+  VALUE_JSON,
+  type CheckpointEntry,
+  type CheckpointInfo,
+  type Descriptor,
+} from './checkpoint-codec.js';
+import { maxEncodedSize, writeEvent } from './event-codec.js';
+
+export type { CheckpointInfo } from './checkpoint-codec.js';
+
+/** A full checkpoint is written at the latest after this many deltas. */
+export const CHAIN_LENGTH_MAX = 64;
+/** A delta larger than this share of the last full checkpoint's stored size does not pay: write a full one. */
+const DELTA_SHARE_MAX = 0.5;
+
+export interface SaveCheckpointOptions {
+  /** A JSON object stored with the checkpoint; `list({ filter })` matches its keys. */
+  metadata?: Record<string, unknown>;
+}
+
+export interface LoadCheckpointOptions {
+  /** A checkpoint id from `save` or `list`; the newest when absent. */
+  id?: string;
+}
+
+export interface ListCheckpointsOptions {
+  /** At most this many, newest first (default 100). */
+  limit?: number;
+  /** Only checkpoints older than the one with this id. */
+  before?: string;
+  /** Only checkpoints whose metadata has these keys with these (JSON-equal) values. */
+  filter?: Record<string, unknown>;
+}
+
+interface ThreadState {
+  nameBytes: Uint8Array;
+  /** Global positions of the thread's checkpoints, by seq. */
+  positions: number[];
+  /** Saves and deletes of this thread, one after another. */
+  queue: Promise<unknown>;
+}
+
+const encoder = new TextEncoder();
+
+function json(value: unknown, what: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${what} is not serialisable as JSON: ${(error as Error).message}`);
+  }
+  if (text === undefined) throw new InvalidArgumentError(`${what} must be a JSON value or a Uint8Array, got ${describe(value)}`);
+  return text;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class Checkpoints {
+  private readonly threads = new Map<string, ThreadState>();
+  private store!: Store;
+  private readonly cache: HeadCache;
+  private readonly ids = new CheckpointIds();
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.cache = new HeadCache(options.checkpointCacheBytes);
+  }
+
+  /** @internal */
+  attach(store: Store): void {
+    this.store = store;
+  }
+
+  /** @internal one entry found by recovery. */
+  recover(kind: number, position: number, threadId: string | undefined, seq: number): string | undefined {
+    if (threadId === undefined) return undefined;
+    if (kind === KIND_CHECKPOINT_THREAD_DELETED) {
+      this.threads.delete(threadId);
+      return undefined;
+    }
+    if (kind !== KIND_CHECKPOINT) return undefined;
+    let thread = this.threads.get(threadId);
+    if (!thread) {
+      thread = { nameBytes: encoder.encode(threadId), positions: [], queue: Promise.resolve() };
+      this.threads.set(threadId, thread);
+    }
+    if (seq !== thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.positions.length}`;
+    thread.positions.push(position);
+    return undefined;
+  }
+
+  /** Threads with at least one checkpoint. */
+  threadIds(): string[] {
+    this.store.checkOpen();
+    return [...this.threads].filter(([, thread]) => thread.positions.length > 0).map(([threadId]) => threadId);
+  }
+
+  /** Number of checkpoints of a thread (0 when none). */
+  count(threadId: string): number {
+    this.store.checkOpen();
+    return this.threads.get(threadId)?.positions.length ?? 0;
+  }
+
+  private checkThread(threadId: unknown): Uint8Array {
+    if (typeof threadId !== 'string') throw new InvalidArgumentError(`threadId must be a string, got ${describe(threadId)}`);
+    const known = this.threads.get(threadId);
+    if (known) return known.nameBytes;
+    const bytes = encoder.encode(threadId);
+    if (bytes.length < 1 || bytes.length > this.options.maxStreamBytes) {
+      throw new InvalidArgumentError(`threadId must be 1 to ${this.options.maxStreamBytes} UTF-8 bytes, got ${bytes.length}`);
+    }
+    return bytes;
+  }
+
+  /** Runs `work` after every earlier save or delete of the thread. */
+  private serial<T>(threadId: string, nameBytes: Uint8Array, work: (thread: ThreadState) => Promise<T>): Promise<T> {
+    let thread = this.threads.get(threadId);
+    if (!thread) {
+      thread = { nameBytes, positions: [], queue: Promise.resolve() };
+      this.threads.set(threadId, thread);
+    }
+    const owner = thread;
+    const run = owner.queue.then(() => work(this.threads.get(threadId) ?? owner));
+    owner.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Saves `state` (a JSON value, or a Uint8Array kept as binary) as the thread's newest
+   * checkpoint. Resolves once it is acknowledged by the store's durability mode.
+   */
+  save(threadId: string, state: unknown, options?: SaveCheckpointOptions): Promise<CheckpointInfo> {
+    let nameBytes: Uint8Array;
+    let raw: Uint8Array;
+    let valueKind: number;
+    let metadataText: string | undefined;
+    let metadata: unknown;
+    try {
+      this.store.checkWritable();
+      nameBytes = this.checkThread(threadId);
+      const given = checkOptions('checkpoints.save', options);
+      if (given.metadata !== undefined) {
+        if (given.metadata === null || typeof given.metadata !== 'object' || Array.isArray(given.metadata)) {
+          throw new InvalidArgumentError(`checkpoint metadata must be a JSON object, got ${describe(given.metadata)}`);
+        }
+        metadataText = json(given.metadata, 'checkpoint metadata');
+        metadata = JSON.parse(metadataText);
+      }
+      if (state instanceof Uint8Array) {
+        raw = state.slice();
+        valueKind = VALUE_BINARY;
+      } else {
+        raw = encoder.encode(json(state, 'checkpoint state'));
+        valueKind = VALUE_JSON;
+      }
+      if (raw.length > this.options.maxCheckpointBytes) {
+        throw new InvalidArgumentError(`checkpoint state is ${raw.length} bytes serialised; the limit is ${this.options.maxCheckpointBytes} (maxCheckpointBytes)`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.serial(threadId, nameBytes, async (thread) => {
+      this.store.checkWritable();
+      const core = this.store.core;
+      const seq = thread.positions.length;
+      const head = seq > 0 ? await this.head(threadId, thread) : undefined;
+      let descriptor: Descriptor;
+      let stored: Uint8Array | undefined;
+      const rawChecksum = core.crc32c(raw);
+      if (head && head.chainLength < CHAIN_LENGTH_MAX) {
+        const delta = core.encodeCheckpointDelta(head.raw, raw);
+        if (delta.length <= Math.max(64, head.fullStoredBytes * DELTA_SHARE_MAX)) {
+          stored = delta;
+          descriptor = { encoding: ENCODING_DELTA, valueKind, chainLength: head.chainLength + 1, rawBytes: raw.length, rawChecksum, basePosition: head.position };
+        }
+      }
+      if (!stored) {
+        stored = core.encodeCheckpointFull(raw);
+        descriptor = { encoding: ENCODING_FULL, valueKind, chainLength: 0, rawBytes: raw.length, rawChecksum, basePosition: 0 };
+      }
+      const entry = pendingEntry(descriptor!, '', metadataText, stored);
+      const body = stored;
+      const info = await this.store.pipeline.submit<CheckpointInfo>({
+        prepare: (firstPosition, writer): Prepared<CheckpointInfo> => {
+          const timestamp = Date.now();
+          entry.id = this.ids.next(timestamp);
+          const pointer = writer.reservePayload(maxEncodedSize(nameBytes, entry));
+          writer.endPayload(KIND_CHECKPOINT, writeEvent(writer.u8, pointer, nameBytes, entry, seq, timestamp));
+          thread.positions.push(firstPosition);
+          if (!this.threads.has(threadId)) this.threads.set(threadId, thread);
+          return {
+            count: 1,
+            result: (position) => ({
+              id: entry.id,
+              threadId,
+              seq,
+              position,
+              encoding: descriptor!.encoding === ENCODING_DELTA ? 'delta' : 'full',
+              rawBytes: raw.length,
+              storedBytes: body.length,
+              timestamp,
+              metadata,
+            }),
+          };
+        },
+      });
+      this.cache.set(threadId, {
+        position: info.position,
+        seq,
+        raw,
+        chainLength: descriptor!.chainLength,
+        fullStoredBytes: descriptor!.encoding === ENCODING_FULL ? body.length : head!.fullStoredBytes,
+      });
+      return info;
+    });
+  }
+
+  /** The thread's newest raw state, from the cache or decoded (and then cached). */
+  private async head(threadId: string, thread: ThreadState) {
+    const cached = this.cache.get(threadId);
+    const newest = thread.positions[thread.positions.length - 1]!;
+    if (cached && cached.position === newest) return cached;
+    const rebuilt = await this.reconstruct(thread, thread.positions.length - 1);
+    const head = { position: newest, seq: thread.positions.length - 1, raw: rebuilt.raw, chainLength: rebuilt.entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes };
+    this.cache.set(threadId, head);
+    return head;
+  }
+
+  /** Reads the entries at `positions` (sorted), decoded. */
+  private async readEntries(positions: number[]): Promise<Map<number, CheckpointEntry>> {
+    const entries = new Map<number, CheckpointEntry>();
+    await this.store.log.readPositions(positions, (position, bytes, start, length) => {
+      const entry = decodeCheckpointEntry(bytes, start, length, position);
+      if (!entry) throw this.corruption(position, 'the checkpoint entry does not decode');
+      // Copy out of the read buffer: it is reused.
+      entries.set(position, { ...entry, stored: entry.stored.slice() });
+    });
+    return entries;
+  }
+
+  private corruption(position: number, reason: string): CorruptionError {
+    const where = this.store.log.locate(position);
+    return new CorruptionError(where.file, where.offset, `checkpoint at position ${position}: ${reason}`);
+  }
+
+  /** Decodes the checkpoint at `index` of the thread: reads its chain back to a full one and applies it. */
+  private async reconstruct(thread: ThreadState, index: number): Promise<{ raw: Uint8Array; entry: CheckpointEntry; fullStoredBytes: number }> {
+    const first = Math.max(0, index - CHAIN_LENGTH_MAX);
+    const entries = await this.readEntries(thread.positions.slice(first, index + 1));
+    const target = entries.get(thread.positions[index]!)!;
+    // Walk back to the full checkpoint the chain starts from.
+    const chain: CheckpointEntry[] = [target];
+    let at = index;
+    while (chain[0]!.descriptor.encoding === ENCODING_DELTA) {
+      const entry = chain[0]!;
+      at--;
+      if (at < first || thread.positions[at] !== entry.descriptor.basePosition) {
+        throw this.corruption(entry.info.position, `its delta base (position ${entry.descriptor.basePosition}) is not the thread's previous checkpoint`);
+      }
+      chain.unshift(entries.get(thread.positions[at]!)!);
+    }
+    const core = this.store.core;
+    let raw: Uint8Array | undefined;
+    for (const entry of chain) {
+      try {
+        raw = core.decodeCheckpoint(entry.stored, raw, entry.descriptor.rawBytes);
+      } catch (error) {
+        throw this.corruption(entry.info.position, `its ${entry.info.encoding} data does not decode (${(error as Error).message})`);
+      }
+      if (raw.length !== entry.descriptor.rawBytes) throw this.corruption(entry.info.position, `decoded ${raw.length} bytes, expected ${entry.descriptor.rawBytes}`);
+    }
+    if (core.crc32c(raw!) !== target.descriptor.rawChecksum) {
+      throw this.corruption(target.info.position, 'the reconstructed state does not match the checksum of the state that was saved');
+    }
+    return { raw: raw!, entry: target, fullStoredBytes: chain[0]!.info.storedBytes };
+  }
+
+  /** Index of the checkpoint with `id` in the thread, or -1 (ids sort by time: binary search, then a scan as fallback). */
+  private async indexOf(thread: ThreadState, id: string): Promise<number> {
+    const idAt = async (index: number) => (await this.readEntries([thread.positions[index]!])).get(thread.positions[index]!)!.info.id;
+    let low = 0;
+    let high = thread.positions.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const found = await idAt(middle);
+      if (found === id) return middle;
+      if (found < id) low = middle + 1;
+      else high = middle - 1;
+    }
+    // Ids from a clock that stepped back need not sort: look at every one.
+    for (let index = thread.positions.length - 1; index >= 0; index--) if ((await idAt(index)) === id) return index;
+    return -1;
+  }
+
+  /**
+   * Loads the thread's newest checkpoint, or the one with `id`. Undefined when there is none.
+   * A state that does not reconstruct exactly is CorruptionError.
+   */
+  async load(threadId: string, options?: LoadCheckpointOptions): Promise<{ info: CheckpointInfo; state: unknown } | undefined> {
+    this.store.checkOpen();
+    this.checkThread(threadId);
+    const given = checkOptions('checkpoints.load', options);
+    if (given.id !== undefined && typeof given.id !== 'string') throw new InvalidArgumentError(`id must be a string, got ${describe(given.id)}`);
+    const thread = this.threads.get(threadId);
+    const written = this.store.pipeline.writtenPosition;
+    if (!thread) return undefined;
+    let count = thread.positions.length;
+    while (count > 0 && thread.positions[count - 1]! >= written) count--;
+    if (count === 0) return undefined;
+    let index = count - 1;
+    if (given.id !== undefined) {
+      index = await this.indexOf(thread, given.id);
+      if (index < 0 || index >= count) return undefined;
+    }
+    const position = thread.positions[index]!;
+    const cached = this.cache.get(threadId);
+    let raw: Uint8Array;
+    let entry: CheckpointEntry;
+    if (cached && cached.position === position) {
+      raw = cached.raw;
+      entry = (await this.readEntries([position])).get(position)!;
+    } else {
+      const rebuilt = await this.reconstruct(thread, index);
+      raw = rebuilt.raw;
+      entry = rebuilt.entry;
+      if (index === thread.positions.length - 1) {
+        this.cache.set(threadId, { position, seq: index, raw, chainLength: entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes });
+      }
+    }
+    const state = entry.descriptor.valueKind === VALUE_BINARY ? raw.slice() : JSON.parse(utf8Decode(raw, 0, raw.length));
+    return { info: entry.info, state };
+  }
+
+  /** The thread's checkpoints, newest first, without their states; costs O(limit) reads. */
+  async list(threadId: string, options?: ListCheckpointsOptions): Promise<CheckpointInfo[]> {
+    this.store.checkOpen();
+    this.checkThread(threadId);
+    const given = checkOptions('checkpoints.list', options);
+    const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
+    if (given.before !== undefined && typeof given.before !== 'string') throw new InvalidArgumentError(`before must be a checkpoint id (a string), got ${describe(given.before)}`);
+    const filter = given.filter;
+    if (filter !== undefined && (filter === null || typeof filter !== 'object' || Array.isArray(filter))) {
+      throw new InvalidArgumentError(`filter must be an object of metadata keys and values, got ${describe(filter)}`);
+    }
+    const thread = this.threads.get(threadId);
+    if (!thread || limit === 0) return [];
+    const written = this.store.pipeline.writtenPosition;
+    let end = thread.positions.length;
+    while (end > 0 && thread.positions[end - 1]! >= written) end--;
+    if (given.before !== undefined) {
+      const index = await this.indexOf(thread, given.before);
+      if (index < 0) return [];
+      end = Math.min(end, index);
+    }
+    const found: CheckpointInfo[] = [];
+    const matches = (info: CheckpointInfo) =>
+      !filter || Object.entries(filter).every(([key, value]) => info.metadata !== null && typeof info.metadata === 'object' && sameJson((info.metadata as Record<string, unknown>)[key], value));
+    while (end > 0 && found.length < limit) {
+      const start = Math.max(0, end - Math.max(limit - found.length, 16));
+      const positions = thread.positions.slice(start, end);
+      const entries = await this.readEntries(positions);
+      for (let index = positions.length - 1; index >= 0 && found.length < limit; index--) {
+        const info = entries.get(positions[index]!)!.info;
+        if (matches(info)) found.push(info);
+      }
+      end = start;
+    }
+    return found;
+  }
+
+  /**
+   * Deletes every checkpoint of the thread (a later save starts again at seq 0). Resolves to
+   * the number of checkpoints deleted. The space is returned to disk by `prune`/compaction.
+   */
+  delete(threadId: string): Promise<number> {
+    let nameBytes: Uint8Array;
+    try {
+      this.store.checkWritable();
+      nameBytes = this.checkThread(threadId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.serial(threadId, nameBytes, async (thread) => {
+      this.store.checkWritable();
+      const count = thread.positions.length;
+      if (count === 0) {
+        this.threads.delete(threadId);
+        return 0;
+      }
+      const entry = pendingEntry({ encoding: ENCODING_DELETED, valueKind: VALUE_JSON, chainLength: 0, rawBytes: 0, rawChecksum: 0, basePosition: 0 }, '', undefined, new Uint8Array(0));
+      await this.store.pipeline.submit<number>({
+        prepare: (_firstPosition, writer): Prepared<number> => {
+          const timestamp = Date.now();
+          entry.id = this.ids.next(timestamp);
+          const pointer = writer.reservePayload(maxEncodedSize(nameBytes, entry));
+          writer.endPayload(KIND_CHECKPOINT_THREAD_DELETED, writeEvent(writer.u8, pointer, nameBytes, entry, count, timestamp));
+          if (this.threads.get(threadId) === thread) this.threads.delete(threadId);
+          thread.positions = [];
+          return { count: 1, result: () => count };
+        },
+      });
+      this.cache.delete(threadId);
+      return count;
+    });
+  }
+}
