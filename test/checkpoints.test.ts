@@ -14,6 +14,10 @@ function agentState(steps: number): { messages: { role: string; content: string;
   return { messages, step: steps };
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
+}
+
 describe(`checkpoints on ${runtime}`, () => {
   it('saves and loads JSON and binary states, full then deltas, across a reopen', async () => {
     const path = storePath();
@@ -188,6 +192,64 @@ describe(`checkpoints on ${runtime}`, () => {
       if (target === 'delta') expect((await reopened.checkpoints.load('t', { id: (await reopened.checkpoints.list('t'))[3]!.id }))!.state).toEqual(agentState(3));
       await reopened.close();
     }
+  });
+  it('checkpoints.storage(): a key → bytes store (save/load/delete/list) with deltas per key', async () => {
+    const path = storePath();
+    const db = await open(path);
+    const storage = db.checkpoints.storage({ prefix: 'files/' });
+    const other = db.checkpoints.storage({ prefix: 'other/' });
+    expect(await storage.load('a')).toBeUndefined();
+    const bytes = (step: number) => new TextEncoder().encode(JSON.stringify(agentState(step)));
+    for (let step = 1; step <= 10; step++) await storage.save('a', bytes(step));
+    await storage.save('b', new Uint8Array([1, 2, 3]));
+    await other.save('a', new Uint8Array([9]));
+    expect(await storage.list()).toEqual(['a', 'b']);
+    expect(await other.list()).toEqual(['a']);
+    expect(sameBytes((await storage.load('a'))!, bytes(10))).toBe(true);
+    // Re-saving a key stored deltas, not whole states.
+    const [summary] = await db.checkpoints.summary(['files/a']);
+    expect(summary).toMatchObject({ threadId: 'files/a', checkpoints: 10, full: 1, delta: 9 });
+    expect(summary!.storedBytes).toBeLessThan(summary!.rawBytes / 5);
+    expect(await storage.delete('b')).toBe(true);
+    expect(await storage.delete('b')).toBe(false);
+    await expect(storage.save('', new Uint8Array(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(storage.save('c', 'text' as unknown as Uint8Array)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(() => db.checkpoints.storage({ prefix: 3 as unknown as string })).toThrow(/prefix must be a string/);
+    await db.close();
+    const reopened = await open(path);
+    const again = reopened.checkpoints.storage({ prefix: 'files/' });
+    expect(await again.list()).toEqual(['a']);
+    expect(sameBytes((await again.load('a'))!, bytes(10))).toBe(true);
+    await reopened.close();
+  });
+
+  it('stats() counts entries and bytes per kind; summary() gives sizes per thread', async () => {
+    const db = await open(storePath());
+    await db.events.append('s', [{ type: 'x', data: 1 }, { type: 'y', data: 2 }]);
+    for (let step = 1; step <= 5; step++) await db.checkpoints.save('t', agentState(step));
+    await db.checkpoints.save('gone', { a: 1 });
+    await db.checkpoints.delete('gone');
+    const stats = db.stats();
+    expect(stats.kinds.events.entries).toBe(2);
+    expect(stats.kinds.checkpoints.entries).toBe(6);
+    expect(stats.kinds.checkpointDeletes.entries).toBe(1);
+    expect(stats.kinds.other.entries).toBe(0);
+    expect(stats.checkpoints).toBe(5);
+    expect(stats.threads).toBe(1);
+    const summaries = await db.checkpoints.summary();
+    expect(summaries).toHaveLength(1);
+    const infos = await db.checkpoints.list('t');
+    expect(summaries[0]).toMatchObject({
+      threadId: 't',
+      checkpoints: 5,
+      full: 1,
+      delta: 4,
+      rawBytes: infos.reduce((sum, info) => sum + info.rawBytes, 0),
+      storedBytes: infos.reduce((sum, info) => sum + info.storedBytes, 0),
+      newest: { seq: 4 },
+    });
+    expect(await db.checkpoints.summary(['nothing'])).toEqual([]);
+    await db.close();
   });
 });
 

@@ -256,6 +256,52 @@ describe('reeldb inspect and stats', () => {
   });
 });
 
+describe('reeldb checkpoints and checkpoint stats', () => {
+  it('lists threads with raw against stored bytes, one thread newest first, and stats per kind', async () => {
+    const path = join(temporary, 'with-checkpoints');
+    const db = await open(path);
+    await db.events.append('run', [{ type: 'step', data: 1 }]);
+    const messages: string[] = [];
+    for (let step = 0; step < 12; step++) {
+      messages.push(`message ${step} ${'x'.repeat(400)}`);
+      await db.checkpoints.save('thread-a', { messages }, { metadata: { step } });
+    }
+    await db.checkpoints.save('thread-b', new Uint8Array(300).fill(7));
+    const summaries = await db.checkpoints.summary();
+    await db.close();
+    const a = summaries.find((summary) => summary.threadId === 'thread-a')!;
+
+    const listing = reeldb('checkpoints', path);
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toMatch(/^threads\s+2$/m);
+    expect(listing.stdout).toMatch(/^checkpoints\s+13$/m);
+    expect(listing.stdout).toMatch(/^\s+thread-a\s+12\s+1\s+11\s/m);
+    const json = JSON.parse(reeldb('checkpoints', path, '--json').stdout);
+    expect(json).toMatchObject({ threads: 2, checkpoints: 13 });
+    expect(json.list[0]).toMatchObject({ threadId: 'thread-a', checkpoints: 12, full: 1, delta: 11, rawBytes: a.rawBytes, storedBytes: a.storedBytes });
+    expect(a.rawBytes).toBeGreaterThan(a.storedBytes * 5);
+
+    const thread = reeldb('checkpoints', path, '--thread', 'thread-a', '--limit', '3');
+    expect(thread.code).toBe(0);
+    const rows = thread.stdout.split('\n').filter((line) => /^\s+\S{22}\s/.test(line));
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/\s11\s+delta\s.*\{"step":11\}/);
+    const threadJson = JSON.parse(reeldb('checkpoints', path, '--thread', 'thread-a', '--json').stdout);
+    expect(threadJson.listed.map((info: { seq: number }) => info.seq)).toEqual([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+
+    const missing = reeldb('checkpoints', path, '--thread', 'nope');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("thread 'nope' has no checkpoints");
+
+    const stats = JSON.parse(reeldb('stats', path, '--json').stdout);
+    expect(stats.kinds.events.entries).toBe(1);
+    expect(stats.kinds.checkpoints.entries).toBe(13);
+    expect(stats.checkpoints).toMatchObject({ threads: 2, checkpoints: 13, full: 2, delta: 11 });
+    expect(stats.checkpoints.compressionRatio).toBeGreaterThan(3);
+    expect(reeldb('stats', path).stdout).toMatch(/^checkpoints\s+13 in 2 threads \(2 full, 11 delta\)$/m);
+  });
+});
+
 describe('usage and bad paths', () => {
   it('exits 2 for a path that is not a store, and leaves it alone', () => {
     const missing = reeldb('inspect', join(temporary, 'does-not-exist'));

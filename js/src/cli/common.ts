@@ -181,7 +181,8 @@ export class Progress {
     private readonly label: string,
     /** Bytes the whole job covers (decides whether a non-terminal sees progress at all). */
     private readonly sizeBytes: () => number,
-    private readonly unit: 'bytes' | 'events' = 'bytes',
+    /** 'bytes', or what is counted ('events', 'checkpoints'). */
+    private readonly unit: string = 'bytes',
   ) {
     this.tty = !!stderr.isTTY;
   }
@@ -194,7 +195,7 @@ export class Progress {
       if (this.shown && now - this.lastDraw < PROGRESS_REFRESH_MS) return;
       this.lastDraw = now;
       this.shown = true;
-      const amount = this.unit === 'bytes' ? `${formatBytes(done)} of ${formatBytes(total)}` : `${formatCount(done)} of ${formatCount(total)} events`;
+      const amount = this.unit === 'bytes' ? `${formatBytes(done)} of ${formatBytes(total)}` : `${formatCount(done)} of ${formatCount(total)} ${this.unit}`;
       this.stderr.write(`\r\x1b[K${this.label} ${(fraction * 100).toFixed(0).padStart(3)}%  ${amount}`);
       return;
     }

@@ -4,6 +4,7 @@
  * `reeldb: <message> (<code>)`, without stack traces (REELDB_DEBUG=1 shows them).
  */
 import * as fs from 'node:fs';
+import { checkpoints, CHECKPOINTS_USAGE } from './checkpoints.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type Cli } from './common.js';
 import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   verify: { run: verify, usage: VERIFY_USAGE },
   dump: { run: dump, usage: DUMP_USAGE },
   stats: { run: stats, usage: STATS_USAGE },
+  checkpoints: { run: checkpoints, usage: CHECKPOINTS_USAGE },
 };
 
 export function version(): string {
@@ -39,7 +41,11 @@ commands:
   verify <path>                        check every frame and the checksum chain
   dump <path> [--stream S] [--from POSITION] [--limit N]
                                        events as JSON lines
-  stats <path> [--json]                counts by type, bytes per event (reads every event)
+  stats <path> [--json]                counts by type, bytes per event, checkpoint sizes and
+                                       compression (reads every entry)
+  checkpoints <path> [--thread T] [--limit N] [--json]
+                                       checkpoint threads with raw and stored bytes, or the
+                                       checkpoints of one thread
 
   reeldb <command> --help              help for one command
   reeldb --version                     print the version

@@ -9,7 +9,9 @@ import { printable } from './inspect.js';
 export const STATS_USAGE = `usage: reeldb stats <path> [--json]
 
 Reads every event once (data is not decoded) and prints counts: events, streams, segments,
-bytes, bytes per event, the time span, and events per type with their data bytes.
+bytes, bytes per event, the time span, and events per type with their data bytes; then the
+log's entries and bytes per kind, and the checkpoints: threads, full and delta counts, bytes
+of the states as saved against the bytes stored (the compression ratio).
 
   --json     print one JSON object instead of text`;
 
@@ -53,6 +55,22 @@ export async function stats(cli: Cli, argv: readonly string[]): Promise<number> 
     } finally {
       progress.done();
     }
+    const checkpointProgress = new Progress(cli.stderr, 'reading checkpoints', () => store.kinds.checkpoints.bytes, 'checkpoints');
+    let threads;
+    try {
+      threads = await db.checkpoints.summary(undefined, (done, total) => checkpointProgress.update(done, total));
+      checkpointProgress.done(true);
+    } finally {
+      checkpointProgress.done();
+    }
+    const checkpointTotals = {
+      threads: threads.length,
+      checkpoints: store.checkpoints,
+      full: threads.reduce((sum, thread) => sum + thread.full, 0),
+      delta: threads.reduce((sum, thread) => sum + thread.delta, 0),
+      rawBytes: threads.reduce((sum, thread) => sum + thread.rawBytes, 0),
+      storedBytes: threads.reduce((sum, thread) => sum + thread.storedBytes, 0),
+    };
     const types = [...byType.values()].sort((a, b) => b.events - a.events || (a.type < b.type ? -1 : 1));
     const bytesPerEvent = events > 0 ? store.bytes / events : 0;
 
@@ -70,6 +88,8 @@ export async function stats(cli: Cli, argv: readonly string[]): Promise<number> 
             firstTimestamp: events > 0 ? firstTimestamp : null,
             lastTimestamp: events > 0 ? lastTimestamp : null,
             types,
+            kinds: store.kinds,
+            checkpoints: { ...checkpointTotals, compressionRatio: checkpointTotals.storedBytes > 0 ? checkpointTotals.rawBytes / checkpointTotals.storedBytes : null },
             warnings,
           },
           null,
@@ -108,6 +128,35 @@ export async function stats(cli: Cli, argv: readonly string[]): Promise<number> 
           ],
           'lrrrr',
         ),
+      );
+    }
+    lines.push('', 'entries per kind');
+    lines.push(
+      ...table(
+        [
+          ['kind', 'entries', 'payload bytes'],
+          ...(
+            [
+              ['event', store.kinds.events],
+              ['checkpoint', store.kinds.checkpoints],
+              ['checkpoint thread deleted', store.kinds.checkpointDeletes],
+              ['other', store.kinds.other],
+            ] as const
+          )
+            .filter(([, kind]) => kind.entries > 0)
+            .map(([name, kind]) => [name, formatCount(kind.entries), formatBytes(kind.bytes)]),
+        ],
+        'lrr',
+      ),
+    );
+    if (checkpointTotals.checkpoints > 0) {
+      const { rawBytes, storedBytes } = checkpointTotals;
+      lines.push(
+        '',
+        ...fields([
+          ['checkpoints', `${formatCount(checkpointTotals.checkpoints)} in ${plural(checkpointTotals.threads, 'thread')} (${formatCount(checkpointTotals.full)} full, ${formatCount(checkpointTotals.delta)} delta)`],
+          ['checkpoint states', `${formatBytes(rawBytes)} as saved → ${formatBytes(storedBytes)} stored (${storedBytes > 0 ? (rawBytes / storedBytes).toFixed(1) : '-'}× smaller)`],
+        ]),
       );
     }
     for (const line of lines) await cli.stdout.line(line);

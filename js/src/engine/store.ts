@@ -7,7 +7,9 @@ import { InvalidArgumentError, StoreClosedError } from '../errors.js';
 import { SegmentLog, type RecoveryReport } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import type { FileHost, HostLock } from '../host/types.js';
+import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
 import { Checkpoints } from '../primitives/checkpoints.js';
+import { KIND_EVENT } from '../primitives/event-codec.js';
 import { Events } from '../primitives/events.js';
 import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
@@ -29,7 +31,18 @@ export interface StoreStats {
   entries: number;
   bytes: number;
   streams: number;
+  /** Entries and payload bytes per kind of entry (from the index; nothing is read). */
+  kinds: { events: KindStats; checkpoints: KindStats; checkpointDeletes: KindStats; other: KindStats };
+  /** Checkpoints in the store and threads that have one (sizes: `checkpoints.summary()`). */
+  checkpoints: number;
+  threads: number;
   recovery: RecoveryReport;
+}
+
+export interface KindStats {
+  entries: number;
+  /** Payload bytes of those entries (without frame overhead). */
+  bytes: number;
 }
 
 export class Store {
@@ -141,8 +154,26 @@ export class Store {
       entries: this.log.nextPosition,
       bytes: segments.reduce((sum, segment) => sum + segment.bytes, 0),
       streams: this.events.streamCount,
+      kinds: this.kindStats(),
+      checkpoints: this.checkpoints.totalCount,
+      threads: this.checkpoints.threadIds().length,
       recovery: this.recovery,
     };
+  }
+
+  private kindStats(): StoreStats['kinds'] {
+    const kinds = { events: { entries: 0, bytes: 0 }, checkpoints: { entries: 0, bytes: 0 }, checkpointDeletes: { entries: 0, bytes: 0 }, other: { entries: 0, bytes: 0 } };
+    for (const segment of this.log.segments) {
+      const codes = segment.kinds.values;
+      const lengths = segment.lengths.values;
+      for (let index = 0; index < segment.kinds.length; index++) {
+        const code = codes[index]!;
+        const bucket = code === KIND_EVENT ? kinds.events : code === KIND_CHECKPOINT ? kinds.checkpoints : code === KIND_CHECKPOINT_THREAD_DELETED ? kinds.checkpointDeletes : kinds.other;
+        bucket.entries++;
+        bucket.bytes += lengths[index]!;
+      }
+    }
+    return kinds;
   }
 
   /** Waits for queued commits, syncs, releases the lock. Later calls reject with StoreClosedError. */

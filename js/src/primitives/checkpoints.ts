@@ -15,6 +15,7 @@ import type { Store } from '../engine/store.js';
 import { utf8Decode } from '../host/text.js';
 import { checkCount, checkOptions, describe } from '../validate.js';
 import { HeadCache } from './checkpoint-cache.js';
+import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
   CheckpointIds,
   decodeCheckpointEntry,
@@ -33,6 +34,7 @@ import {
 import { maxEncodedSize, writeEvent } from './event-codec.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
+export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
 
 /** A full checkpoint is written at the latest after this many deltas. */
 export const CHAIN_LENGTH_MAX = 64;
@@ -57,6 +59,23 @@ export interface ListCheckpointsOptions {
   /** Only checkpoints whose metadata has these keys with these (JSON-equal) values. */
   filter?: Record<string, unknown>;
 }
+
+/** What `summary` reports for one thread. */
+export interface ThreadSummary {
+  threadId: string;
+  checkpoints: number;
+  full: number;
+  delta: number;
+  /** Sum of the serialised states' sizes. */
+  rawBytes: number;
+  /** Sum of what the log stores for them (compressed). */
+  storedBytes: number;
+  /** The newest checkpoint. */
+  newest: CheckpointInfo;
+}
+
+/** Checkpoint entries read per batch by `summary` (bounds its memory). */
+const SUMMARY_BATCH = 1024;
 
 interface ThreadState {
   nameBytes: Uint8Array;
@@ -122,6 +141,65 @@ export class Checkpoints {
   threadIds(): string[] {
     this.store.checkOpen();
     return [...this.threads].filter(([, thread]) => thread.positions.length > 0).map(([threadId]) => threadId);
+  }
+
+  /**
+   * A key → bytes view (`save(id, bytes)`, `load(id)`, `delete(id)`, `list()`) for code written
+   * against a file-per-checkpoint store; each id is a thread, so re-saving an id stores a delta.
+   */
+  storage(options?: CheckpointStorageOptions): CheckpointStorage {
+    this.store.checkOpen();
+    return checkpointStorage(this, options);
+  }
+
+  /** Number of checkpoints in the store (all threads). */
+  get totalCount(): number {
+    let total = 0;
+    for (const thread of this.threads.values()) total += thread.positions.length;
+    return total;
+  }
+
+  /**
+   * Per-thread sizes: checkpoints, full and delta counts, raw and stored bytes, the newest
+   * one. Reads every checkpoint entry of the threads asked for (all when `threadIds` is
+   * absent), in batches; `onProgress(done, total)` is called after each batch.
+   */
+  async summary(threadIds?: readonly string[], onProgress?: (done: number, total: number) => void): Promise<ThreadSummary[]> {
+    this.store.checkOpen();
+    if (threadIds !== undefined && (!Array.isArray(threadIds) || threadIds.some((threadId) => typeof threadId !== 'string'))) {
+      throw new InvalidArgumentError(`threadIds must be an array of strings, got ${describe(threadIds)}`);
+    }
+    const written = this.store.pipeline.writtenPosition;
+    const owner = new Map<number, ThreadSummary>();
+    const summaries: ThreadSummary[] = [];
+    const positions: number[] = [];
+    for (const threadId of threadIds ?? this.threadIds()) {
+      const thread = this.threads.get(threadId);
+      const visible = thread ? thread.positions.filter((position) => position < written) : [];
+      if (visible.length === 0) continue;
+      const summary = { threadId, checkpoints: visible.length, full: 0, delta: 0, rawBytes: 0, storedBytes: 0 } as ThreadSummary;
+      summaries.push(summary);
+      for (const position of visible) {
+        owner.set(position, summary);
+        positions.push(position);
+      }
+    }
+    positions.sort((a, b) => a - b);
+    for (let start = 0; start < positions.length; start += SUMMARY_BATCH) {
+      const batch = positions.slice(start, start + SUMMARY_BATCH);
+      const entries = await this.readEntries(batch, false);
+      for (const position of batch) {
+        const { info } = entries.get(position)!;
+        const summary = owner.get(position)!;
+        if (info.encoding === 'full') summary.full++;
+        else summary.delta++;
+        summary.rawBytes += info.rawBytes;
+        summary.storedBytes += info.storedBytes;
+        if (!summary.newest || info.seq > summary.newest.seq) summary.newest = info;
+      }
+      onProgress?.(Math.min(start + SUMMARY_BATCH, positions.length), positions.length);
+    }
+    return summaries;
   }
 
   /** Number of checkpoints of a thread (0 when none). */
@@ -256,13 +334,13 @@ export class Checkpoints {
   }
 
   /** Reads the entries at `positions` (sorted), decoded. */
-  private async readEntries(positions: number[]): Promise<Map<number, CheckpointEntry>> {
+  private async readEntries(positions: number[], keepStored = true): Promise<Map<number, CheckpointEntry>> {
     const entries = new Map<number, CheckpointEntry>();
     await this.store.log.readPositions(positions, (position, bytes, start, length) => {
       const entry = decodeCheckpointEntry(bytes, start, length, position);
       if (!entry) throw this.corruption(position, 'the checkpoint entry does not decode');
       // Copy out of the read buffer: it is reused.
-      entries.set(position, { ...entry, stored: entry.stored.slice() });
+      entries.set(position, { ...entry, stored: keepStored ? entry.stored.slice() : new Uint8Array(0) });
     });
     return entries;
   }
@@ -306,7 +384,7 @@ export class Checkpoints {
 
   /** Index of the checkpoint with `id` in the thread, or -1 (ids sort by time: binary search, then a scan as fallback). */
   private async indexOf(thread: ThreadState, id: string): Promise<number> {
-    const idAt = async (index: number) => (await this.readEntries([thread.positions[index]!])).get(thread.positions[index]!)!.info.id;
+    const idAt = async (index: number) => (await this.readEntries([thread.positions[index]!], false)).get(thread.positions[index]!)!.info.id;
     let low = 0;
     let high = thread.positions.length - 1;
     while (low <= high) {
@@ -347,7 +425,7 @@ export class Checkpoints {
     let entry: CheckpointEntry;
     if (cached && cached.position === position) {
       raw = cached.raw;
-      entry = (await this.readEntries([position])).get(position)!;
+      entry = (await this.readEntries([position], false)).get(position)!;
     } else {
       const rebuilt = await this.reconstruct(thread, index);
       raw = rebuilt.raw;
@@ -387,7 +465,7 @@ export class Checkpoints {
     while (end > 0 && found.length < limit) {
       const start = Math.max(0, end - Math.max(limit - found.length, 16));
       const positions = thread.positions.slice(start, end);
-      const entries = await this.readEntries(positions);
+      const entries = await this.readEntries(positions, false);
       for (let index = positions.length - 1; index >= 0 && found.length < limit; index--) {
         const info = entries.get(positions[index]!)!.info;
         if (matches(info)) found.push(info);
