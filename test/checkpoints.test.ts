@@ -61,14 +61,21 @@ describe(`checkpoints on ${runtime}`, () => {
   it('bounds the delta chain with a full checkpoint every CHAIN_LENGTH_MAX saves', async () => {
     const db = await open(storePath(), { durability: 'buffered' });
     const encodings: string[] = [];
-    for (let step = 1; step <= 140; step++) encodings.push((await db.checkpoints.save('t', agentState(step % 50 + 1))).encoding);
+    for (let step = 1; step <= 300; step++) encodings.push((await db.checkpoints.save('t', agentState(step % 50 + 1))).encoding);
     const fulls = encodings.flatMap((encoding, index) => (encoding === 'full' ? [index] : []));
     expect(fulls[0]).toBe(0);
-    for (let index = 1; index < fulls.length; index++) expect(fulls[index]! - fulls[index - 1]!).toBeLessThanOrEqual(65);
+    for (let index = 1; index < fulls.length; index++) expect(fulls[index]! - fulls[index - 1]!).toBeLessThanOrEqual(129);
     let run = 0;
     for (const encoding of encodings) {
       run = encoding === 'full' ? 0 : run + 1;
-      expect(run).toBeLessThanOrEqual(64);
+      expect(run).toBeLessThanOrEqual(128);
+    }
+    expect(fulls.length).toBeGreaterThanOrEqual(3);
+    // Every checkpoint still loads (the longest chains included).
+    const infos = await db.checkpoints.list('t', { limit: 300 });
+    for (const index of [0, 127, 128, 129, 255, 299]) {
+      const info = infos[299 - index]!;
+      expect((await db.checkpoints.load('t', { id: info.id }))!.state).toEqual(agentState((index + 1) % 50 + 1));
     }
     await db.close();
   });

@@ -133,4 +133,30 @@ describe(`checkpoint codec in the wasm core on ${runtime}`, () => {
     // The core still works afterwards.
     expect(same(core.decodeCheckpoint(delta, previous, next.length), next)).toBe(true);
   });
+  it('decodes a whole chain in one call, in place, with the CRC32C of the result; a bad link names its index', () => {
+    const states = [agentState(4)];
+    for (let steps = 5; steps < 70; steps++) states.push(agentState(steps));
+    states.push(noise(3, 2000), new Uint8Array(0), agentState(2));
+    const links = [core.encodeCheckpointFull(states[0]!)];
+    for (let index = 1; index < states.length; index++) links.push(core.encodeCheckpointDelta(states[index - 1]!, states[index]!));
+    for (const end of [1, 2, 30, 66, states.length]) {
+      const { raw, checksum } = core.decodeCheckpointChain(links.slice(0, end), 1 << 20);
+      expect(same(raw, states[end - 1]!)).toBe(true);
+      expect(checksum).toBe(core.crc32c(states[end - 1]!));
+    }
+    const damaged = links.slice(0, 40);
+    damaged[25] = damaged[25]!.slice(0, damaged[25]!.length - 3);
+    const error = (() => {
+      try {
+        core.decodeCheckpointChain(damaged, 1 << 20);
+      } catch (caught) {
+        return caught as CheckpointCodecError;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(CheckpointCodecError);
+    expect(error!.link).toBe(25);
+    expect(error!.errorCode).toBe(CODEC_ERROR_CORRUPT);
+    expect(() => core.decodeCheckpointChain(links.slice(0, 10), 10)).toThrow(CheckpointCodecError);
+  });
 });

@@ -323,3 +323,36 @@ pub unsafe extern "C" fn reel_checkpoint_decode(previous: *const u8, previous_le
     };
     finish_codec(core, outcome)
 }
+
+/// Restores a checkpoint from its chain: `count` stored byte strings lying back to back at
+/// `links`, their lengths as u32 at `lengths`; the first is a full checkpoint, each later one
+/// a delta against the state before it (applied in place, codec.rs `decode_chain`). On 0 the
+/// state is at words 10–11 and word 6 holds its CRC32C (lengths: `count` little-endian u32); otherwise word 2 holds the index of
+/// the link that failed, with the error code and message as for `reel_checkpoint_decode`.
+#[no_mangle]
+pub unsafe extern "C" fn reel_checkpoint_decode_chain(links: *const u8, lengths: *const u8, count: u32, raw_length_max: u32) -> u32 {
+    // Little-endian u32s at any alignment (the host's buffer is a byte allocation).
+    let lengths: Vec<u32> = bytes(lengths, count.saturating_mul(4)).chunks_exact(4).map(|word| u32::from_le_bytes([word[0], word[1], word[2], word[3]])).collect();
+    let total: u64 = lengths.iter().map(|length| *length as u64).sum();
+    if total > u32::MAX as u64 {
+        let error = CodecError { code: codec::error_code::INVALID_ARGUMENT, message: format!("a checkpoint chain of {total} bytes does not fit the core's memory") };
+        return finish_codec(core(), Err(error));
+    }
+    let all = bytes(links, total as u32);
+    let mut at = 0usize;
+    let slices = lengths.iter().map(|length| {
+        let slice = &all[at..at + *length as usize];
+        at += *length as usize;
+        slice
+    });
+    let core = core();
+    core.codec_output = Vec::new();
+    let (outcome, failed) = match codec::decode_chain(slices, raw_length_max as usize) {
+        Ok(state) => (Ok(state), 0),
+        Err((index, error)) => (Err(error), index),
+    };
+    let code = finish_codec(core, outcome);
+    core.result.0[ResultWord::Consumed as usize] = failed as u32;
+    core.result.0[ResultWord::Checksum as usize] = if code == 0 { crc32c::crc32c(&core.codec_output) } else { 0 };
+    code
+}

@@ -23,6 +23,7 @@ export interface CoreExports {
   reel_interner_clear(): void;
   reel_checkpoint_encode(previous: number, previousLength: number, raw: number, rawLength: number, level: number, mode: number): number;
   reel_checkpoint_decode(previous: number, previousLength: number, stored: number, storedLength: number, mode: number, rawLengthMax: number): number;
+  reel_checkpoint_decode_chain(links: number, lengths: number, count: number, rawLengthMax: number): number;
 }
 
 export const ABI_VERSION = 1;
@@ -84,10 +85,13 @@ export const CODEC_ERROR_INVALID_ARGUMENT = 3;
  */
 export class CheckpointCodecError extends Error {
   readonly errorCode: number;
-  constructor(errorCode: number, message: string) {
+  /** decodeCheckpointChain: the index of the link that failed (0 otherwise). */
+  readonly link: number;
+  constructor(errorCode: number, message: string, link = 0) {
     super(message);
     this.name = 'CheckpointCodecError';
     this.errorCode = errorCode;
+    this.link = link;
   }
 }
 
@@ -309,6 +313,38 @@ export class Core {
     return this.checkpointCall(base, stored, (previousPointer, input) =>
       this.exports.reel_checkpoint_decode(previousPointer, base.length, input, stored.length, mode, limit),
     );
+  }
+
+  /**
+   * The state at the end of a chain: `links[0]` stored by encodeCheckpointFull, each later
+   * link a delta against the state before it. The core applies the deltas in place (each
+   * costs what changed) and returns the state with its CRC32C. A link that does not decode
+   * throws CheckpointCodecError with its `link` index.
+   */
+  decodeCheckpointChain(links: readonly Uint8Array[], rawLengthMax: number): { raw: Uint8Array; checksum: number } {
+    const limit = Math.max(0, Math.min(Math.floor(rawLengthMax) || 0, 0xffffffff));
+    const total = links.reduce((sum, link) => sum + link.length, 0);
+    const lengthsBytes = Math.max(4, links.length * 4);
+    const linksPointer = this.exports.reel_alloc(Math.max(1, total));
+    let lengthsPointer = 0;
+    try {
+      lengthsPointer = this.exports.reel_alloc(lengthsBytes);
+      const u8 = this.u8; // after both allocations: either may have grown memory
+      const lengths = new DataView(u8.buffer, lengthsPointer, lengthsBytes);
+      let at = linksPointer;
+      links.forEach((link, index) => {
+        u8.set(link, at);
+        at += link.length;
+        lengths.setUint32(index * 4, link.length, true);
+      });
+      const code = this.exports.reel_checkpoint_decode_chain(linksPointer, lengthsPointer, links.length, limit);
+      if (code !== 0) throw new CheckpointCodecError(code, this.message(), this.result(2));
+      const pointer = this.result(10);
+      return { raw: this.u8.slice(pointer, pointer + this.result(11)), checksum: this.result(6) };
+    } finally {
+      if (lengthsPointer !== 0) this.exports.reel_free(lengthsPointer, lengthsBytes);
+      this.exports.reel_free(linksPointer, Math.max(1, total));
+    }
   }
 
   /** Copies `previous` and `input` into fresh core buffers, runs `call`, copies its output out. */

@@ -8,6 +8,7 @@
  * never wrong data. Saves and deletes of one thread run one after another; threads run in
  * parallel and share group commits.
  */
+import type { CheckpointCodecError } from '../core/core.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import type { Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
@@ -36,8 +37,12 @@ import { maxEncodedSize, writeEvent } from './event-codec.js';
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
 
-/** A full checkpoint is written at the latest after this many deltas. */
-export const CHAIN_LENGTH_MAX = 64;
+/**
+ * A full checkpoint is written at the latest after this many deltas. The core applies a
+ * chain in place (a one-message delta costs a few µs), so a long chain loads in about the
+ * time of its full checkpoint; 128 keeps full saves under 1% of saves (out of the p99).
+ */
+export const CHAIN_LENGTH_MAX = 128;
 /** A delta larger than this share of the last full checkpoint's stored size does not pay: write a full one. */
 const DELTA_SHARE_MAX = 0.5;
 
@@ -366,20 +371,23 @@ export class Checkpoints {
       }
       chain.unshift(entries.get(thread.positions[at]!)!);
     }
-    const core = this.store.core;
-    let raw: Uint8Array | undefined;
-    for (const entry of chain) {
-      try {
-        raw = core.decodeCheckpoint(entry.stored, raw, entry.descriptor.rawBytes);
-      } catch (error) {
-        throw this.corruption(entry.info.position, `its ${entry.info.encoding} data does not decode (${(error as Error).message})`);
-      }
-      if (raw.length !== entry.descriptor.rawBytes) throw this.corruption(entry.info.position, `decoded ${raw.length} bytes, expected ${entry.descriptor.rawBytes}`);
+    // One core call: the deltas are applied in place in the core, each costing what changed.
+    const limit = chain.reduce((largest, entry) => Math.max(largest, entry.descriptor.rawBytes), 0);
+    let decoded: { raw: Uint8Array; checksum: number };
+    try {
+      decoded = this.store.core.decodeCheckpointChain(
+        chain.map((entry) => entry.stored),
+        limit,
+      );
+    } catch (error) {
+      const entry = chain[(error as CheckpointCodecError).link ?? 0] ?? target;
+      throw this.corruption(entry.info.position, `its ${entry.info.encoding} data does not decode (${(error as Error).message})`);
     }
-    if (core.crc32c(raw!) !== target.descriptor.rawChecksum) {
+    if (decoded.raw.length !== target.descriptor.rawBytes) throw this.corruption(target.info.position, `decoded ${decoded.raw.length} bytes, expected ${target.descriptor.rawBytes}`);
+    if (decoded.checksum !== target.descriptor.rawChecksum) {
       throw this.corruption(target.info.position, 'the reconstructed state does not match the checksum of the state that was saved');
     }
-    return { raw: raw!, entry: target, fullStoredBytes: chain[0]!.info.storedBytes };
+    return { raw: decoded.raw, entry: target, fullStoredBytes: chain[0]!.info.storedBytes };
   }
 
   /** Index of the checkpoint with `id` in the thread, or -1 (ids sort by time: binary search, then a scan as fallback). */
