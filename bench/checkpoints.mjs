@@ -1,6 +1,7 @@
 // Checkpoint benchmark: a growing agent state (one ~500-byte message added per step) saved
 // after every step and loaded back, side by side in one process run, by
-//   - reeldb checkpoints (strict durability: fdatasync before save resolves),
+//   - reeldb checkpoints (strict durability: fdatasync before save resolves), with JSON states
+//     and with states the caller packs with msgpackr and saves as bytes,
 //   - @langchain/langgraph-checkpoint-sqlite (SqliteSaver: better-sqlite3, WAL, one row per checkpoint),
 //   - a msgpack full-file baseline (msgpackr pack, write temp + fsync + rename, per thread).
 // Reports disk bytes, save p50/p99, cold load p50/p99 (newest checkpoint, in a freshly opened
@@ -53,6 +54,24 @@ async function reeldbContender(directory) {
     close: () => db.close(),
     bytes: () => directoryBytes(directory),
     extra: () => ({ full: infos.filter((info) => info.encoding === 'full').length, delta: infos.filter((info) => info.encoding === 'delta').length }),
+  };
+}
+
+/** reeldb with the state serialised by msgpackr and saved as bytes (the caller's choice of serialiser). */
+async function reeldbMsgpackContender(directory) {
+  let pack;
+  let unpack;
+  try {
+    ({ pack, unpack } = require('msgpackr'));
+  } catch (error) {
+    return { error: String(error?.message ?? error).split('\n')[0] };
+  }
+  const contender = await reeldbContender(directory);
+  return {
+    ...contender,
+    name: 'reeldb (strict, msgpackr bytes)',
+    save: (state, step) => contender.save(pack(state), step),
+    load: async () => unpack(await contender.load()),
   };
 }
 
@@ -186,7 +205,7 @@ async function codecSpeed() {
 const results = { date: new Date().toISOString(), runtime: runtimeVersion(), quick, runs: [] };
 for (const steps of STEP_COUNTS) {
   // Interleaved by contender, one after another on the same disk, in one process.
-  for (const make of [reeldbContender, sqliteContender, msgpackContender]) {
+  for (const make of [reeldbContender, reeldbMsgpackContender, sqliteContender, msgpackContender]) {
     const result = await runSteps(make, steps);
     if (result.error) console.log(`  ${make.name}: skipped (${result.error})`);
     else {

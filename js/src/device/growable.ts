@@ -16,6 +16,12 @@ export class GrowableUint32 {
   truncate(length: number): void {
     this.length = Math.min(this.length, length);
   }
+  /** Replaces the contents with `values` (with room to grow). */
+  assign(values: ArrayLike<number>): void {
+    this.values = new Uint32Array(Math.max(1024, values.length));
+    this.values.set(values);
+    this.length = values.length;
+  }
 }
 
 export class GrowableUint8 {
@@ -31,5 +37,11 @@ export class GrowableUint8 {
       this.values = grown;
     }
     this.values[this.length++] = value;
+  }
+  /** Replaces the contents with `values` (with room to grow). */
+  assign(values: ArrayLike<number>): void {
+    this.values = new Uint8Array(Math.max(1024, values.length));
+    this.values.set(values);
+    this.length = values.length;
   }
 }

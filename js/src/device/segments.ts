@@ -7,6 +7,7 @@ import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, ty
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
 import { GrowableUint32, GrowableUint8 } from './growable.js';
+import type { LogImage } from '../engine/snapshot.js';
 
 export const SEGMENT_NAME = /^(\d{20})\.seg$/;
 export const FRAME_BEGIN_BYTES = 32;
@@ -16,6 +17,17 @@ export const SCAN_CHUNK_BYTES = 4 << 20;
 
 export function segmentName(firstPosition: number): string {
   return `${String(firstPosition).padStart(20, '0')}.seg`;
+}
+
+/** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
+export const FRAME_END_MAGIC = 0x45464c52;
+
+function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array }): Segment {
+  const segment = new Segment(name, path, image.firstPosition, handle, size);
+  segment.offsets.assign(image.offsets);
+  segment.lengths.assign(image.lengths);
+  segment.kinds.assign(image.kinds);
+  return segment;
 }
 
 export class Segment {
@@ -42,6 +54,18 @@ export interface RecoveryReport {
   frames: number;
   entries: number;
   bytesScanned: number;
+  /** The snapshot open started from (`snapshot-….snap`), and the position it covered; the scan began after it. */
+  snapshot?: { name: string; position: number };
+}
+
+/** A snapshot that does not fit the files it describes: open falls back to a full scan. */
+export class SnapshotMismatch extends Error {}
+
+/** Where recovery starts when a snapshot covers the log up to `position`. */
+export interface Resume {
+  name: string;
+  position: number;
+  log: LogImage;
 }
 
 export interface SegmentLogOptions {
@@ -58,6 +82,8 @@ export class SegmentLog {
   readonly segments: Segment[] = [];
   readonly logDirectory: string;
   lastChecksum = 0;
+  /** Bytes of frames appended since open. */
+  appendedBytes = 0;
   /** Frames appended but not yet written: they go to the OS in one write per flush. */
   private pending = new Uint8Array(0);
   private pendingLength = 0;
@@ -79,9 +105,9 @@ export class SegmentLog {
   }
 
   /** Opens and recovers the log; `visit` sees every entry in order. */
-  static async open(options: SegmentLogOptions, visit: RecoveryVisitor): Promise<{ log: SegmentLog; report: RecoveryReport }> {
+  static async open(options: SegmentLogOptions, visit: RecoveryVisitor, resume?: Resume): Promise<{ log: SegmentLog; report: RecoveryReport }> {
     const log = new SegmentLog(options);
-    const report = await options.core.scanSession((session) => log.recover(session, visit));
+    const report = await options.core.scanSession((session) => log.recover(session, visit, resume));
     if (!options.readOnly) {
       if (log.segments.length === 0) await log.createSegment(0);
       // What recovery found may still sit unsynced in the OS cache (the last process died
@@ -91,29 +117,66 @@ export class SegmentLog {
     return { log, report };
   }
 
-  private async recover(session: ScanSession, visit: RecoveryVisitor): Promise<RecoveryReport> {
-    const { host, storeId, readOnly } = this.options;
+  private async recover(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined): Promise<RecoveryReport> {
+    const { host, readOnly } = this.options;
     if (!readOnly) await host.mkdir(this.logDirectory);
     const names = (await host.list(this.logDirectory)).filter((name) => SEGMENT_NAME.test(name)).sort();
-    const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
     const handles: FileHandle[] = [];
     const sizes: number[] = [];
-    for (const name of names) {
-      const handle = await host.open(joinPath(this.logDirectory, name), { readOnly });
-      handles.push(handle);
-      sizes.push(await handle.size());
+    try {
+      for (const name of names) {
+        const handle = await host.open(joinPath(this.logDirectory, name), { readOnly });
+        handles.push(handle);
+        sizes.push(await handle.size());
+      }
+      return await this.recoverFiles(session, visit, resume, names, handles, sizes);
+    } catch (error) {
+      // Open fails: close every segment file (a segment removed during recovery is closed already).
+      this.segments.length = 0;
+      for (const handle of handles) await handle.close().catch(() => undefined);
+      throw error;
     }
+  }
+
+  private async recoverFiles(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined, names: string[], handles: FileHandle[], sizes: number[]): Promise<RecoveryReport> {
+    const { host, storeId, readOnly } = this.options;
+    const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
     const total = sizes.reduce((sum, size) => sum + size, 0);
     let done = 0;
     let expectedPosition = 0;
     let checksum = 0;
-    const streamNames: (string | undefined)[] = [];
-    for (let index = 0; index < names.length; index++) {
+    let start = 0;
+    let resumeOffset = -1;
+    if (resume) {
+      // The segments the snapshot covers, with their entry tables; scanning resumes at the
+      // end of the last one it covers. Anything that does not match is SnapshotMismatch.
+      await this.restoreSegments(resume, names, handles, sizes);
+      // Handles of covered segments now belong to them; the last covered one is scanned on.
+      start = resume.log.segments.length - 1;
+      this.segments.pop();
+      resumeOffset = resume.log.segments[start]!.coveredSize;
+      expectedPosition = resume.log.segments[start]!.firstPosition;
+      checksum = resume.log.checksum;
+      for (let index = 0; index < start; index++) done += sizes[index]!;
+      report.snapshot = { name: resume.name, position: resume.position };
+    }
+    for (let index = start; index < names.length; index++) {
       const name = names[index]!;
       const path = joinPath(this.logDirectory, name);
       const handle = handles[index]!;
       const size = sizes[index]!;
       const isLast = index === names.length - 1;
+      if (index === start && resumeOffset >= 0) {
+        const image = resume!.log.segments[start]!;
+        const segment = restoredSegment(name, path, handle, size, image);
+        this.segments.push(segment);
+        expectedPosition = resume!.position;
+        done += resumeOffset;
+        const stop = await this.scanSegment(session, segment, resumeOffset, index, names, visit, report, { expectedPosition, checksum, done, total }, true);
+        ({ expectedPosition, checksum, done } = stop);
+        if (stop.truncated) break;
+        continue;
+      }
       const header = new Uint8Array(SEGMENT_HEADER_BYTES);
       const headerRead = await handle.read(header, 0);
       const decoded = this.options.core.decodeSegmentHeader(header.subarray(0, headerRead), storeId);
@@ -137,72 +200,151 @@ export class SegmentLog {
       }
       const segment = new Segment(name, path, expectedPosition, handle, size);
       this.segments.push(segment);
-      let offset = SEGMENT_HEADER_BYTES;
       done += SEGMENT_HEADER_BYTES;
-      let chunk = SCAN_CHUNK_BYTES;
-      let tableCapacity = 65536;
-      while (offset < size) {
-        const length = Math.min(chunk, size - offset);
-        const view = session.bufferView(length);
-        const read = await handle.read(view.subarray(0, length), offset);
-        const isFinal = offset + read >= size;
-        const result = session.scan(read, isFinal, expectedPosition, checksum, storeId, tableCapacity);
-        const table = session.entryTable(result.entries);
-        for (let entry = 0; entry < result.entries; entry++) {
-          const word = entry * ENTRY_RECORD_WORDS;
-          const kind = table[word + 2]!;
-          segment.offsets.push(offset + table[word]!);
-          segment.lengths.push(table[word + 1]!);
-          segment.kinds.push(kind);
-          const streamNumber = table[word + 3]!;
-          let streamName: string | undefined;
-          if (streamNumber !== 0xffffffff) {
-            streamName = streamNames[streamNumber];
-            if (streamName === undefined) streamName = streamNames[streamNumber] = session.streamName(streamNumber);
-          }
-          const problem = visit(kind, expectedPosition + entry, streamName, table[word + 4]! + table[word + 5]! * 2 ** 32);
-          if (problem) throw new CorruptionError(path, offset + table[word]!, problem);
-        }
-        report.frames += result.frames;
-        report.entries += result.entries;
-        expectedPosition = result.nextPosition;
-        checksum = result.lastChecksum;
-        offset += result.consumed;
-        report.bytesScanned += result.consumed;
-        done += result.consumed;
-        this.options.onProgress?.(done, total);
-        if (result.status === ScanStatus.End) continue;
-        if (result.status === ScanStatus.NeedMore) {
-          if (result.consumed === 0) chunk = Math.max(chunk, result.needed);
-          continue;
-        }
-        if (result.status === ScanStatus.TableFull) {
-          if (result.entries === 0) tableCapacity = Math.max(tableCapacity * 2, result.needed);
-          continue;
-        }
-        // A bad frame: corruption if anything valid follows it, otherwise a torn tail.
-        if (result.badEvent) throw new CorruptionError(path, offset, result.message);
-        const laterSegments = names.length - index - 1;
-        if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
-        // Frames after the bad one that were written once it was durable prove it is damage
-        // to synced data. Frames written while it was still unsynced (a crash can keep later
-        // pages and lose earlier ones) do not: then everything from here is a torn tail.
-        const probe = await this.probeAfter(session, handle, offset, size);
-        if (probe.offset >= 0 && probe.durablePosition > expectedPosition) {
-          throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${probe.offset}, written after this one was synced`);
-        }
-        report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`);
-        if (!readOnly) {
-          await handle.truncate(offset);
-          await handle.sync();
-        }
-        segment.size = offset;
-        this.options.onProgress?.(total, total);
-        break;
-      }
+      const stop = await this.scanSegment(session, segment, SEGMENT_HEADER_BYTES, index, names, visit, report, { expectedPosition, checksum, done, total }, false);
+      ({ expectedPosition, checksum, done } = stop);
+      if (stop.truncated) break;
     }
     this.lastChecksum = checksum;
     return report;
+  }
+
+  /**
+   * Scans one segment from `offset` to its end, indexing entries and calling `visit`.
+   * A bad frame is corruption if valid data follows it, otherwise a torn tail, truncated.
+   * `resuming`: the scan starts right after a snapshot, and a bad first frame there means
+   * the snapshot does not match the log (SnapshotMismatch), never a tail to truncate.
+   */
+  private async scanSegment(
+    session: ScanSession,
+    segment: Segment,
+    offset: number,
+    index: number,
+    names: readonly string[],
+    visit: RecoveryVisitor,
+    report: RecoveryReport,
+    cursor: { expectedPosition: number; checksum: number; done: number; total: number },
+    resuming: boolean,
+  ): Promise<{ expectedPosition: number; checksum: number; done: number; truncated: boolean }> {
+    const { storeId, readOnly } = this.options;
+    const { handle, path, name } = segment;
+    const size = segment.size;
+    let { expectedPosition, checksum, done } = cursor;
+    const streamNames: (string | undefined)[] = [];
+    let chunk = SCAN_CHUNK_BYTES;
+    let tableCapacity = 65536;
+    let first = true;
+    while (offset < size) {
+      const length = Math.min(chunk, size - offset);
+      const view = session.bufferView(length);
+      const read = await handle.read(view.subarray(0, length), offset);
+      const isFinal = offset + read >= size;
+      const result = session.scan(read, isFinal, expectedPosition, checksum, storeId, tableCapacity);
+      if (resuming && first && result.status === ScanStatus.Bad && result.consumed === 0) {
+        throw new SnapshotMismatch(`the log at offset ${offset} of ${name} does not continue the snapshot (${result.message})`);
+      }
+      if (result.frames > 0) first = false;
+      const table = session.entryTable(result.entries);
+      for (let entry = 0; entry < result.entries; entry++) {
+        const word = entry * ENTRY_RECORD_WORDS;
+        const kind = table[word + 2]!;
+        segment.offsets.push(offset + table[word]!);
+        segment.lengths.push(table[word + 1]!);
+        segment.kinds.push(kind);
+        const streamNumber = table[word + 3]!;
+        let streamName: string | undefined;
+        if (streamNumber !== 0xffffffff) {
+          streamName = streamNames[streamNumber];
+          if (streamName === undefined) streamName = streamNames[streamNumber] = session.streamName(streamNumber);
+        }
+        const problem = visit(kind, expectedPosition + entry, streamName, table[word + 4]! + table[word + 5]! * 2 ** 32);
+        if (problem) throw new CorruptionError(path, offset + table[word]!, problem);
+      }
+      report.frames += result.frames;
+      report.entries += result.entries;
+      expectedPosition = result.nextPosition;
+      checksum = result.lastChecksum;
+      offset += result.consumed;
+      report.bytesScanned += result.consumed;
+      done += result.consumed;
+      this.options.onProgress?.(done, cursor.total);
+      if (result.status === ScanStatus.End) continue;
+      if (result.status === ScanStatus.NeedMore) {
+        if (result.consumed === 0) chunk = Math.max(chunk, result.needed);
+        continue;
+      }
+      if (result.status === ScanStatus.TableFull) {
+        if (result.entries === 0) tableCapacity = Math.max(tableCapacity * 2, result.needed);
+        continue;
+      }
+      // A bad frame: corruption if anything valid follows it, otherwise a torn tail.
+      if (result.badEvent) throw new CorruptionError(path, offset, result.message);
+      const laterSegments = names.length - index - 1;
+      if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
+      // Frames after the bad one that were written once it was durable prove it is damage
+      // to synced data. Frames written while it was still unsynced (a crash can keep later
+      // pages and lose earlier ones) do not: then everything from here is a torn tail.
+      const probe = await this.probeAfter(session, handle, offset, size);
+      if (probe.offset >= 0 && probe.durablePosition > expectedPosition) {
+        throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${probe.offset}, written after this one was synced`);
+      }
+      report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`);
+      if (!readOnly) {
+        await handle.truncate(offset);
+        await handle.sync();
+      }
+      segment.size = offset;
+      this.options.onProgress?.(cursor.total, cursor.total);
+      return { expectedPosition, checksum, done, truncated: true };
+    }
+    return { expectedPosition, checksum, done, truncated: false };
+  }
+
+  /** Builds the segments a snapshot covers from its tables, after checking they match the files. */
+  private async restoreSegments(resume: Resume, names: readonly string[], handles: readonly FileHandle[], sizes: readonly number[]): Promise<void> {
+    const images = resume.log.segments;
+    if (images.length === 0) throw new SnapshotMismatch('it lists no segments');
+    if (names.length < images.length) throw new SnapshotMismatch(`it covers ${images.length} segments, the log has ${names.length}`);
+    let position = 0;
+    for (let index = 0; index < images.length; index++) {
+      const image = images[index]!;
+      const name = names[index]!;
+      if (image.firstPosition !== position || name !== segmentName(position)) throw new SnapshotMismatch(`segment ${index} is ${name}, the snapshot expects ${segmentName(position)}`);
+      const last = index === images.length - 1;
+      if (last ? sizes[index]! < image.coveredSize : sizes[index]! !== image.coveredSize) {
+        throw new SnapshotMismatch(`${name} is ${sizes[index]} bytes, the snapshot covers ${image.coveredSize}`);
+      }
+      for (let entry = 0; entry < image.offsets.length; entry++) {
+        if (image.offsets[entry]! + image.lengths[entry]! > image.coveredSize) throw new SnapshotMismatch(`entry ${entry} of ${name} lies past the covered size`);
+      }
+      this.segments.push(restoredSegment(name, joinPath(this.logDirectory, name), handles[index]!, sizes[index]!, image));
+      position += image.offsets.length;
+    }
+    if (position !== resume.position) throw new SnapshotMismatch(`its segments hold ${position} entries, it covers ${resume.position}`);
+    const lastImage = images[images.length - 1]!;
+    if (lastImage.coveredSize > SEGMENT_HEADER_BYTES) {
+      // The last covered frame ends there: its end record holds the checksum the chain goes on from.
+      const end = new Uint8Array(8);
+      await handles[images.length - 1]!.read(end, lastImage.coveredSize - 8);
+      const view = new DataView(end.buffer);
+      if (view.getUint32(4, true) !== FRAME_END_MAGIC || view.getUint32(0, true) !== resume.log.checksum) {
+        throw new SnapshotMismatch(`no frame ends at offset ${lastImage.coveredSize} of ${names[images.length - 1]} with the checksum it records`);
+      }
+    }
+  }
+
+  /** The log as a snapshot records it: every segment and entry, up to the end. Call only when nothing is pending. */
+  captureImage(): LogImage {
+    return {
+      segments: this.segments.map((segment) => ({
+        firstPosition: segment.firstPosition,
+        coveredSize: segment.size,
+        offsets: segment.offsets.values.slice(0, segment.offsets.length),
+        lengths: segment.lengths.values.slice(0, segment.lengths.length),
+        kinds: segment.kinds.values.slice(0, segment.kinds.length),
+      })),
+      checksum: this.lastChecksum,
+    };
   }
 
   private async anyValidFrame(session: ScanSession, handle: FileHandle, from: number, size: number): Promise<boolean> {
@@ -270,6 +412,7 @@ export class SegmentLog {
       frameOffset += this.options.core.frameLength(frame.lengths.length, payloadBytes);
     }
     segment.size += bytes.length;
+    this.appendedBytes += bytes.length;
     this.lastChecksum = lastChecksum;
     return segment.handle;
   }

@@ -285,6 +285,31 @@ export class CommitPipeline {
     if (!this.failure) this.failure = new StoreFailedError(`${reason} (${(cause as Error)?.message ?? String(cause)})`, cause);
   }
 
+  /**
+   * Runs `capture` synchronously at a point in the commit order where every commit before it
+   * is written and durable and none after it has begun: a consistent, durable cut of the
+   * store (what a snapshot records). Commits queued meanwhile wait for it.
+   */
+  barrier<T>(capture: () => T): Promise<T> {
+    return this.submit<T>({
+      prepare: (firstPosition) => {
+        if (this.writtenPosition === firstPosition && this.syncedPosition >= firstPosition && this.log.pendingBytes === 0) return { done: capture() };
+        return { wait: this.settle(firstPosition) };
+      },
+    });
+  }
+
+  /** Resolves once everything before `position` is written and durable. */
+  private async settle(position: number): Promise<void> {
+    // The frames built before the barrier in its batch are written before this is awaited.
+    while (this.writtenPosition < position) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => nextTurn(resolve));
+    }
+    await this.log.flushWrites();
+    if (this.options.durability !== 'memory') await this.waitDurable(position);
+  }
+
   /** Waits for queued commits, then makes everything written durable. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;

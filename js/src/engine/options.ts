@@ -50,6 +50,12 @@ export interface OpenOptions {
   maxCheckpointBytes?: number;
   /** Budget of the cache of each recently used thread's newest checkpoint state. Default 64 MiB. */
   checkpointCacheBytes?: number;
+  /** A snapshot is written automatically once this many bytes were logged since the last one
+   *  (and at close once 1 MiB was), so open scans at most about this much. Default 16 MiB; 0: only
+   *  `db.snapshot()` writes one. */
+  snapshotBytes?: number;
+  /** Open with a full scan of the log, ignoring snapshots. Default false. */
+  ignoreSnapshots?: boolean;
   /** Where warnings go (torn tails truncated on open…). Default console.warn. */
   onWarning?: (message: string) => void;
   /** Progress of the recovery scan on open. */
@@ -93,6 +99,8 @@ export function resolveOptions(given?: OpenOptions): ResolvedOptions {
     maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 512 << 20),
     maxCheckpointBytes: positiveInteger('maxCheckpointBytes', options.maxCheckpointBytes, LIMITS.maxCheckpointBytes, 256 << 20),
     checkpointCacheBytes: positiveInteger('checkpointCacheBytes', options.checkpointCacheBytes, 64 << 20, 2 ** 40),
+    snapshotBytes: options.snapshotBytes === 0 ? 0 : positiveInteger('snapshotBytes', options.snapshotBytes, 16 << 20, 2 ** 40),
+    ignoreSnapshots: checkBoolean('open: ignoreSnapshots', options.ignoreSnapshots, false),
     onWarning: checkFunction<(message: string) => void>('open: onWarning', options.onWarning) ?? ((message) => console.warn(`reeldb: ${message}`)),
     onProgress: checkFunction('open: onProgress', options.onProgress),
     host,

@@ -4,21 +4,75 @@
  */
 import type { Core } from '../core/core.js';
 import { InvalidArgumentError, StoreClosedError } from '../errors.js';
-import { SegmentLog, type RecoveryReport } from '../device/segments.js';
+import { SegmentLog, SnapshotMismatch, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
-import type { FileHost, HostLock } from '../host/types.js';
+import { joinPath, type FileHost, type HostLock } from '../host/types.js';
 import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
 import { Checkpoints } from '../primitives/checkpoints.js';
 import { KIND_EVENT } from '../primitives/event-codec.js';
 import { Events } from '../primitives/events.js';
 import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
+import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
 
 function parentDirectory(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   const cut = trimmed.lastIndexOf('/');
   return cut > 0 ? trimmed.slice(0, cut) : cut === 0 ? '/' : '.';
+}
+
+/** What `db.snapshot()` wrote. */
+export interface SnapshotInfo {
+  /** File name in the store directory (`snapshot-<position>.snap`). */
+  name: string;
+  /** Entries below this position are in the snapshot. */
+  position: number;
+  bytes: number;
+}
+
+/** close() writes a snapshot when at least this much was logged since the newest one. */
+export const SNAPSHOT_AT_CLOSE_BYTES = 1 << 20;
+
+/**
+ * Recovers the log and the primitives: from the newest snapshot that matches the files (then
+ * only the log after it is scanned), else by a full scan. A snapshot that is damaged or does
+ * not fit the log is skipped with a warning: the log is the truth, snapshots only save time.
+ */
+async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions) {
+  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress };
+  const warnings: string[] = [];
+  const names = options.ignoreSnapshots ? [] : await listSnapshots(host, path);
+  if (!options.readOnly) {
+    for (const name of await host.list(path)) if (/^snapshot-\d{20}\.snap\.tmp$/.test(name)) await host.remove(joinPath(path, name));
+  }
+  for (const name of [...names, undefined]) {
+    const events = new Events(options);
+    const checkpoints = new Checkpoints(options);
+    const visit: RecoveryVisitor = (kind, position, entryName, version) =>
+      kind < 0x80 ? events.recover(kind, position, entryName, version) : checkpoints.recover(kind, position, entryName, version);
+    let resume: Resume | undefined;
+    if (name !== undefined) {
+      const bytes = await readSnapshotFile(host, path, name);
+      const decoded = bytes ? decodeSnapshot(core, bytes, storeId) : { ok: false as const, offset: 0, reason: 'it vanished' };
+      if (!decoded.ok) {
+        warnings.push(`ignored snapshot ${name}: ${decoded.reason} (offset ${decoded.offset}); the log is scanned instead`);
+        continue;
+      }
+      events.restoreState(decoded.image.events);
+      checkpoints.restoreState(decoded.image.checkpoints);
+      resume = { name, position: decoded.image.position, log: decoded.image.log };
+    }
+    try {
+      const { log, report } = await SegmentLog.open(logOptions, visit, resume);
+      report.warnings.unshift(...warnings);
+      return { log, report, events, checkpoints };
+    } catch (error) {
+      if (!(error instanceof SnapshotMismatch)) throw error;
+      warnings.push(`ignored snapshot ${name}: ${error.message}; the log is scanned instead`);
+    }
+  }
+  throw new Error('unreachable: the full scan either returns or throws');
 }
 
 export interface StoreStats {
@@ -106,22 +160,79 @@ export class Store {
         await host.syncDirectory(path);
         await host.syncDirectory(parentDirectory(path));
       }
-      const events = new Events(options);
-      const checkpoints = new Checkpoints(options);
-      const { log, report } = await SegmentLog.open(
-        { host, directory: path, storeId: manifest.storeId, core, readOnly: options.readOnly, onProgress: options.onProgress },
-        (kind, position, name, version) => (kind < 0x80 ? events.recover(kind, position, name, version) : checkpoints.recover(kind, position, name, version)),
-      );
+      const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options);
       for (const warning of report.warnings) options.onWarning(warning);
       const pipeline = new CommitPipeline(core, log, manifest.storeId, options);
       const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, checkpoints, report, core);
       events.attach(store);
       checkpoints.attach(store);
+      const acknowledged = pipeline.onAcknowledged;
+      pipeline.onAcknowledged = (position) => {
+        acknowledged(position);
+        store.maybeSnapshot();
+      };
       return store;
     } catch (error) {
       await lock?.release();
       throw error;
     }
+  }
+
+  /** Log bytes that the newest snapshot does not cover (what the next open would scan). */
+  private get unsnapshottedBytes(): number {
+    return this.recovery.bytesScanned + this.log.appendedBytes - this.snapshotBaseline;
+  }
+
+  private snapshotBaseline = 0;
+  private snapshotPosition = -1;
+  private snapshotting: Promise<SnapshotInfo | undefined> | undefined;
+
+  /**
+   * Writes a snapshot of the store as it is once every commit before this call is durable:
+   * the next open reads it and scans only the log after it. Snapshots are also written
+   * automatically (`snapshotBytes`). Resolves to what was written, or to the newest snapshot
+   * when nothing was logged since it; undefined for a 'memory' store, which has no files.
+   */
+  async snapshot(): Promise<SnapshotInfo | undefined> {
+    this.checkWritable();
+    if (this.durability === 'memory') return undefined;
+    while (this.snapshotting) await this.snapshotting.catch(() => undefined);
+    const run = this.writeSnapshot();
+    this.snapshotting = run;
+    try {
+      return await run;
+    } finally {
+      if (this.snapshotting === run) this.snapshotting = undefined;
+    }
+  }
+
+  private async writeSnapshot(): Promise<SnapshotInfo | undefined> {
+    const image = await this.pipeline.barrier(() => ({
+      storeId: this.storeId,
+      position: this.log.nextPosition,
+      log: this.log.captureImage(),
+      events: this.events.captureState(),
+      checkpoints: this.checkpoints.captureState(),
+      baseline: this.recovery.bytesScanned + this.log.appendedBytes,
+    }));
+    if (image.position === this.snapshotPosition) return this.lastSnapshot;
+    const written = await writeSnapshotFile(this.core, this.host, this.path, image);
+    this.snapshotPosition = image.position;
+    this.snapshotBaseline = image.baseline;
+    this.lastSnapshot = { name: written.name, position: image.position, bytes: written.bytes };
+    return this.lastSnapshot;
+  }
+
+  private lastSnapshot: SnapshotInfo | undefined;
+
+  /** @internal after each acknowledgement: starts a snapshot in the background once enough was logged. */
+  maybeSnapshot(): void {
+    const every = this.options.snapshotBytes;
+    if (every === 0 || this.snapshotting || this.options.readOnly || this.durability === 'memory' || this.pipeline.closed || this.pipeline.failure) return;
+    if (this.unsnapshottedBytes < every) return;
+    this.snapshot().catch((error: unknown) => {
+      if (!this.pipeline.failure && !this.pipeline.closed) this.options.onWarning(`a snapshot could not be written (open will scan more of the log): ${(error as Error)?.message ?? String(error)}`);
+    });
   }
 
   /** @internal throws StoreClosedError after close. */
@@ -180,6 +291,15 @@ export class Store {
   close(): Promise<void> {
     if (!this.closing) {
       this.closing = (async () => {
+        // A last snapshot when enough was logged since the newest, so the next open is quick.
+        try {
+          while (this.snapshotting) await this.snapshotting.catch(() => undefined);
+          if (!this.options.readOnly && this.durability !== 'memory' && !this.pipeline.failure && this.unsnapshottedBytes >= Math.min(SNAPSHOT_AT_CLOSE_BYTES, this.options.snapshotBytes || Infinity)) {
+            await this.snapshot();
+          }
+        } catch (error) {
+          if (!this.pipeline.failure) this.options.onWarning(`no snapshot at close (the next open scans more of the log): ${(error as Error)?.message ?? String(error)}`);
+        }
         this.pipeline.closed = true;
         try {
           await this.pipeline.drain().catch(() => undefined);

@@ -13,6 +13,7 @@ import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import type { Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
+import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
 import { checkCount, checkOptions, describe } from '../validate.js';
 import { HeadCache } from './checkpoint-cache.js';
@@ -140,6 +141,20 @@ export class Checkpoints {
     if (seq !== thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.positions.length}`;
     thread.positions.push(position);
     return undefined;
+  }
+
+  /** @internal the threads for a snapshot (every entry written is durable when it is taken), in order of first checkpoint. */
+  captureState(): NamedPositions {
+    return [...this.threads]
+      .filter(([, thread]) => thread.positions.length > 0)
+      .map(([threadId, thread]) => ({ name: threadId, positions: thread.positions.slice() }))
+      .sort((a, b) => a.positions[0]! - b.positions[0]!);
+  }
+
+  /** @internal the threads as a snapshot recorded them. */
+  restoreState(items: NamedPositions): void {
+    this.threads.clear();
+    for (const item of items) this.threads.set(item.name, { nameBytes: encoder.encode(item.name), positions: item.positions, queue: Promise.resolve() });
   }
 
   /** Threads with at least one checkpoint. */

@@ -6,6 +6,7 @@ import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExp
 import type { ResolvedOptions } from '../engine/options.js';
 import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe } from '../validate.js';
 import type { Store } from '../engine/store.js';
+import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
@@ -107,6 +108,20 @@ export class Events {
     }
     state.positions.push(position);
     return undefined;
+  }
+
+  /** @internal the streams for a snapshot (every entry written is durable when it is taken), in order of first event. */
+  captureState(): NamedPositions {
+    return [...this.streams.values()]
+      .filter((state) => state.positions.length > 0)
+      .map((state) => ({ name: state.name, positions: state.positions.slice() }))
+      .sort((a, b) => a.positions[0]! - b.positions[0]!);
+  }
+
+  /** @internal the streams as a snapshot recorded them (recovery then goes on with the log after it). */
+  restoreState(items: NamedPositions): void {
+    this.streams.clear();
+    for (const item of items) this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), positions: item.positions });
   }
 
   /** @internal */
