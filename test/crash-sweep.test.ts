@@ -52,6 +52,31 @@ describe(`crash sweep on ${runtime}`, () => {
     console.log(`crash sweep (checkpoints, ${runtime}): ${points} crash points over ${seed - 200_001} seeds, ${checked} events and every surviving checkpoint loaded and checked, 0 invariant violations`);
   });
 
+  it('snapshots mixed in (automatic and explicit, with checkpoints): crash at every I/O operation, recovery equals a full scan', { timeout: Math.max(600_000, minimumPoints * 20) }, async () => {
+    let points = 0;
+    let checked = 0;
+    const target = Math.ceil(minimumPoints * 0.2);
+    let seed = 300_001;
+    let fromSnapshots = 0;
+    while (points < target) {
+      const durability = seed % 3 === 0 ? 'buffered' : 'strict';
+      const clean = await runWorkload({ seed, durability, checkpoints: true, snapshots: true, commits: 20 });
+      expect(clean.crashed).toBe(false);
+      for (let crashAt = 0; crashAt < clean.operations && points < target; crashAt++) {
+        const run = await runWorkload({ seed, durability, checkpoints: true, snapshots: true, commits: 20, plan: { crashAt } });
+        expect(run.crashed).toBe(true);
+        const result = await checkRecovered(run, durability);
+        checked += result.events;
+        if (result.fromSnapshot) fromSnapshots++;
+        points++;
+      }
+      seed++;
+    }
+    // Most crashes come after the first snapshot: the sweep is about recovering from them.
+    expect(fromSnapshots).toBeGreaterThan(points / 2);
+    console.log(`crash sweep (snapshots, ${runtime}): ${points} crash points over ${seed - 300_001} seeds, ${fromSnapshots} recoveries started from a snapshot, ${checked} events checked, each equal to a full scan, 0 invariant violations`);
+  });
+
   it('a failed sync is fail-stop: nothing is acknowledged after it, and reopening recovers a valid prefix', { timeout: 120_000 }, async () => {
     let cases = 0;
     for (let seed = 1; seed <= 40; seed++) {

@@ -44,10 +44,12 @@ export interface WorkloadOptions {
   plan?: FaultPlan;
   /** Mix checkpoint saves (growing states, deltas, full ones) into the appends. */
   checkpoints?: boolean;
+  /** Snapshots: automatic ones every ~1 KiB of log and some db.snapshot() calls. */
+  snapshots?: boolean;
 }
 
-function quietOptions(durability: Durability) {
-  return { durability, segmentBytes: 1536, syncIntervalMs: 1, syncBytes: 2048, onWarning: () => {} } as const;
+function quietOptions(durability: Durability, snapshots = false) {
+  return { durability, segmentBytes: 1536, syncIntervalMs: 1, syncBytes: 2048, snapshotBytes: snapshots ? 1024 : 0, onWarning: () => {} } as const;
 }
 
 /** Runs the workload until it ends or the host crashes; never throws for injected faults. */
@@ -58,7 +60,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRun
   const run: WorkloadRun = { host, sent, syncedPosition: 0, operations: 0, crashed: false, openFailed: false };
   let db: Store;
   try {
-    db = await reeldb.open(STORE, { host, ...quietOptions(options.durability) });
+    db = await reeldb.open(STORE, { host, ...quietOptions(options.durability, options.snapshots) });
   } catch (error) {
     if (!(error instanceof SimulatedCrash) && !(error as { code?: string }).code) throw error;
     run.openFailed = true;
@@ -83,6 +85,16 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRun
   };
   const states = new Map<string, { step: number; items: string[] }>();
   for (let index = 0; index < commits && !failed; ) {
+    if (options.snapshots && random.next() < 0.1) {
+      try {
+        await db.snapshot();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== 'STORE_FAILED' && code !== 'STORE_CLOSED' && !(error instanceof SimulatedCrash)) throw error;
+        failed = true;
+      }
+      continue;
+    }
     if (options.checkpoints && random.next() < 0.3) {
       // A checkpoint save, alone (so the log order is the send order): a growing state.
       const thread = `t${random.integer(2)}`;
@@ -133,7 +145,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRun
 }
 
 /** Opens what survives and checks every invariant; throws with a description on a violation. */
-export async function checkRecovered(run: WorkloadRun, durability: Durability): Promise<{ events: number }> {
+export async function checkRecovered(run: WorkloadRun, durability: Durability): Promise<{ events: number; fromSnapshot: boolean }> {
   const host = run.host.afterCrash();
   const where = () => `(seed plan ${JSON.stringify(run.host.plan)}, ${run.operations} operations)`;
   const db = await reeldb.open(STORE, { host, onWarning: () => {} });
@@ -201,7 +213,13 @@ export async function checkRecovered(run: WorkloadRun, durability: Durability): 
       }
     }
     const state = summary(all, db);
+    const fromSnapshot = db.stats().recovery.snapshot !== undefined;
     await db.close();
+    // Whether it opened from a snapshot or not: the same state as a full scan of the log.
+    const scanned = await reeldb.open(STORE, { host, onWarning: () => {}, ignoreSnapshots: true, readOnly: true });
+    const fromScan = summary(await scanned.events.readAll(), scanned);
+    await scanned.close();
+    if (fromScan !== state) throw new Error(`recovery from a snapshot differs from a full scan ${where()}`);
     // A second open rebuilds the same state, and the store takes new writes durably.
     const again = await reeldb.open(STORE, { host, onWarning: () => {} });
     const rebuilt = summary(await again.events.readAll(), again);
@@ -215,7 +233,7 @@ export async function checkRecovered(run: WorkloadRun, durability: Durability): 
     if (third.events.streamVersion('after-crash') !== 0) throw new Error(`an append after recovery was lost ${where()}`);
     if (JSON.stringify((await third.checkpoints.load('t0'))?.state) !== JSON.stringify(afterState)) throw new Error(`a checkpoint after recovery was lost ${where()}`);
     await third.close();
-    return { events: all.length };
+    return { events: all.length, fromSnapshot };
   } finally {
     if (!db.closed) await db.close();
   }
