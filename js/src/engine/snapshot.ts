@@ -297,8 +297,12 @@ export function decodeSnapshot(core: Core, bytes: Uint8Array, storeId: Uint8Arra
       if (error instanceof Invalid) return bad(at, `section ${id}: ${error.message}`);
       throw error;
     }
-    at += length + ((8 - (length % 8)) % 8);
+    const padded = at + length + ((8 - (length % 8)) % 8);
+    // Padding is not under a checksum: it must be zeros.
+    for (let byte = at + length; byte < padded; byte++) if (bytes[byte] !== 0) return bad(byte, `section ${id} padding is not zero`);
+    at = padded;
   }
+  if (at !== bytes.length) return bad(at, `${bytes.length - at} bytes follow the last section`);
   if (!image.log) return bad(SNAPSHOT_HEADER_BYTES, 'no log section');
   return { ok: true, image: image as SnapshotImage };
 }
