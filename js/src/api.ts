@@ -6,7 +6,8 @@ import type { FileHost } from './host/types.js';
 
 export * from './errors.js';
 export { init, setDefaultWasmSource, type WasmSource } from './core/load.js';
-export { Store, type StoreStats, type KindStats } from './engine/store.js';
+export { Store, type StoreStats, type KindStats, type SnapshotInfo } from './engine/store.js';
+export type { PruneOptions, PruneResult } from './engine/prune.js';
 export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
 export type { RecoveryReport } from './device/segments.js';
 export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';

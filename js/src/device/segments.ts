@@ -19,6 +19,9 @@ export function segmentName(firstPosition: number): string {
   return `${String(firstPosition).padStart(20, '0')}.seg`;
 }
 
+/** Segment header flags bit 0: the segment was rewritten by compaction (docs/FORMAT.md §5.1, §17). */
+export const SEGMENT_FLAG_COMPACTED = 1;
+
 /** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
 export const FRAME_END_MAGIC = 0x45464c52;
 
@@ -32,10 +35,10 @@ function restoredSegment(name: string, path: string, handle: FileHandle, size: n
 
 export class Segment {
   /** Payload offset, payload length and kind of each entry, by position - firstPosition. */
-  readonly offsets = new GrowableUint32();
-  readonly lengths = new GrowableUint32();
-  readonly kinds = new GrowableUint8();
-  constructor(readonly name: string, readonly path: string, readonly firstPosition: number, readonly handle: FileHandle, public size: number) {}
+  offsets = new GrowableUint32();
+  lengths = new GrowableUint32();
+  kinds = new GrowableUint8();
+  constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle, public size: number) {}
   get nextPosition(): number {
     return this.firstPosition + this.offsets.length;
   }
@@ -84,6 +87,9 @@ export class SegmentLog {
   lastChecksum = 0;
   /** Bytes of frames appended since open. */
   appendedBytes = 0;
+  /** Reads in flight per file handle; a handle replaced by compaction is closed once it has none. */
+  private readonly leases = new Map<FileHandle, number>();
+  private readonly retired = new Set<FileHandle>();
   /** Frames appended but not yet written: they go to the OS in one write per flush. */
   private pending = new Uint8Array(0);
   private pendingLength = 0;
@@ -204,6 +210,10 @@ export class SegmentLog {
       const stop = await this.scanSegment(session, segment, SEGMENT_HEADER_BYTES, index, names, visit, report, { expectedPosition, checksum, done, total }, false);
       ({ expectedPosition, checksum, done } = stop);
       if (stop.truncated) break;
+      // A compacted segment (§5.1 flags bit 0): its frames were rewritten, so the chain goes
+      // on from the checksum its header records, that of its last frame before the rewrite.
+      const headerView = new DataView(header.buffer);
+      if (headerView.getUint32(12, true) & SEGMENT_FLAG_COMPACTED) checksum = headerView.getUint32(40, true);
     }
     this.lastChecksum = checksum;
     return report;
@@ -479,19 +489,25 @@ export class SegmentLog {
       const end = Math.min(to, segment.nextPosition);
       let first = position - segment.firstPosition;
       const last = end - segment.firstPosition;
+      // The index and the file it points into, taken together (compaction replaces both).
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
       const kinds = segment.kinds.values;
-      while (first < last) {
-        const start = offsets[first]!;
-        let stop = first + 1;
-        while (stop < last && offsets[stop]! + lengths[stop]! - start <= chunkBytes) stop++;
-        const bytes = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
-        await segment.handle.read(bytes, start);
-        for (let index = first; index < stop; index++) {
-          each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+      const handle = this.lease(segment.handle);
+      try {
+        while (first < last) {
+          const start = offsets[first]!;
+          let stop = first + 1;
+          while (stop < last && offsets[stop]! + lengths[stop]! - start <= chunkBytes) stop++;
+          const bytes = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
+          await handle.read(bytes, start);
+          for (let index = first; index < stop; index++) {
+            each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+          }
+          first = stop;
         }
-        first = stop;
+      } finally {
+        await this.release(handle);
       }
       position = end;
     }
@@ -521,7 +537,12 @@ export class SegmentLog {
         index++;
       }
       const bytes = new Uint8Array(end - start);
-      await segment.handle.read(bytes, start);
+      const handle = this.lease(segment.handle);
+      try {
+        await handle.read(bytes, start);
+      } finally {
+        await this.release(handle);
+      }
       for (let at = startIndex; at < index; at++) {
         const local = positions[at]! - base;
         each(positions[at]!, bytes, offsets[local]! - start, lengths[local]!);
@@ -532,5 +553,47 @@ export class SegmentLog {
   async close(): Promise<void> {
     await this.flushWrites().catch(() => undefined);
     for (const segment of this.segments) await segment.handle.close();
+    for (const handle of this.retired) await handle.close().catch(() => undefined);
+    this.retired.clear();
+  }
+
+  private lease(handle: FileHandle): FileHandle {
+    this.leases.set(handle, (this.leases.get(handle) ?? 0) + 1);
+    return handle;
+  }
+
+  private async release(handle: FileHandle): Promise<void> {
+    const count = (this.leases.get(handle) ?? 1) - 1;
+    if (count > 0) {
+      this.leases.set(handle, count);
+      return;
+    }
+    this.leases.delete(handle);
+    if (this.retired.delete(handle)) await handle.close().catch(() => undefined);
+  }
+
+  /**
+   * Points a sealed segment at its rewritten file and index (compaction), at once; the old
+   * handle is closed when the reads still using it finish.
+   */
+  async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array): Promise<void> {
+    if (segment === this.current) throw new Error('the current segment cannot be replaced');
+    const old = segment.handle;
+    segment.handle = handle;
+    segment.size = size;
+    const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8() };
+    index.offsets.assign(offsets);
+    index.lengths.assign(lengths);
+    index.kinds.assign(kinds);
+    segment.offsets = index.offsets;
+    segment.lengths = index.lengths;
+    segment.kinds = index.kinds;
+    if (this.leases.has(old)) this.retired.add(old);
+    else await old.close().catch(() => undefined);
+  }
+
+  /** @internal what compaction needs: the host, core and store id. */
+  get context(): { host: FileHost; core: Core; storeId: Uint8Array } {
+    return { host: this.options.host, core: this.options.core, storeId: this.options.storeId };
   }
 }

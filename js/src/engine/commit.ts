@@ -299,6 +299,29 @@ export class CommitPipeline {
     });
   }
 
+  /**
+   * Runs `work` with the commit order held: every commit before it is written and durable,
+   * and none after it begins until `work` settles (sealing a segment for compaction).
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    let outcome: { value: T } | undefined;
+    return this.submit<T>({
+      prepare: (firstPosition) => {
+        if (outcome) return { done: outcome.value };
+        return {
+          wait: this.settle(firstPosition)
+            .then(work)
+            .then((value) => void (outcome = { value })),
+        };
+      },
+    });
+  }
+
+  /** Fails the store (fail-stop) from outside the pipeline: compaction that could not finish a rename. */
+  failWith(reason: string, cause: unknown): void {
+    this.fail(reason, cause);
+  }
+
   /** Resolves once everything before `position` is written and durable. */
   private async settle(position: number): Promise<void> {
     // The frames built before the barrier in its batch are written before this is awaited.

@@ -44,8 +44,8 @@ export interface LogImage {
   checksum: number;
 }
 
-/** A primitive's state as names with the positions of their entries, in order. */
-export type NamedPositions = { name: string; positions: number[] }[];
+/** A primitive's state as names with the positions of their entries, in order; `first` is the version (seq) of the first position (older ones were pruned). */
+export type NamedPositions = { name: string; first: number; positions: number[] }[];
 
 export interface SnapshotImage {
   storeId: Uint8Array;
@@ -197,6 +197,7 @@ function encodeNamed(items: NamedPositions): Uint8Array {
     writer.align(4);
     writer.u32(item.positions.length);
     writer.align(8);
+    writer.f64(item.first);
     for (const position of item.positions) writer.f64(position);
   }
   return writer.done();
@@ -217,9 +218,10 @@ function decodeNamed(bytes: Uint8Array): NamedPositions {
     reader.align(4);
     const positionCount = reader.u32();
     reader.align(8);
+    const first = reader.f64();
     const positions = new Array<number>(positionCount);
     for (let at = 0; at < positionCount; at++) positions[at] = reader.f64();
-    items.push({ name, positions });
+    items.push({ name, first, positions });
   }
   reader.end();
   return items;

@@ -13,6 +13,8 @@ import { KIND_EVENT } from '../primitives/event-codec.js';
 import { Events } from '../primitives/events.js';
 import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
+import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
+import { checkPruneOptions, runPrune, type PruneOptions, type PruneResult } from './prune.js';
 import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
 
@@ -44,7 +46,9 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
   const warnings: string[] = [];
   const names = options.ignoreSnapshots ? [] : await listSnapshots(host, path);
   if (!options.readOnly) {
+    // Leftovers of a crash: a snapshot or a rewritten segment not yet renamed into place.
     for (const name of await host.list(path)) if (/^snapshot-\d{20}\.snap\.tmp$/.test(name)) await host.remove(joinPath(path, name));
+    for (const name of await host.list(joinPath(path, 'log'))) if (name.endsWith(COMPACT_SUFFIX)) await host.remove(joinPath(path, 'log', name));
   }
   for (const name of [...names, undefined]) {
     const events = new Events(options);
@@ -86,7 +90,8 @@ export interface StoreStats {
   bytes: number;
   streams: number;
   /** Entries and payload bytes per kind of entry (from the index; nothing is read). */
-  kinds: { events: KindStats; checkpoints: KindStats; checkpointDeletes: KindStats; other: KindStats };
+  /** `pruned`: placeholders of entries a prune removed (8 bytes each on disk). */
+  kinds: { events: KindStats; checkpoints: KindStats; checkpointDeletes: KindStats; pruned: KindStats; other: KindStats };
   /** Checkpoints in the store and threads that have one (sizes: `checkpoints.summary()`). */
   checkpoints: number;
   threads: number;
@@ -197,13 +202,46 @@ export class Store {
     this.checkWritable();
     if (this.durability === 'memory') return undefined;
     while (this.snapshotting) await this.snapshotting.catch(() => undefined);
-    const run = this.writeSnapshot();
+    const run = this.maintain(() => this.writeSnapshot());
     this.snapshotting = run;
     try {
       return await run;
     } finally {
       if (this.snapshotting === run) this.snapshotting = undefined;
     }
+  }
+
+  /** Snapshots and prunes run one at a time. */
+  private maintenance: Promise<unknown> = Promise.resolve();
+  private maintain<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(work, work);
+    this.maintenance = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Removes what the policy says and gives the disk space back: `events.beforePosition`
+   * removes every event before a position, `streams[name].maxCount` keeps a stream's newest
+   * events, `checkpoints.keepLast` / `maxAgeMs` keep each thread's newest checkpoints (never
+   * fewer than one, and never breaking the delta chain of one kept). Checkpoints of deleted
+   * threads always go. Removed entries vanish from reads at once; the sealed segments that
+   * hold them are rewritten (the current one is sealed first when it holds any), each
+   * atomically, and a snapshot is written. Positions and versions of what stays never change.
+   */
+  async prune(options?: PruneOptions): Promise<PruneResult> {
+    this.checkWritable();
+    const policy = checkPruneOptions(options);
+    return this.maintain(async () => {
+      this.checkWritable();
+      const result = await runPrune({ log: this.log, pipeline: this.pipeline, events: this.events, checkpoints: this.checkpoints }, policy);
+      if (result.segmentsRewritten > 0 && this.durability !== 'memory') await this.writeSnapshot();
+      return result;
+    });
+  }
+
+  /** Gives back the space of checkpoints of deleted threads (a prune without a retention policy). */
+  compact(): Promise<PruneResult> {
+    return this.prune({});
   }
 
   private async writeSnapshot(): Promise<SnapshotInfo | undefined> {
@@ -273,13 +311,14 @@ export class Store {
   }
 
   private kindStats(): StoreStats['kinds'] {
-    const kinds = { events: { entries: 0, bytes: 0 }, checkpoints: { entries: 0, bytes: 0 }, checkpointDeletes: { entries: 0, bytes: 0 }, other: { entries: 0, bytes: 0 } };
+    const kinds = { events: { entries: 0, bytes: 0 }, checkpoints: { entries: 0, bytes: 0 }, checkpointDeletes: { entries: 0, bytes: 0 }, pruned: { entries: 0, bytes: 0 }, other: { entries: 0, bytes: 0 } };
     for (const segment of this.log.segments) {
       const codes = segment.kinds.values;
       const lengths = segment.lengths.values;
       for (let index = 0; index < segment.kinds.length; index++) {
         const code = codes[index]!;
-        const bucket = code === KIND_EVENT ? kinds.events : code === KIND_CHECKPOINT ? kinds.checkpoints : code === KIND_CHECKPOINT_THREAD_DELETED ? kinds.checkpointDeletes : kinds.other;
+        const bucket =
+          code === KIND_EVENT ? kinds.events : code === KIND_CHECKPOINT ? kinds.checkpoints : code === KIND_CHECKPOINT_THREAD_DELETED ? kinds.checkpointDeletes : code === KIND_PRUNED ? kinds.pruned : kinds.other;
         bucket.entries++;
         bucket.bytes += lengths[index]!;
       }
@@ -293,6 +332,7 @@ export class Store {
       this.closing = (async () => {
         // A last snapshot when enough was logged since the newest, so the next open is quick.
         try {
+          await this.maintenance;
           while (this.snapshotting) await this.snapshotting.catch(() => undefined);
           if (!this.options.readOnly && this.durability !== 'memory' && !this.pipeline.failure && this.unsnapshottedBytes >= Math.min(SNAPSHOT_AT_CLOSE_BYTES, this.options.snapshotBytes || Infinity)) {
             await this.snapshot();

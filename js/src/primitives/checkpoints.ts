@@ -80,12 +80,22 @@ export interface ThreadSummary {
   newest: CheckpointInfo;
 }
 
+/** Checkpoints that a prune removes: per thread, how many of its oldest go. */
+export interface CheckpointPrunePlan {
+  /** Per thread (its state object, so a thread deleted and saved again meanwhile is left alone). */
+  cuts: Map<string, { thread: object; cut: number }>;
+  /** The positions removed, sorted. */
+  positions: number[];
+}
+
 /** Checkpoint entries read per batch by `summary` (bounds its memory). */
 const SUMMARY_BATCH = 1024;
 
 interface ThreadState {
   nameBytes: Uint8Array;
-  /** Global positions of the thread's checkpoints, by seq. */
+  /** Seq of positions[0]: older checkpoints were pruned (0 when none were). */
+  first: number;
+  /** Global positions of the thread's checkpoints, by seq from `first` on. */
   positions: number[];
   /** Saves and deletes of this thread, one after another. */
   queue: Promise<unknown>;
@@ -135,10 +145,11 @@ export class Checkpoints {
     if (kind !== KIND_CHECKPOINT) return undefined;
     let thread = this.threads.get(threadId);
     if (!thread) {
-      thread = { nameBytes: encoder.encode(threadId), positions: [], queue: Promise.resolve() };
+      // A thread whose first checkpoint has a seq above 0 had its oldest ones pruned.
+      thread = { nameBytes: encoder.encode(threadId), first: seq, positions: [], queue: Promise.resolve() };
       this.threads.set(threadId, thread);
     }
-    if (seq !== thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.positions.length}`;
+    if (seq !== thread.first + thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.first + thread.positions.length}`;
     thread.positions.push(position);
     return undefined;
   }
@@ -147,14 +158,76 @@ export class Checkpoints {
   captureState(): NamedPositions {
     return [...this.threads]
       .filter(([, thread]) => thread.positions.length > 0)
-      .map(([threadId, thread]) => ({ name: threadId, positions: thread.positions.slice() }))
+      .map(([threadId, thread]) => ({ name: threadId, first: thread.first, positions: thread.positions.slice() }))
       .sort((a, b) => a.positions[0]! - b.positions[0]!);
   }
 
   /** @internal the threads as a snapshot recorded them. */
   restoreState(items: NamedPositions): void {
     this.threads.clear();
-    for (const item of items) this.threads.set(item.name, { nameBytes: encoder.encode(item.name), positions: item.positions, queue: Promise.resolve() });
+    for (const item of items) this.threads.set(item.name, { nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions, queue: Promise.resolve() });
+  }
+
+  /**
+   * @internal What `prune` would remove from each thread: the checkpoints beyond the newest
+   * `keepLast` and (when given) older than `maxAgeMs`, the newest always kept; then extended
+   * back so that the oldest one kept still has the full checkpoint its delta chain starts
+   * from. Reads the entries it needs; nothing changes until `applyPrune`.
+   */
+  async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
+    const cuts = new Map<string, { thread: object; cut: number }>();
+    const positions: number[] = [];
+    const written = this.store.pipeline.writtenPosition;
+    for (const [threadId, thread] of [...this.threads]) {
+      let count = thread.positions.length;
+      while (count > 0 && thread.positions[count - 1]! >= written) count--;
+      if (count <= 1) continue;
+      let cut = Math.min(count - 1, keepLast !== undefined ? count - keepLast : count - 1);
+      if (cut > 0 && maxAgeMs !== undefined) {
+        // Checkpoints of a thread are saved in order, so their times rise: count the old ones.
+        const cutoff = now - maxAgeMs;
+        let old = 0;
+        for (let start = 0; start < cut && old === start; start += SUMMARY_BATCH) {
+          const batch = thread.positions.slice(start, Math.min(cut, start + SUMMARY_BATCH));
+          const entries = await this.readEntries(batch, false);
+          for (const position of batch) {
+            if (entries.get(position)!.info.timestamp >= cutoff) break;
+            old++;
+          }
+        }
+        cut = Math.min(cut, old);
+      }
+      if (cut <= 0) continue;
+      // Keep the chain of the oldest kept checkpoint back to its full one.
+      const oldestKept = (await this.readEntries([thread.positions[cut]!], false)).get(thread.positions[cut]!)!;
+      cut = Math.max(0, cut - oldestKept.descriptor.chainLength);
+      if (cut <= 0) continue;
+      cuts.set(threadId, { thread, cut });
+      for (let index = 0; index < cut; index++) positions.push(thread.positions[index]!);
+    }
+    positions.sort((a, b) => a - b);
+    return { cuts, positions };
+  }
+
+  /** @internal forgets the planned checkpoints (the thread's newest is never among them). */
+  applyPrune(plan: CheckpointPrunePlan): void {
+    for (const [threadId, { thread: planned, cut }] of plan.cuts) {
+      const thread = this.threads.get(threadId);
+      if (thread !== planned) continue;
+      thread.positions = thread.positions.slice(cut);
+      thread.first += cut;
+    }
+  }
+
+  /** @internal positions of every checkpoint entry that belongs to no thread any more (its thread was deleted), below `before`. */
+  deadPositions(kindAt: (visit: (kind: number, position: number) => void) => void, before: number): number[] {
+    const live = new Set<number>();
+    for (const thread of this.threads.values()) for (const position of thread.positions) live.add(position);
+    const dead: number[] = [];
+    kindAt((kind, position) => {
+      if (kind === KIND_CHECKPOINT && position < before && !live.has(position)) dead.push(position);
+    });
+    return dead;
   }
 
   /** Threads with at least one checkpoint. */
@@ -243,7 +316,7 @@ export class Checkpoints {
   private serial<T>(threadId: string, nameBytes: Uint8Array, work: (thread: ThreadState) => Promise<T>): Promise<T> {
     let thread = this.threads.get(threadId);
     if (!thread) {
-      thread = { nameBytes, positions: [], queue: Promise.resolve() };
+      thread = { nameBytes, first: 0, positions: [], queue: Promise.resolve() };
       this.threads.set(threadId, thread);
     }
     const owner = thread;
@@ -289,8 +362,8 @@ export class Checkpoints {
     return this.serial(threadId, nameBytes, async (thread) => {
       this.store.checkWritable();
       const core = this.store.core;
-      const seq = thread.positions.length;
-      const head = seq > 0 ? await this.head(threadId, thread) : undefined;
+      const seq = thread.first + thread.positions.length;
+      const head = thread.positions.length > 0 ? await this.head(threadId, thread) : undefined;
       let descriptor: Descriptor;
       let stored: Uint8Array | undefined;
       const rawChecksum = core.crc32c(raw);
@@ -348,7 +421,7 @@ export class Checkpoints {
     const newest = thread.positions[thread.positions.length - 1]!;
     if (cached && cached.position === newest) return cached;
     const rebuilt = await this.reconstruct(thread, thread.positions.length - 1);
-    const head = { position: newest, seq: thread.positions.length - 1, raw: rebuilt.raw, chainLength: rebuilt.entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes };
+    const head = { position: newest, seq: thread.first + thread.positions.length - 1, raw: rebuilt.raw, chainLength: rebuilt.entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes };
     this.cache.set(threadId, head);
     return head;
   }
@@ -454,7 +527,7 @@ export class Checkpoints {
       raw = rebuilt.raw;
       entry = rebuilt.entry;
       if (index === thread.positions.length - 1) {
-        this.cache.set(threadId, { position, seq: index, raw, chainLength: entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes });
+        this.cache.set(threadId, { position, seq: thread.first + index, raw, chainLength: entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes });
       }
     }
     const state = entry.descriptor.valueKind === VALUE_BINARY ? raw.slice() : JSON.parse(utf8Decode(raw, 0, raw.length));
@@ -526,6 +599,7 @@ export class Checkpoints {
           writer.endPayload(KIND_CHECKPOINT_THREAD_DELETED, writeEvent(writer.u8, pointer, nameBytes, entry, count, timestamp));
           if (this.threads.get(threadId) === thread) this.threads.delete(threadId);
           thread.positions = [];
+          thread.first = 0;
           return { count: 1, result: () => count };
         },
       });

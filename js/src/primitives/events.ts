@@ -61,7 +61,16 @@ export interface Subscription extends AsyncIterableIterator<RecordedEvent> {
 interface StreamState {
   name: string;
   nameBytes: Uint8Array;
-  /** Global positions of the stream's events, by version (written or being written). */
+  /** Version of positions[0]: the versions before it were pruned (0 when none were). */
+  first: number;
+  /** Global positions of the stream's events from version `first` on (written or being written). */
+  positions: number[];
+}
+
+/** Positions of events that a prune removes: per stream, how many of its oldest go. */
+export interface EventPrunePlan {
+  cuts: Map<string, number>;
+  /** The positions removed, sorted. */
   positions: number[];
 }
 
@@ -100,11 +109,12 @@ export class Events {
     if (kind !== KIND_EVENT || streamName === undefined) return undefined;
     let state = this.streams.get(streamName);
     if (!state) {
-      state = { name: streamName, nameBytes: encoder.encode(streamName), positions: [] };
+      // A stream whose first event has a version above 0 had its oldest events pruned.
+      state = { name: streamName, nameBytes: encoder.encode(streamName), first: streamVersion, positions: [] };
       this.streams.set(streamName, state);
     }
-    if (streamVersion !== state.positions.length) {
-      return `the event at position ${position} has version ${streamVersion} in stream '${streamName}', expected ${state.positions.length}`;
+    if (streamVersion !== state.first + state.positions.length) {
+      return `the event at position ${position} has version ${streamVersion} in stream '${streamName}', expected ${state.first + state.positions.length}`;
     }
     state.positions.push(position);
     return undefined;
@@ -114,14 +124,46 @@ export class Events {
   captureState(): NamedPositions {
     return [...this.streams.values()]
       .filter((state) => state.positions.length > 0)
-      .map((state) => ({ name: state.name, positions: state.positions.slice() }))
+      .map((state) => ({ name: state.name, first: state.first, positions: state.positions.slice() }))
       .sort((a, b) => a.positions[0]! - b.positions[0]!);
   }
 
   /** @internal the streams as a snapshot recorded them (recovery then goes on with the log after it). */
   restoreState(items: NamedPositions): void {
     this.streams.clear();
-    for (const item of items) this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), positions: item.positions });
+    for (const item of items) this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+  }
+
+  /**
+   * @internal What `prune` would remove: events before `beforePosition`, and the oldest of
+   * each stream in `maxCounts` beyond its count. Only written events; a suffix of each
+   * stream stays. Nothing changes until `applyPrune`.
+   */
+  planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
+    const cuts = new Map<string, number>();
+    const positions: number[] = [];
+    for (const state of this.streams.values()) {
+      const count = this.visibleCount(state);
+      let cut = lowerBound(state.positions, beforePosition, count);
+      const maxCount = maxCounts.get(state.name);
+      if (maxCount !== undefined) cut = Math.max(cut, count - maxCount);
+      if (cut <= 0) continue;
+      cuts.set(state.name, cut);
+      for (let index = 0; index < cut; index++) positions.push(state.positions[index]!);
+    }
+    positions.sort((a, b) => a - b);
+    return { cuts, positions };
+  }
+
+  /** @internal forgets the planned events (a stream left with none no longer exists). */
+  applyPrune(plan: EventPrunePlan): void {
+    for (const [name, cut] of plan.cuts) {
+      const state = this.streams.get(name);
+      if (!state) continue;
+      state.positions = state.positions.slice(cut);
+      state.first += cut;
+      if (state.positions.length === 0) this.streams.delete(name);
+    }
   }
 
   /** @internal */
@@ -152,7 +194,7 @@ export class Events {
     this.store.checkOpen();
     const state = this.streams.get(stream);
     const count = state ? this.visibleCount(state) : 0;
-    return count > 0 ? count - 1 : undefined;
+    return count > 0 ? state!.first + count - 1 : undefined;
   }
 
   /** Position of the last entry in the log, or -1 when the log is empty. */
@@ -184,7 +226,7 @@ export class Events {
     return this.store.pipeline.submit<RecordedEvent[]>({
       prepare: (firstPosition, writer) => {
         const state = this.streams.get(stream);
-        const current = state ? state.positions.length - 1 : -1;
+        const current = state ? state.first + state.positions.length - 1 : -1;
         const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
         if (idsGiven && state && (!ok || expected === 'any' || expected === 'stream_exists')) {
           // An append whose ids are already the events right after its expected version (or,
@@ -211,7 +253,7 @@ export class Events {
     }
     let state = this.streams.get(stream);
     if (!state) {
-      state = { name: stream, nameBytes: streamBytes, positions: [] };
+      state = { name: stream, nameBytes: streamBytes, first: 0, positions: [] };
       this.streams.set(stream, state);
     }
     for (let index = 0; index < pending.length; index++) state.positions.push(firstPosition + index);
@@ -311,7 +353,9 @@ export class Events {
     return json;
   }
 
-  private async findRetry(state: StreamState, from: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {
+  private async findRetry(state: StreamState, fromVersion: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {
+    // Versions before `first` were pruned: a retry of them can no longer be recognised.
+    const from = fromVersion - state.first;
     if (from < 0 || from + inputs.length > state.positions.length) return undefined;
     const positions = state.positions.slice(from, from + inputs.length);
     if (positions[positions.length - 1]! >= this.written) return undefined;
@@ -335,13 +379,15 @@ export class Events {
     const state = this.streams.get(stream);
     const count = state ? this.visibleCount(state) : 0;
     if (!state || count === 0) throw new StreamNotFoundError(stream);
+    // Indexes into positions, which start at version `first` (older versions were pruned).
     let positions: number[];
     if (direction === 'forward') {
-      const from = options.fromVersion === undefined ? 0 : checkCount('fromVersion', options.fromVersion);
+      const from = options.fromVersion === undefined ? 0 : Math.max(0, checkCount('fromVersion', options.fromVersion) - state.first);
       positions = state.positions.slice(from, Math.min(count, from + maxCount));
     } else {
-      const from = options.fromVersion === undefined ? count - 1 : Math.min(checkCount('fromVersion', options.fromVersion), count - 1);
-      positions = state.positions.slice(Math.max(0, from - maxCount + 1), from + 1);
+      const version = options.fromVersion === undefined ? Infinity : checkCount('fromVersion', options.fromVersion);
+      const from = Math.min(version - state.first, count - 1);
+      positions = from < 0 ? [] : state.positions.slice(Math.max(0, from - maxCount + 1), from + 1);
     }
     const events = await this.readPositions(positions);
     return direction === 'forward' ? events : events.reverse();
@@ -519,4 +565,16 @@ class LiveSubscription implements Subscription {
   [Symbol.asyncIterator](): this {
     return this;
   }
+}
+
+/** Index of the first of `values[0..end)` (sorted) that is >= `target`. */
+function lowerBound(values: readonly number[], target: number, end: number): number {
+  let low = 0;
+  let high = end;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (values[middle]! < target) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

@@ -1,0 +1,137 @@
+/**
+ * Compaction: rewrites a sealed segment without the entries a prune removed, so their bytes go
+ * back to the file system. Every position keeps its place: a removed entry becomes an empty
+ * placeholder (kind 0x01, 8 bytes of entry header), so positions stay contiguous and the scan
+ * needs no change. The rewritten file is marked compacted in its header, which also records
+ * the checksum the log's chain continues from (that of the original last frame), and its
+ * frames chain from the checksum the original first frame chained from. It is written to a
+ * temporary file, synced, renamed over the segment and the directory synced: a crash leaves
+ * either the old segment or the new one (docs/FORMAT.md §17).
+ */
+import { SEGMENT_HEADER_BYTES } from '../core/core.js';
+import { CorruptionError } from '../errors.js';
+import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
+
+/** Kind of the empty entry that takes the place of a removed one (docs/FORMAT.md §7). */
+export const KIND_PRUNED = 0x01;
+/** A rewritten frame holds at most this many entries or payload bytes (reads stay bounded). */
+const FRAME_ENTRIES = 16384;
+const FRAME_PAYLOAD_BYTES = 4 << 20;
+/** Temporary name of a segment being rewritten; a writable open removes leftovers. */
+export const COMPACT_SUFFIX = '.compact.tmp';
+
+export interface CompactResult {
+  /** Entries that became placeholders (those already placeholders are not counted). */
+  removed: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/**
+ * Rewrites `segment` (sealed) with the entries at `removed` (sorted positions inside it)
+ * replaced by placeholders, then points the log at the new file.
+ */
+export async function compactSegment(log: SegmentLog, segment: Segment, removed: readonly number[]): Promise<CompactResult> {
+  const { host, core, storeId } = log.context;
+  const count = segment.offsets.length;
+  const offsets = segment.offsets.values.slice(0, count);
+  const lengths = segment.lengths.values.slice(0, count);
+  const kinds = segment.kinds.values.slice(0, count);
+  const bytesBefore = segment.size;
+  const source = segment.handle;
+
+  // The chain around the segment: what its first frame chains from, and what the next
+  // segment's first frame chains from (kept in the new header).
+  const head = new Uint8Array(SEGMENT_HEADER_BYTES + FRAME_BEGIN_BYTES);
+  await source.read(head, 0);
+  const headView = new DataView(head.buffer);
+  const chainIn = headView.getUint32(SEGMENT_HEADER_BYTES + 24, true);
+  let chainOut: number;
+  if (headView.getUint32(12, true) & SEGMENT_FLAG_COMPACTED) chainOut = headView.getUint32(40, true);
+  else {
+    const end = new Uint8Array(8);
+    await source.read(end, bytesBefore - 8);
+    const endView = new DataView(end.buffer);
+    if (endView.getUint32(4, true) !== FRAME_END_MAGIC) throw new CorruptionError(segment.path, bytesBefore - 8, 'a sealed segment does not end with a frame end');
+    chainOut = endView.getUint32(0, true);
+  }
+
+  const header = core.encodeSegmentHeader(storeId, segment.firstPosition).slice();
+  const view = new DataView(header.buffer);
+  view.setUint32(12, SEGMENT_FLAG_COMPACTED, true);
+  view.setUint32(40, chainOut, true);
+  view.setUint32(44, core.crc32c(header.subarray(0, 44)), true);
+
+  const temporary = `${segment.path}${COMPACT_SUFFIX}`;
+  const target = await host.open(temporary, { create: true });
+  const newOffsets = new Uint32Array(count);
+  const newLengths = new Uint32Array(count);
+  const newKinds = new Uint8Array(count);
+  let removedCount = 0;
+  let fileOffset = 0;
+  try {
+    await target.truncate(0);
+    await target.write(header, 0);
+    fileOffset = SEGMENT_HEADER_BYTES;
+    let checksum = chainIn;
+    let next = 0; // index into `removed`
+    let first = 0;
+    while (first < count) {
+      // One frame: entries [first, stop), reading the payload bytes they span at once.
+      let stop = first + 1;
+      const start = offsets[first]!;
+      while (stop < count && stop - first < FRAME_ENTRIES && offsets[stop]! + lengths[stop]! - start <= FRAME_PAYLOAD_BYTES) stop++;
+      const span = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
+      await source.read(span, start);
+      // Built and copied out synchronously: the core's frame buffers are shared.
+      core.resetOutput();
+      core.beginFrame();
+      let at = fileOffset + FRAME_BEGIN_BYTES;
+      for (let index = first; index < stop; index++) {
+        const position = segment.firstPosition + index;
+        while (next < removed.length && removed[next]! < position) next++;
+        const drop = next < removed.length && removed[next] === position;
+        const kind = drop ? KIND_PRUNED : kinds[index]!;
+        const length = drop ? 0 : lengths[index]!;
+        if (drop && kinds[index] !== KIND_PRUNED) removedCount++;
+        const pointer = core.reservePayload(length);
+        if (length > 0) core.u8.set(span.subarray(offsets[index]! - start, offsets[index]! - start + length), pointer);
+        core.endPayload(kind, length);
+        newOffsets[index] = at + ENTRY_HEADER_BYTES;
+        newLengths[index] = length;
+        newKinds[index] = kind;
+        at += ENTRY_HEADER_BYTES + length;
+      }
+      checksum = core.finishFrame(segment.firstPosition + first, checksum, storeId, 0);
+      const frame = core.output().slice();
+      await target.write(frame, fileOffset);
+      fileOffset += frame.length;
+      first = stop;
+    }
+    await target.sync();
+  } catch (error) {
+    await target.close().catch(() => undefined);
+    await host.remove(temporary).catch(() => undefined);
+    throw error;
+  }
+  await target.close();
+  try {
+    await host.replace(temporary, segment.path);
+    // The path names the new file from here: read through it before anything else can fail.
+    const handle = await host.open(segment.path, {});
+    await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds);
+    await host.syncDirectory(log.logDirectory);
+  } catch (error) {
+    throw new RenameFailed(segment.path, error);
+  }
+  return { removed: removedCount, bytesBefore, bytesAfter: fileOffset };
+}
+
+/** The rename of a rewritten segment, or what follows it, failed: the file may be old or new. */
+export class RenameFailed extends Error {
+  readonly renamed = true;
+  constructor(path: string, override readonly cause: unknown) {
+    super(`replacing ${path} with its rewritten version failed: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'RenameFailed';
+  }
+}
