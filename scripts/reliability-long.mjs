@@ -2,8 +2,10 @@
 // loop, media-damage sweep, model-based and bad-input property tests), with much larger
 // counts, on each runtime; prints the figures docs/RELIABILITY.md quotes.
 //   node scripts/reliability-long.mjs [--runtime node,deno,bun] [--scale N]
-// --scale multiplies every count (default 10: 100,000 crash points, 440 kills, 3,600 damages,
-// 1,500 model sequences, 4,000 bad-input runs per call on each runtime). Add --fuzz to also run
+// --scale multiplies every count (default 10: 100,000 crash points (plus 30,000 with
+// checkpoints and 20,000 with snapshots), 440 kills, 3,600 damages (plus 600 to snapshots),
+// 1,500 model sequences, 4,000 bad-input runs per call, 400 snapshot histories and 30 seeds
+// per I/O operation of a prune, on each runtime). Add --fuzz to also run
 // scripts/fuzz.sh for 60 s per target afterwards.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -27,13 +29,15 @@ const env = {
   REELDB_CORRUPTION_CASES: String(Math.round(360 * scale)),
   REELDB_MODEL_RUNS: String(Math.round(150 * scale)),
   REELDB_BAD_INPUT_RUNS: String(Math.round(400 * scale)),
+  REELDB_SNAPSHOT_RUNS: String(Math.round(40 * scale)),
+  REELDB_PRUNE_SEEDS: String(Math.round(3 * scale)),
 };
-const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts'];
-console.log(`reliability-long: scale ${scale} on ${runtimes}: ${['REELDB_CRASH_POINTS', 'REELDB_KILLS', 'REELDB_CORRUPTION_CASES', 'REELDB_MODEL_RUNS', 'REELDB_BAD_INPUT_RUNS'].map((name) => `${name}=${env[name]}`).join(' ')}`);
+const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts', 'test/snapshot.test.ts', 'test/prune.test.ts'];
+console.log(`reliability-long: scale ${scale} on ${runtimes}: ${['REELDB_CRASH_POINTS', 'REELDB_KILLS', 'REELDB_CORRUPTION_CASES', 'REELDB_MODEL_RUNS', 'REELDB_BAD_INPUT_RUNS', 'REELDB_SNAPSHOT_RUNS', 'REELDB_PRUNE_SEEDS'].map((name) => `${name}=${env[name]}`).join(' ')}`);
 const started = Date.now();
 const run = spawnSync(process.execPath, [join(root, 'scripts/test-all.mjs'), '--runtime', runtimes, ...files], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
 const output = run.stdout ?? '';
-const figures = output.split('\n').filter((line) => /^(crash sweep|kill test|corruption sweep|model-based|bad input) \(/.test(line.trim()));
+const figures = output.split('\n').filter((line) => /^(crash sweep|kill test|corruption sweep|model-based|bad input|snapshot property|prune crash sweep) \(/.test(line.trim()));
 console.log(output.split('━━━ summary ━━━')[1] ?? output.slice(-4000));
 console.log('━━━ figures ━━━');
 for (const line of figures) console.log(line.trim());

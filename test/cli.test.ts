@@ -332,6 +332,45 @@ describe('reeldb verify and snapshots', () => {
   });
 });
 
+describe('reeldb prune and compact', () => {
+  it('prunes by policy with a dry run first, reclaims deleted threads, and refuses while a writer holds the store', async () => {
+    const path = join(temporary, 'to-prune');
+    const db = await open(path, { segmentBytes: 8 * 1024, snapshotBytes: 0 });
+    for (let index = 0; index < 120; index++) await db.events.append(`s${index % 2}`, [{ type: 't', data: 'x'.repeat(200) }]);
+    for (let step = 0; step < 30; step++) await db.checkpoints.save('gone', { step, text: 'y'.repeat(300 + step) });
+    await db.checkpoints.delete('gone');
+    await db.close();
+
+    const dry = reeldb('prune', path, '--before', '100', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^would remove 100 events, 0 checkpoints, 30 of deleted threads: about .* \(dry run, nothing changed\)$/m);
+    const json = JSON.parse(reeldb('prune', path, '--before', '100', '--dry-run', '--json').stdout);
+    expect(json).toMatchObject({ dryRun: true, events: 100, checkpoints: 0, deletedThreadCheckpoints: 30, segmentsRewritten: 0 });
+
+    const pruned = reeldb('prune', path, '--before', '100', '--json');
+    expect(pruned.code).toBe(0);
+    const result = JSON.parse(pruned.stdout);
+    expect(result).toMatchObject({ dryRun: false, events: 100, deletedThreadCheckpoints: 30 });
+    expect(result.bytesReclaimed).toBeGreaterThan(20_000);
+    const lines = reeldb('dump', path).stdout.trim().split('\n');
+    expect(lines).toHaveLength(20);
+    expect(JSON.parse(lines[0]!).position).toBe(100);
+    expect(reeldb('compact', path).stdout).toMatch(/^nothing to remove/);
+    expect(reeldb('verify', path).code).toBe(0);
+
+    const writer = await open(path);
+    const locked = reeldb('prune', path, '--keep-last', '1');
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toContain('STORE_LOCKED');
+    await writer.close();
+
+    expect(reeldb('prune', path).code).toBe(2);
+    expect(reeldb('prune', path, '--stream', 's0').code).toBe(2);
+    expect(reeldb('prune', path, '--max-age', 'soon').stderr).toContain('--max-age takes a duration');
+    expect(reeldb('prune', path, '--keep-last', '0').code).toBe(2);
+  });
+});
+
 describe('usage and bad paths', () => {
   it('exits 2 for a path that is not a store, and leaves it alone', () => {
     const missing = reeldb('inspect', join(temporary, 'does-not-exist'));

@@ -191,8 +191,9 @@ describe(`prune on ${runtime}`, () => {
 
     let crashes = 0;
     let partial = 0;
-    for (let point = 0; point < pruneOperations * 3; point++) {
-      // Each I/O operation of the prune, with three seeds for what the crash keeps of unsynced data.
+    const seeds = Number(process.env.REELDB_PRUNE_SEEDS ?? 3);
+    for (let point = 0; point < pruneOperations * seeds; point++) {
+      // Each I/O operation of the prune, with several seeds for what the crash keeps of unsynced data.
       const crashAt = setupOperations + (point % pruneOperations);
       const host = new FaultyFileHost({ seed: point + 1, crashAt });
       const db = await setup(host);
@@ -228,6 +229,6 @@ describe(`prune on ${runtime}`, () => {
       expect(await observe(recovered)).toEqual(pruned);
       await recovered.close();
     }
-    console.log(`prune crash sweep (${runtime}): ${crashes} crashes at each of the ${pruneOperations} I/O operations of a prune (3 seeds), ${partial} left the store unpruned or partly pruned, every state valid and completed by a second prune`);
+    console.log(`prune crash sweep (${runtime}): ${crashes} crashes at each of the ${pruneOperations} I/O operations of a prune (${seeds} seeds), ${partial} left the store unpruned or partly pruned, every state valid and completed by a second prune`);
   });
 });

@@ -143,7 +143,7 @@ describe(`snapshots on ${runtime}`, () => {
     await reopened.close();
   });
 
-  it('property: for random histories with snapshots and reopens, snapshot + tail recovery equals a full scan', async () => {
+  it('property: for random histories with snapshots and reopens, snapshot + tail recovery equals a full scan', { timeout: 900_000 }, async () => {
     type Action =
       | { kind: 'append'; stream: number; count: number; size: number }
       | { kind: 'save'; thread: number; grow: number }

@@ -259,7 +259,7 @@ function logBytes(path: string): number {
  * truncated) and can run beside the process that writes it. Paths that are not a store are
  * usage errors (exit 2) and are checked before `open`, which would create directories.
  */
-export async function openStore(cli: Cli, path: string, label = 'scanning', extra: { ignoreSnapshots?: boolean } = {}): Promise<OpenedStore> {
+export async function openStore(cli: Cli, path: string, label = 'scanning', extra: { ignoreSnapshots?: boolean; writable?: boolean } = {}): Promise<OpenedStore> {
   const directory = isDirectory(path);
   if (directory === undefined) throw new CliError(`no store at '${path}': no such directory`, EXIT_USAGE, 'NOT_A_STORE');
   if (!directory) throw new CliError(`'${path}' is a file, not a reeldb store (a store is a directory)`, EXIT_USAGE, 'NOT_A_STORE');
@@ -269,9 +269,9 @@ export async function openStore(cli: Cli, path: string, label = 'scanning', extr
   const warnings: string[] = [];
   try {
     const db = await open(path, {
-      readOnly: true,
+      readOnly: !extra.writable,
       create: false,
-      ...extra,
+      ignoreSnapshots: extra.ignoreSnapshots,
       onWarning: (message) => warnings.push(message),
       onProgress: (done, total) => progress.update(done, total),
     });

@@ -8,6 +8,7 @@ import { checkpoints, CHECKPOINTS_USAGE } from './checkpoints.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type Cli } from './common.js';
 import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
+import { compact, COMPACT_USAGE, prune, PRUNE_USAGE } from './prune.js';
 import { stats, STATS_USAGE } from './stats.js';
 import { verify, VERIFY_USAGE } from './verify.js';
 
@@ -19,6 +20,8 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   dump: { run: dump, usage: DUMP_USAGE },
   stats: { run: stats, usage: STATS_USAGE },
   checkpoints: { run: checkpoints, usage: CHECKPOINTS_USAGE },
+  prune: { run: prune, usage: PRUNE_USAGE },
+  compact: { run: compact, usage: COMPACT_USAGE },
 };
 
 export function version(): string {
@@ -32,7 +35,7 @@ export function version(): string {
 }
 
 export function usage(): string {
-  return `reeldb ${version()}: inspect and check reeldb stores
+  return `reeldb ${version()}: inspect, check and prune reeldb stores
 
 usage: reeldb <command> <path> [options]
 
@@ -46,11 +49,15 @@ commands:
   checkpoints <path> [--thread T] [--limit N] [--json]
                                        checkpoint threads with raw and stored bytes, or the
                                        checkpoints of one thread
+  prune <path> [--before P] [--stream S --max-count N] [--keep-last N] [--max-age D] [--dry-run]
+                                       remove old events/checkpoints, give the disk back
+  compact <path>                       give back the space of deleted checkpoint threads
 
   reeldb <command> --help              help for one command
   reeldb --version                     print the version
 
-Stores are opened read-only: the CLI never changes one, and it can run beside the writer.
+Stores are opened read-only, beside a running writer; only prune and compact change a store
+(they take the writer lock, so they fail while an application has it open).
 exit codes: 0 ok, 1 damage found or the command failed, 2 usage error or not a store`;
 }
 

@@ -13,7 +13,7 @@ import type { SegmentLog } from '../device/segments.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Checkpoints } from '../primitives/checkpoints.js';
 import type { Events } from '../primitives/events.js';
-import { checkOptions, describe } from '../validate.js';
+import { checkBoolean, checkFunction, checkOptions, describe } from '../validate.js';
 import type { CommitPipeline } from './commit.js';
 
 export interface PruneOptions {
@@ -23,6 +23,10 @@ export interface PruneOptions {
   events?: { beforePosition?: number };
   /** Keep at most `maxCount` of the newest events of these streams. */
   streams?: Record<string, { maxCount: number }>;
+  /** Only say what would be removed (bytesReclaimed is then the payload bytes of those entries); change nothing. */
+  dryRun?: boolean;
+  /** Progress of the rewrite: segments done of those to rewrite. */
+  onProgress?: (segmentsDone: number, segmentsTotal: number) => void;
 }
 
 export interface PruneResult {
@@ -55,6 +59,8 @@ function nonNegativeInteger(name: string, value: unknown, minimum = 0): number {
 }
 
 interface Policy {
+  dryRun: boolean;
+  onProgress: ((done: number, total: number) => void) | undefined;
   beforePosition: number;
   maxCounts: Map<string, number>;
   keepLast: number | undefined;
@@ -66,7 +72,7 @@ interface Policy {
 export function checkPruneOptions(given: unknown): Policy {
   const options = checkOptions('prune', given as PruneOptions | undefined);
   for (const key of Object.keys(options)) {
-    if (!['checkpoints', 'events', 'streams'].includes(key)) throw new InvalidArgumentError(`prune: unknown option '${key}' (checkpoints, events, streams)`);
+    if (!['checkpoints', 'events', 'streams', 'dryRun', 'onProgress'].includes(key)) throw new InvalidArgumentError(`prune: unknown option '${key}' (checkpoints, events, streams, dryRun, onProgress)`);
   }
   const events = options.events === undefined ? {} : checkOptions('prune: events', options.events);
   const beforePosition = events.beforePosition === undefined ? 0 : nonNegativeInteger('events.beforePosition', events.beforePosition);
@@ -84,7 +90,9 @@ export function checkPruneOptions(given: unknown): Policy {
   if (checkpoints !== undefined && keepLast === undefined && maxAgeMs === undefined) {
     throw new InvalidArgumentError('prune: checkpoints needs keepLast or maxAgeMs (or leave it out)');
   }
-  return { beforePosition, maxCounts, keepLast, maxAgeMs, checkpoints: checkpoints !== undefined };
+  const dryRun = checkBoolean('prune: dryRun', options.dryRun, false);
+  const onProgress = checkFunction<(done: number, total: number) => void>('prune: onProgress', options.onProgress);
+  return { dryRun, onProgress, beforePosition, maxCounts, keepLast, maxAgeMs, checkpoints: checkpoints !== undefined };
 }
 
 function logBytes(log: SegmentLog): number {
@@ -114,6 +122,11 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
     bytesReclaimed: 0,
   };
   if (removed.length === 0) return result;
+  if (policy.dryRun) {
+    result.bytesReclaimed = payloadBytes(log, removed);
+    result.bytesAfter = bytesBefore - result.bytesReclaimed;
+    return result;
+  }
 
   // Entries to remove in the current segment: seal it first (only sealed segments are rewritten).
   const last = removed[removed.length - 1]!;
@@ -126,14 +139,18 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   events.applyPrune(eventPlan);
   checkpoints.applyPrune(checkpointPlan);
   let at = 0;
-  for (const segment of [...log.segments]) {
+  const work: { segment: (typeof log.segments)[number]; inside: number[] }[] = [];
+  for (const segment of log.segments) {
     if (segment === log.current) break;
     const inside: number[] = [];
     while (at < removed.length && removed[at]! < segment.nextPosition) {
       if (removed[at]! >= segment.firstPosition) inside.push(removed[at]!);
       at++;
     }
-    if (inside.length === 0) continue;
+    if (inside.length > 0) work.push({ segment, inside });
+  }
+  policy.onProgress?.(0, work.length);
+  for (const { segment, inside } of work) {
     try {
       await compactSegment(log, segment, inside);
     } catch (error) {
@@ -143,8 +160,19 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
       throw error;
     }
     result.segmentsRewritten++;
+    policy.onProgress?.(result.segmentsRewritten, work.length);
   }
   result.bytesAfter = logBytes(log);
   result.bytesReclaimed = result.bytesBefore - result.bytesAfter;
   return result;
+}
+
+/** Payload bytes of the entries at `positions` (sorted): what a dry run reports. */
+function payloadBytes(log: SegmentLog, positions: readonly number[]): number {
+  let total = 0;
+  for (const position of positions) {
+    const segment = log.segmentOf(position);
+    if (segment) total += segment.lengths.values[position - segment.firstPosition]!;
+  }
+  return total;
 }

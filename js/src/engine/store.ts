@@ -229,10 +229,13 @@ export class Store {
    * atomically, and a snapshot is written. Positions and versions of what stays never change.
    */
   async prune(options?: PruneOptions): Promise<PruneResult> {
-    this.checkWritable();
+    this.checkOpen();
     const policy = checkPruneOptions(options);
+    // A dry run changes nothing, so a read-only store can answer it.
+    const check = () => (policy.dryRun ? this.checkOpen() : this.checkWritable());
+    check();
     return this.maintain(async () => {
-      this.checkWritable();
+      check();
       const result = await runPrune({ log: this.log, pipeline: this.pipeline, events: this.events, checkpoints: this.checkpoints }, policy);
       if (result.segmentsRewritten > 0 && this.durability !== 'memory') await this.writeSnapshot();
       return result;

@@ -1,0 +1,114 @@
+/**
+ * `reeldb prune <path> …` and `reeldb compact <path>`: apply a retention policy and give the
+ * disk space back (the writer's `db.prune` / `db.compact`). These are the only commands that
+ * change a store: they take the writer lock, so they fail with STORE_LOCKED while an
+ * application has the store open. `--dry-run` only reports, without the lock.
+ */
+import type { PruneOptions, PruneResult } from '../index.node.js';
+import { EXIT_OK, formatBytes, formatCount, onePath, openStore, parseArgs, parseCount, plural, printWarnings, UsageError, type Cli } from './common.js';
+
+export const PRUNE_USAGE = `usage: reeldb prune <path> [--before POSITION] [--stream S --max-count N]
+                    [--keep-last N] [--max-age DURATION] [--dry-run] [--json]
+
+Removes what the policy says and rewrites the sealed segments that held it, giving the disk
+space back. Positions and versions of what stays never change. Checkpoints of deleted threads
+always go. Needs the writer lock (fails while an application has the store open).
+
+  --before POSITION   remove every event before this log position
+  --stream S --max-count N
+                      keep only the newest N events of stream S
+  --keep-last N       keep each thread's newest N checkpoints (and the full one their delta
+                      chain starts from)
+  --max-age DURATION  remove checkpoints older than this (500ms, 30s, 15m, 12h, 7d); with
+                      --keep-last, only those beyond the newest N; the newest always stays
+  --dry-run           report what would be removed, change nothing (no lock needed)
+  --json              print the result as JSON`;
+
+export const COMPACT_USAGE = `usage: reeldb compact <path> [--json]
+
+Rewrites the sealed segments that hold checkpoints of deleted threads, giving their disk space
+back (a prune without a retention policy). Needs the writer lock.`;
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(command: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`${command}: --max-age takes a duration such as 30s, 15m, 12h or 7d, got '${text}'`, command);
+  return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!);
+}
+
+async function report(cli: Cli, result: PruneResult, dryRun: boolean, json: boolean): Promise<void> {
+  if (json) {
+    await cli.stdout.line(JSON.stringify({ dryRun, ...result }, null, 2));
+    return;
+  }
+  const what = [
+    plural(result.events, 'event'),
+    plural(result.checkpoints, 'checkpoint'),
+    ...(result.deletedThreadCheckpoints > 0 ? [`${formatCount(result.deletedThreadCheckpoints)} of deleted threads`] : []),
+  ].join(', ');
+  if (dryRun) {
+    await cli.stdout.line(`would remove ${what}: about ${formatBytes(result.bytesReclaimed)} of ${formatBytes(result.bytesBefore)} (dry run, nothing changed)`);
+  } else if (result.segmentsRewritten === 0) {
+    await cli.stdout.line(`nothing to remove (${formatBytes(result.bytesBefore)} of log)`);
+  } else {
+    await cli.stdout.line(
+      `removed ${what}: ${plural(result.segmentsRewritten, 'segment')} rewritten, ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)} (${formatBytes(result.bytesReclaimed)} reclaimed)`,
+    );
+  }
+}
+
+async function run(cli: Cli, path: string, policy: PruneOptions, json: boolean): Promise<number> {
+  const dryRun = policy.dryRun === true;
+  const { db, warnings } = await openStore(cli, path, 'scanning', { writable: !dryRun });
+  try {
+    printWarnings(cli, warnings);
+    let shown = false;
+    const result = await db.prune({
+      ...policy,
+      onProgress: (done, total) => {
+        if (total < 2 || json) return;
+        shown = true;
+        cli.stderr.write(`\rreeldb: rewriting segments ${done}/${total}`);
+      },
+    });
+    if (shown) cli.stderr.write('\n');
+    await report(cli, result, dryRun, json);
+    return EXIT_OK;
+  } finally {
+    await db.close();
+  }
+}
+
+export async function prune(cli: Cli, argv: readonly string[]): Promise<number> {
+  const { positionals, options } = parseArgs('prune', argv, {
+    before: 'string',
+    stream: 'string',
+    'max-count': 'string',
+    'keep-last': 'string',
+    'max-age': 'string',
+    'dry-run': 'boolean',
+    json: 'boolean',
+  });
+  const path = onePath('prune', positionals);
+  const policy: PruneOptions = { dryRun: options['dry-run'] === true };
+  const before = parseCount('prune', '--before', options.before);
+  if (before !== undefined) policy.events = { beforePosition: before };
+  const maxCount = parseCount('prune', '--max-count', options['max-count']);
+  if ((options.stream === undefined) !== (maxCount === undefined)) throw new UsageError('prune: --stream and --max-count go together', 'prune');
+  if (typeof options.stream === 'string' && maxCount !== undefined) policy.streams = { [options.stream]: { maxCount } };
+  const keepLast = parseCount('prune', '--keep-last', options['keep-last']);
+  if (keepLast === 0) throw new UsageError('prune: --keep-last must be at least 1 (the newest checkpoint always stays)', 'prune');
+  const maxAgeMs = typeof options['max-age'] === 'string' ? parseDuration('prune', options['max-age']) : undefined;
+  if (keepLast !== undefined || maxAgeMs !== undefined) policy.checkpoints = { ...(keepLast !== undefined ? { keepLast } : {}), ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) };
+  if (!policy.events && !policy.streams && !policy.checkpoints) {
+    throw new UsageError('prune: nothing to prune: give --before, --stream with --max-count, --keep-last or --max-age (reeldb compact reclaims deleted threads only)', 'prune');
+  }
+  return run(cli, path, policy, options.json === true);
+}
+
+export async function compact(cli: Cli, argv: readonly string[]): Promise<number> {
+  const { positionals, options } = parseArgs('compact', argv, { json: 'boolean' });
+  const path = onePath('compact', positionals);
+  return run(cli, path, {}, options.json === true);
+}
