@@ -1,6 +1,8 @@
 // Opens one store in a fresh process and prints one JSON line: how long the wasm core took to
 // load, how long `open` took, and how much the process grew (RSS, JS heap, wasm memory).
-//   node bench/open-child.mjs STORE_DIRECTORY      (bench/suite.mjs runs it per runtime)
+//   node bench/open-child.mjs [--full-scan] STORE_DIRECTORY   (bench/suite.mjs runs it per runtime)
+// --full-scan opens with ignoreSnapshots: every segment is scanned (otherwise the newest
+// snapshot is read and only the log after it is scanned).
 import { collectGarbage, loadReeldb, now } from './lib.mjs';
 
 const directory = process.argv[process.argv.length - 1];
@@ -13,7 +15,7 @@ collectGarbage();
 const before = process.memoryUsage();
 const wasmBefore = core.exports.memory.buffer.byteLength;
 const started = now();
-const db = await open(directory);
+const db = await open(directory, { ignoreSnapshots: process.argv.includes('--full-scan') });
 const openMs = now() - started;
 const after = process.memoryUsage();
 const stats = db.stats();
@@ -24,6 +26,7 @@ console.log(
     initMs: Math.round(initMs * 10) / 10,
     openMs: Math.round(openMs * 10) / 10,
     entries: stats.entries,
+    fromSnapshot: stats.recovery.snapshot !== undefined,
     streams: stats.streams,
     rssBeforeMiB: Math.round((before.rss / MiB) * 10) / 10,
     rssAfterMiB: Math.round((after.rss / MiB) * 10) / 10,

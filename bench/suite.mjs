@@ -483,15 +483,21 @@ await bench('open1m', async () => {
   log(`building a store of ${fmt(count)} single-event appends over ${fmt(SIZE.openStreams)} streams…`);
   const built = await buildStore(directory, count, SIZE.openStreams);
   log(`built in ${round(count / built.eventsPerSecond, 1)} s (${fmt(built.eventsPerSecond)} events/s pipelined, buffered), ${fmt(built.bytes)} bytes`);
-  const children = [];
-  for (let child = 0; child < SIZE.openChildren; child++) {
-    const [command, args] = runtimeCommand(path.join(benchDirectory, 'open-child.mjs'), [directory]);
-    const run = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 });
-    const line = run.stdout.trim().split('\n').pop();
-    if (run.status !== 0 || !line?.startsWith('{')) throw new Error(`open child failed (${run.status}): ${run.stderr || run.stdout}`);
-    children.push(JSON.parse(line));
-  }
-  const childCpuMs = children.reduce((sum, child) => sum + child.cpuMs, 0);
+  // Opens in fresh processes: from the snapshot the store's close wrote, and by a full scan.
+  const openIn = (flags) => {
+    const runs = [];
+    for (let child = 0; child < SIZE.openChildren; child++) {
+      const [command, args] = runtimeCommand(path.join(benchDirectory, 'open-child.mjs'), [...flags, directory]);
+      const run = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 });
+      const line = run.stdout.trim().split('\n').pop();
+      if (run.status !== 0 || !line?.startsWith('{')) throw new Error(`open child failed (${run.status}): ${run.stderr || run.stdout}`);
+      runs.push(JSON.parse(line));
+    }
+    return runs;
+  };
+  const children = openIn([]);
+  const fullScans = openIn(['--full-scan']);
+  const childCpuMs = [...children, ...fullScans].reduce((sum, child) => sum + child.cpuMs, 0);
   // In this process too: replay of the whole store without decoding.
   const db = await open(directory);
   const raw = await timeReps(3, async () => {
@@ -509,6 +515,10 @@ await bench('open1m', async () => {
     buildEventsPerSecond: built.eventsPerSecond,
     openMs: pick('openMs'),
     openMsRuns: children.map((child) => child.openMs),
+    fromSnapshot: children.every((child) => child.fromSnapshot),
+    fullScanOpenMs: round(median(fullScans.map((child) => child.openMs)), 1),
+    fullScanOpenMsRuns: fullScans.map((child) => child.openMs),
+    fullScanRssDeltaMiB: round(median(fullScans.map((child) => child.rssDeltaMiB)), 1),
     initMs: pick('initMs'),
     rssDeltaMiB: pick('rssDeltaMiB'),
     heapDeltaMiB: pick('heapDeltaMiB'),
@@ -519,7 +529,8 @@ await bench('open1m', async () => {
     replayRawEventsPerSecond: Math.round(count / (raw.medianMs / 1000)),
     childCpuMs,
   };
-  log(`open ${fmt(result.openMs)} ms (runs ${result.openMsRuns.join(', ')}), RSS +${result.rssDeltaMiB} MiB, heap +${result.heapDeltaMiB} MiB, wasm memory ${result.wasmMemoryMiB} MiB; init ${result.initMs} ms`);
+  log(`open ${fmt(result.openMs)} ms${result.fromSnapshot ? ' from a snapshot' : ''} (runs ${result.openMsRuns.join(', ')}), RSS +${result.rssDeltaMiB} MiB, heap +${result.heapDeltaMiB} MiB, wasm memory ${result.wasmMemoryMiB} MiB; init ${result.initMs} ms`);
+  log(`open by a full scan ${fmt(result.fullScanOpenMs)} ms (runs ${result.fullScanOpenMsRuns.join(', ')}), RSS +${result.fullScanRssDeltaMiB} MiB`);
   log(`replay of ${fmt(count)} events, decodeData:false: ${raw.medianMs} ms (${fmt(result.replayRawEventsPerSecond)} events/s)`);
   return result;
 });
