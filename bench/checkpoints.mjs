@@ -59,13 +59,9 @@ async function reeldbContender(directory) {
 
 /** reeldb with the state serialised by msgpackr and saved as bytes (the caller's choice of serialiser). */
 async function reeldbMsgpackContender(directory) {
-  let pack;
-  let unpack;
-  try {
-    ({ pack, unpack } = require('msgpackr'));
-  } catch (error) {
-    return { error: String(error?.message ?? error).split('\n')[0] };
-  }
+  const msgpackr = loadMsgpackr();
+  if (msgpackr.error) return msgpackr;
+  const { pack, unpack } = msgpackr;
   const contender = await reeldbContender(directory);
   return {
     ...contender,
@@ -107,14 +103,19 @@ async function sqliteContender(directory) {
   };
 }
 
-function msgpackContender(directory) {
-  let pack;
-  let unpack;
+/** msgpackr's pack/unpack, or { error } when it does not load here. */
+function loadMsgpackr() {
   try {
-    ({ pack, unpack } = require('msgpackr'));
+    return require('msgpackr');
   } catch (error) {
     return { error: String(error?.message ?? error).split('\n')[0] };
   }
+}
+
+function msgpackContender(directory) {
+  const msgpackr = loadMsgpackr();
+  if (msgpackr.error) return msgpackr;
+  const { pack, unpack } = msgpackr;
   fs.mkdirSync(directory, { recursive: true });
   const file = path.join(directory, 'thread-1.msgpack');
   return {

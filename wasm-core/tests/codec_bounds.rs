@@ -3,59 +3,14 @@
 //! `DECODE_OVERHEAD_BYTES_MAX` (zstd's context memory is counted too: zstd-safe's
 //! `with-rust-allocator`), and never panics. Seeds are real full frames and deltas, mutated by a
 //! deterministic loop (`REELDB_CODEC_MUTATIONS=N`, default 20,000) through `fuzzing::codec`.
+mod common;
+use common::peak_allocation;
 use reeldb_core::codec::{decode_delta, decode_full, encode_delta, encode_full, DeltaHeader, DECODE_OVERHEAD_BYTES_MAX, DELTA_HEADER_BYTES, LEVEL_DEFAULT};
 use reeldb_core::fuzzing::{self, CODEC_LIMITS, CODEC_PREVIOUS};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 const MUTATIONS_DEFAULT: usize = 20_000;
 
-// ---- allocation meter, per thread (as in fuzz_corpus.rs) ----
-
-struct Meter;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-unsafe impl GlobalAlloc for Meter {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        System.dealloc(pointer, layout)
-    }
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        System.realloc(pointer, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static METER: Meter = Meter;
-
-fn peak_allocation(f: impl FnOnce()) -> usize {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(base));
-    f();
-    (PEAK.with(Cell::get) - base).max(0) as usize
-}
 
 #[test]
 fn the_meter_sees_zstd_contexts() {

@@ -6,14 +6,14 @@
 //!
 //! `REELDB_FUZZ_MUTATIONS=N` changes the number of mutated inputs (default 200,000 in all);
 //! `REELDB_WRITE_FUZZ_SEEDS=1` rewrites the `seed-*` files from the golden vectors.
+mod common;
+use common::peak_allocation;
 use reeldb_core::format::*;
 use reeldb_core::frame::{encode_frame, frame_length, EntryInput};
 use reeldb_core::fuzzing::{self, scan_control, STORE_ID, TARGETS};
 use reeldb_core::intern::Interner;
 use reeldb_core::scan::{find_valid_frame, probe_after, scan, ScanInput, ScanStatus, ENTRY_RECORD_WORDS};
 use reeldb_core::segment::encode_header;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,52 +28,6 @@ const INPUT_BYTES_MAX: usize = 8192;
 const ALLOCATION_BYTES_PER_INPUT_BYTE: usize = 64;
 const ALLOCATION_BYTES_FLOOR: usize = 64 << 10;
 
-// ---- allocation meter: per thread, so tests running in parallel do not disturb it ----
-
-struct Meter;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-unsafe impl GlobalAlloc for Meter {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        System.dealloc(pointer, layout)
-    }
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        System.realloc(pointer, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static METER: Meter = Meter;
-
-/// Runs `f` and returns the most bytes it had allocated at once on this thread.
-fn peak_allocation(f: impl FnOnce()) -> usize {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(base));
-    f();
-    (PEAK.with(Cell::get) - base).max(0) as usize
-}
 
 #[test]
 fn the_meter_sees_allocations() {
