@@ -142,6 +142,28 @@ describe(`prune on ${runtime}`, () => {
     await db.close();
   });
 
+  it('regression (model test): a snapshot covering the start of a segment compacted later did not carry the chain past it, and the next open truncated the log after it as a torn tail', async () => {
+    const host = new reeldb.MemoryFileHost();
+    const log = quiet();
+    const options = { host, durability: 'strict' as const, segmentBytes: 2048, snapshotBytes: 1024, onWarning: log.onWarning };
+    let db = await open('/regression.reel', options);
+    await db.snapshot(); // covers segment 0 up to its header only
+    for (const count of [1, 3, 4, 2]) await db.events.append('a', Array.from({ length: count }, (_, index) => ({ type: 'm', data: { index, text: 'x'.repeat(40) } })));
+    await db.prune({ streams: { a: { maxCount: 0 } } }); // seals segment 0 and compacts it
+    await Promise.all([db.events.append('a', [{ type: 'm', data: 1 }]), db.events.append('a', [{ type: 'm', data: 2 }])]);
+    await db.close();
+    // As if the prune's own snapshot were lost: only the first one is left.
+    for (const name of await host.list('/regression.reel')) if (name.endsWith('.snap') && name !== 'snapshot-00000000000000000000.snap') await host.remove(`/regression.reel/${name}`);
+    db = await open('/regression.reel', options);
+    expect(db.stats().recovery.snapshot?.position).toBe(0);
+    expect(log.warnings).toEqual([]);
+    expect((await db.events.readAll()).map((event) => [event.position, event.streamVersion])).toEqual([
+      [10, 0],
+      [11, 1],
+    ]);
+    await db.close();
+  });
+
   it('rejects bad options with a typed error and changes nothing', async () => {
     const path = storePath();
     const db = await open(path, { snapshotBytes: 0 });

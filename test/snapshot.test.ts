@@ -143,18 +143,20 @@ describe(`snapshots on ${runtime}`, () => {
     await reopened.close();
   });
 
-  it('property: for random histories with snapshots and reopens, snapshot + tail recovery equals a full scan', { timeout: 900_000 }, async () => {
+  it('property: for random histories with snapshots, prunes and reopens, snapshot + tail recovery equals a full scan', { timeout: 900_000 }, async () => {
     type Action =
       | { kind: 'append'; stream: number; count: number; size: number }
       | { kind: 'save'; thread: number; grow: number }
       | { kind: 'delete'; thread: number }
       | { kind: 'snapshot' }
+      | { kind: 'prune'; share: number; keepLast: number }
       | { kind: 'reopen' };
     const action: fc.Arbitrary<Action> = fc.oneof(
       { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), stream: fc.nat(4), count: fc.integer({ min: 1, max: 3 }), size: fc.integer({ min: 0, max: 3000 }) }) },
       { weight: 3, arbitrary: fc.record({ kind: fc.constant('save' as const), thread: fc.nat(2), grow: fc.integer({ min: 1, max: 800 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), thread: fc.nat(2) }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('snapshot' as const) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('prune' as const), share: fc.double({ min: 0, max: 1, noNaN: true }), keepLast: fc.integer({ min: 1, max: 4 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
     );
     let runs = 0;
@@ -178,6 +180,8 @@ describe(`snapshots on ${runtime}`, () => {
             await db.checkpoints.delete(`thread-${step.thread}`);
           } else if (step.kind === 'snapshot') {
             await db.snapshot();
+          } else if (step.kind === 'prune') {
+            await db.prune({ events: { beforePosition: Math.floor((db.events.headPosition + 1) * step.share) }, checkpoints: { keepLast: step.keepLast } });
           } else {
             await db.close();
             db = await open(path, options);
@@ -189,7 +193,7 @@ describe(`snapshots on ${runtime}`, () => {
         if (viaSnapshot.recovery.snapshot) fromSnapshots++;
         expect(viaSnapshot.state).toEqual(viaScan);
       }),
-      { numRuns: Number(process.env.REELDB_SNAPSHOT_RUNS ?? 40), seed: 20261201 },
+      { numRuns: Number(process.env.REELDB_SNAPSHOT_RUNS ?? 40), seed: Number(process.env.REELDB_SNAPSHOT_SEED ?? 20261201) },
     );
     // Most histories log more than snapshotBytes or call snapshot(): the property is about them.
     expect(fromSnapshots).toBeGreaterThan(runs / 2);

@@ -25,6 +25,16 @@ export const SEGMENT_FLAG_COMPACTED = 1;
 /** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
 export const FRAME_END_MAGIC = 0x45464c52;
 
+/**
+ * The chain checksum after a segment whose header is `header` and whose last frame's checksum
+ * is `last`: a compacted segment (§5.1 flags bit 0) had its frames rewritten, so the chain goes
+ * on from the checksum its header records, that of its last frame before the rewrite.
+ */
+function chainAfter(header: Uint8Array, last: number): number {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  return view.getUint32(12, true) & SEGMENT_FLAG_COMPACTED ? view.getUint32(40, true) : last;
+}
+
 function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array }): Segment {
   const segment = new Segment(name, path, image.firstPosition, handle, size);
   segment.offsets.assign(image.offsets);
@@ -181,6 +191,10 @@ export class SegmentLog {
         const stop = await this.scanSegment(session, segment, resumeOffset, index, names, visit, report, { expectedPosition, checksum, done, total }, true);
         ({ expectedPosition, checksum, done } = stop);
         if (stop.truncated) break;
+        // The segment may have been compacted since the snapshot covered its start.
+        const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+        await handle.read(header, 0);
+        checksum = chainAfter(header, checksum);
         continue;
       }
       const header = new Uint8Array(SEGMENT_HEADER_BYTES);
@@ -210,10 +224,7 @@ export class SegmentLog {
       const stop = await this.scanSegment(session, segment, SEGMENT_HEADER_BYTES, index, names, visit, report, { expectedPosition, checksum, done, total }, false);
       ({ expectedPosition, checksum, done } = stop);
       if (stop.truncated) break;
-      // A compacted segment (§5.1 flags bit 0): its frames were rewritten, so the chain goes
-      // on from the checksum its header records, that of its last frame before the rewrite.
-      const headerView = new DataView(header.buffer);
-      if (headerView.getUint32(12, true) & SEGMENT_FLAG_COMPACTED) checksum = headerView.getUint32(40, true);
+      checksum = chainAfter(header, checksum);
     }
     this.lastChecksum = checksum;
     return report;

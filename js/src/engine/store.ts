@@ -237,7 +237,11 @@ export class Store {
     return this.maintain(async () => {
       check();
       const result = await runPrune({ log: this.log, pipeline: this.pipeline, events: this.events, checkpoints: this.checkpoints }, policy);
-      if (result.segmentsRewritten > 0 && this.durability !== 'memory') await this.writeSnapshot();
+      if (result.segmentsRewritten > 0 && this.durability !== 'memory') {
+        // Snapshots from before the rewrite no longer match the segments: write one even at the same position.
+        this.snapshotPosition = -1;
+        await this.writeSnapshot();
+      }
       return result;
     });
   }
