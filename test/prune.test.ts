@@ -149,7 +149,7 @@ describe(`prune on ${runtime}`, () => {
     let db = await open('/regression.reel', options);
     await db.snapshot(); // covers segment 0 up to its header only
     for (const count of [1, 3, 4, 2]) await db.events.append('a', Array.from({ length: count }, (_, index) => ({ type: 'm', data: { index, text: 'x'.repeat(40) } })));
-    await db.prune({ streams: { a: { maxCount: 0 } } }); // seals segment 0 and compacts it
+    await db.prune({ events: { beforePosition: 10 } }); // seals segment 0 and compacts it (stream a keeps its newest)
     await Promise.all([db.events.append('a', [{ type: 'm', data: 1 }]), db.events.append('a', [{ type: 'm', data: 2 }])]);
     await db.close();
     // As if the prune's own snapshot were lost: only the first one is left.
@@ -158,9 +158,136 @@ describe(`prune on ${runtime}`, () => {
     expect(db.stats().recovery.snapshot?.position).toBe(0);
     expect(log.warnings).toEqual([]);
     expect((await db.events.readAll()).map((event) => [event.position, event.streamVersion])).toEqual([
-      [10, 0],
-      [11, 1],
+      [9, 9],
+      [10, 10],
+      [11, 11],
     ]);
+    await db.close();
+  });
+
+  /** A memory host whose reads can call `onRead` after they complete, and whose compaction files can fail. */
+  function hookedHost() {
+    const base = new reeldb.MemoryFileHost();
+    const hooks: { onRead?: () => Promise<void>; failCompaction?: boolean } = {};
+    const host = new Proxy(base, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (key === 'open') {
+          return async (path: string, options?: object) => {
+            if (hooks.failCompaction && path.endsWith('.compact.tmp')) throw Object.assign(new Error('no space left (simulated)'), { code: 'ENOSPC' });
+            const handle = await target.open(path, options);
+            return new Proxy(handle, {
+              get(file, name) {
+                const member = Reflect.get(file, name, file);
+                if (name !== 'read') return typeof member === 'function' ? member.bind(file) : member;
+                return async (...args: unknown[]) => {
+                  const read = await (member as (...a: unknown[]) => Promise<number>).apply(file, args);
+                  const hook = hooks.onRead;
+                  if (hook) await hook();
+                  return read;
+                };
+              },
+            });
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    return { host, hooks };
+  }
+
+  it('regression (review): every stream keeps its newest event, so versions go on even when the rewrite failed', async () => {
+    const { host, hooks } = hookedHost();
+    const options = { host, durability: 'strict' as const, snapshotBytes: 0, onWarning: () => {} };
+    let db = await open('/keep-newest.reel', options);
+    for (let index = 0; index < 3; index++) await db.events.append('a', [{ type: 't', data: index }]);
+    await db.events.append('other', [{ type: 't', data: 1 }]);
+    hooks.failCompaction = true;
+    await expect(db.prune({ events: { beforePosition: 100 } })).rejects.toMatchObject({ code: 'ENOSPC' });
+    // Stream a kept version 2 (its newest), so the next append is version 3, not a restart at 0.
+    expect(db.events.streamVersion('a')).toBe(2);
+    expect((await db.events.append('a', [{ type: 't', data: 'new' }], { expectedVersion: 2 }))[0]!.streamVersion).toBe(3);
+    await db.close();
+    hooks.failCompaction = false;
+    db = await open('/keep-newest.reel', options);
+    expect(db.events.streamVersion('a')).toBe(3);
+    expect((await db.prune({ events: { beforePosition: 100 } })).events).toBe(3);
+    expect((await db.events.readStream('a')).map((event) => event.streamVersion)).toEqual([3]);
+    await db.close();
+  });
+
+  it('regression (review): a delete and a save of a thread while a prune planned lost the save, and the store then failed to open', async () => {
+    const { host, hooks } = hookedHost();
+    const options = { host, durability: 'strict' as const, snapshotBytes: 0, onWarning: () => {} };
+    let db = await open('/delete-save.reel', options);
+    for (let index = 0; index < 3; index++) {
+      await db.checkpoints.save('T', new Uint8Array(2000).fill(index));
+      await db.checkpoints.save('U', new Uint8Array(2000).fill(10 + index));
+    }
+    let reads = 0;
+    let deleted: Promise<number> | undefined;
+    let saved: Promise<{ seq: number }> | undefined;
+    hooks.onRead = async () => {
+      if (++reads !== 1) return; // the prune is planning T (reading its oldest kept checkpoint)
+      deleted = db.checkpoints.delete('T');
+      saved = db.checkpoints.save('T', { fresh: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    await db.prune({ checkpoints: { keepLast: 1 } });
+    hooks.onRead = undefined;
+    expect(await deleted).toBe(3);
+    expect((await saved)!.seq).toBe(0);
+    expect(db.checkpoints.count('T')).toBe(1);
+    expect((await db.checkpoints.load('T'))!.state).toEqual({ fresh: 1 });
+    await db.close();
+    db = await open('/delete-save.reel', { ...options, ignoreSnapshots: true });
+    expect((await db.checkpoints.load('T'))!.state).toEqual({ fresh: 1 });
+    expect((await db.checkpoints.save('T', { fresh: 2 })).seq).toBe(1);
+    await db.close();
+  });
+
+  it('regression (review): loads during a prune read positions the prune had replaced (TypeError)', async () => {
+    const { host, hooks } = hookedHost();
+    const db = await open('/load-during-prune.reel', { host, durability: 'strict', snapshotBytes: 0, onWarning: () => {} });
+    // Random bytes: no delta pays, so every checkpoint is full and a prune removes exactly the old ones.
+    const states = Array.from({ length: 6 }, () => crypto.getRandomValues(new Uint8Array(2000)));
+    for (const state of states) await db.checkpoints.save('T', state);
+    const ids = (await db.checkpoints.list('T')).map((info) => info.id).reverse();
+    hooks.onRead = async () => {
+      hooks.onRead = undefined;
+      await db.prune({ checkpoints: { keepLast: 3 } });
+    };
+    const middle = await db.checkpoints.load('T', { id: ids[4] });
+    expect(middle?.info.id).toBe(ids[4]);
+    expect(middle!.state).toEqual(states[4]);
+    hooks.onRead = async () => {
+      hooks.onRead = undefined;
+      await db.prune({ checkpoints: { keepLast: 1 } });
+    };
+    // Asked for one the prune removes meanwhile: undefined, never a TypeError or wrong data.
+    const old = await db.checkpoints.load('T', { id: ids[3] });
+    expect(old === undefined || old.state).toEqual(old === undefined ? true : states[3]);
+    expect((await db.checkpoints.load('T'))!.state).toEqual(states[5]);
+    await db.close();
+  });
+
+  it('regression (review): a prune submitted while a segment roll ran created the new segment twice', async () => {
+    const path = storePath();
+    const log = quiet();
+    let db = await open(path, { durability: 'strict', segmentBytes: 1000, snapshotBytes: 0, onWarning: log.onWarning });
+    for (let index = 0; index < 2; index++) await db.events.append('a', [{ type: 't', data: { index, pad: 'x'.repeat(200) } }]);
+    const append = db.events.append('a', [{ type: 't', data: { index: 2, pad: 'x'.repeat(200) } }]); // reaches segmentBytes: a roll
+    const prune = db.prune({ events: { beforePosition: 1 } });
+    await append;
+    await prune;
+    const names = db.stats().segments.map((segment) => segment.name);
+    expect(new Set(names).size).toBe(names.length);
+    await db.events.append('a', [{ type: 't', data: 'after' }]);
+    await db.close();
+    db = await open(path, { onWarning: log.onWarning });
+    expect(db.stats().recovery.snapshot).toBeDefined();
+    expect(db.events.streamVersion('a')).toBe(3);
+    expect(log.warnings).toEqual([]);
     await db.close();
   });
 
@@ -176,6 +303,7 @@ describe(`prune on ${runtime}`, () => {
       { checkpoints: {} },
       { checkpoints: { maxAgeMs: 'old' } },
       { streams: { s: { maxCount: -2 } } },
+      { streams: { s: { maxCount: 0 } } },
       { streams: { s: null } },
       { everything: true },
       'all',

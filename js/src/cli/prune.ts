@@ -16,7 +16,8 @@ always go. Needs the writer lock (fails while an application has the store open)
 
   --before POSITION   remove every event before this log position
   --stream S --max-count N
-                      keep only the newest N events of stream S
+                      keep only the newest N (at least 1) events of stream S; --before
+                      also keeps each stream's newest event
   --keep-last N       keep each thread's newest N checkpoints (and the full one their delta
                       chain starts from)
   --max-age DURATION  remove checkpoints older than this (500ms, 30s, 15m, 12h, 7d); with
@@ -95,6 +96,7 @@ export async function prune(cli: Cli, argv: readonly string[]): Promise<number> 
   const before = parseCount('prune', '--before', options.before);
   if (before !== undefined) policy.events = { beforePosition: before };
   const maxCount = parseCount('prune', '--max-count', options['max-count']);
+  if (maxCount === 0) throw new UsageError('prune: --max-count must be at least 1 (every stream keeps its newest event)', 'prune');
   if ((options.stream === undefined) !== (maxCount === undefined)) throw new UsageError('prune: --stream and --max-count go together', 'prune');
   if (typeof options.stream === 'string' && maxCount !== undefined) policy.streams = { [options.stream]: { maxCount } };
   const keepLast = parseCount('prune', '--keep-last', options['keep-last']);

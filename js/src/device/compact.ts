@@ -10,10 +10,9 @@
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { CorruptionError } from '../errors.js';
-import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
+import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
 
-/** Kind of the empty entry that takes the place of a removed one (docs/FORMAT.md §7). */
-export const KIND_PRUNED = 0x01;
+export { KIND_PRUNED } from './segments.js';
 /** A rewritten frame holds at most this many entries or payload bytes (reads stay bounded). */
 const FRAME_ENTRIES = 16384;
 const FRAME_PAYLOAD_BYTES = 4 << 20;

@@ -19,6 +19,9 @@ export function segmentName(firstPosition: number): string {
   return `${String(firstPosition).padStart(20, '0')}.seg`;
 }
 
+/** Kind of the empty entry that takes the place of one a prune removed (docs/FORMAT.md §7, §17). */
+export const KIND_PRUNED = 0x01;
+
 /** Segment header flags bit 0: the segment was rewritten by compaction (docs/FORMAT.md §5.1, §17). */
 export const SEGMENT_FLAG_COMPACTED = 1;
 
@@ -478,6 +481,12 @@ export class SegmentLog {
       else return segment;
     }
     return undefined;
+  }
+
+  /** The kind of the entry at `position`, or -1 when there is none. */
+  kindAt(position: number): number {
+    const segment = this.segmentOf(position);
+    return segment ? segment.kinds.values[position - segment.firstPosition]! : -1;
   }
 
   /** The segment file and byte offset of an entry's payload (for error messages). */

@@ -41,6 +41,12 @@ export interface Commit<T> {
 /** buffered: the write buffer goes to the OS at once when it holds this much. */
 export const WRITE_BUFFER_BYTES = 1 << 20;
 
+/** Marks a promise as handled now (it is awaited later, in commit order) and returns it. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 const nextTurn: (callback: () => void) => void =
   typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
     ? (callback) => (globalThis as unknown as { setImmediate(callback: () => void): void }).setImmediate(callback)
@@ -195,8 +201,18 @@ export class CommitPipeline {
     }
     this.acknowledgeAt(written, position);
     if (buffered) this.scheduleSync();
-    if (this.log.current.size >= this.options.segmentBytes) await this.roll();
+    if (this.log.current.size >= this.options.segmentBytes) {
+      this.rolling = this.roll();
+      try {
+        await this.rolling;
+      } finally {
+        this.rolling = undefined;
+      }
+    }
   }
+
+  /** A segment roll in progress (barrier and exclusive work wait for it). */
+  private rolling: Promise<void> | undefined;
 
   /**
    * Resolves `entries` once everything up to `position` is acknowledged by the durability
@@ -293,8 +309,8 @@ export class CommitPipeline {
   barrier<T>(capture: () => T): Promise<T> {
     return this.submit<T>({
       prepare: (firstPosition) => {
-        if (this.writtenPosition === firstPosition && this.syncedPosition >= firstPosition && this.log.pendingBytes === 0) return { done: capture() };
-        return { wait: this.settle(firstPosition) };
+        if (this.writtenPosition === firstPosition && this.syncedPosition >= firstPosition && this.log.pendingBytes === 0 && !this.rolling) return { done: capture() };
+        return { wait: handled(this.settle(firstPosition)) };
       },
     });
   }
@@ -309,9 +325,11 @@ export class CommitPipeline {
       prepare: (firstPosition) => {
         if (outcome) return { done: outcome.value };
         return {
-          wait: this.settle(firstPosition)
-            .then(work)
-            .then((value) => void (outcome = { value })),
+          wait: handled(
+            this.settle(firstPosition)
+              .then(work)
+              .then((value) => void (outcome = { value })),
+          ),
         };
       },
     });
@@ -331,6 +349,8 @@ export class CommitPipeline {
     }
     await this.log.flushWrites();
     if (this.options.durability !== 'memory') await this.waitDurable(position);
+    // A roll started by the last write (it runs after the acknowledgement) finishes first.
+    while (this.rolling) await this.rolling.catch(() => undefined);
   }
 
   /** Waits for queued commits, then makes everything written durable. */

@@ -19,9 +19,9 @@ import type { CommitPipeline } from './commit.js';
 export interface PruneOptions {
   /** Per thread, remove checkpoints beyond the newest `keepLast` and (when given) older than `maxAgeMs`; the newest is always kept. */
   checkpoints?: { keepLast?: number; maxAgeMs?: number };
-  /** Remove every event before this position. */
+  /** Remove every event before this position (each stream keeps at least its newest event). */
   events?: { beforePosition?: number };
-  /** Keep at most `maxCount` of the newest events of these streams. */
+  /** Keep the newest `maxCount` (at least 1) events of these streams. */
   streams?: Record<string, { maxCount: number }>;
   /** Only say what would be removed (bytesReclaimed is then the payload bytes of those entries); change nothing. */
   dryRun?: boolean;
@@ -81,7 +81,7 @@ export function checkPruneOptions(given: unknown): Policy {
     const streams = checkOptions('prune: streams', options.streams) as Record<string, unknown>;
     for (const [stream, rule] of Object.entries(streams)) {
       const { maxCount } = checkOptions(`prune: streams['${stream}']`, rule as { maxCount?: unknown } | undefined);
-      maxCounts.set(stream, nonNegativeInteger(`streams['${stream}'].maxCount`, maxCount));
+      maxCounts.set(stream, nonNegativeInteger(`streams['${stream}'].maxCount`, maxCount, 1));
     }
   }
   const checkpoints = options.checkpoints === undefined ? undefined : checkOptions('prune: checkpoints', options.checkpoints);

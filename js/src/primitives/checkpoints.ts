@@ -9,6 +9,7 @@
  * parallel and share group commits.
  */
 import type { CheckpointCodecError } from '../core/core.js';
+import { KIND_PRUNED } from '../device/segments.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import type { Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
@@ -83,7 +84,7 @@ export interface ThreadSummary {
 /** Checkpoints that a prune removes: per thread, how many of its oldest go. */
 export interface CheckpointPrunePlan {
   /** Per thread (its state object, so a thread deleted and saved again meanwhile is left alone). */
-  cuts: Map<string, { thread: object; cut: number }>;
+  cuts: Map<string, { thread: object; cut: number; lastRemoved: number }>;
   /** The positions removed, sorted. */
   positions: number[];
 }
@@ -95,11 +96,16 @@ interface ThreadState {
   nameBytes: Uint8Array;
   /** Seq of positions[0]: older checkpoints were pruned (0 when none were). */
   first: number;
-  /** Global positions of the thread's checkpoints, by seq from `first` on. */
+  /**
+   * Global positions of the thread's checkpoints, by seq from `first` on. Only appended to in
+   * place; a prune or a delete replaces the array, so a reader that took it keeps a consistent
+   * view (its entries may then have been pruned: see `readEntries`).
+   */
   positions: number[];
-  /** Saves and deletes of this thread, one after another. */
-  queue: Promise<unknown>;
 }
+
+/** A checkpoint a reader needed was removed by a prune meanwhile. */
+class PrunedMeanwhile extends Error {}
 
 const encoder = new TextEncoder();
 
@@ -122,6 +128,8 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 export class Checkpoints {
   private readonly threads = new Map<string, ThreadState>();
+  /** Saves and deletes of each thread run one after another. */
+  private readonly queues = new Map<string, Promise<unknown>>();
   private store!: Store;
   private readonly cache: HeadCache;
   private readonly ids = new CheckpointIds();
@@ -146,7 +154,7 @@ export class Checkpoints {
     let thread = this.threads.get(threadId);
     if (!thread) {
       // A thread whose first checkpoint has a seq above 0 had its oldest ones pruned.
-      thread = { nameBytes: encoder.encode(threadId), first: seq, positions: [], queue: Promise.resolve() };
+      thread = { nameBytes: encoder.encode(threadId), first: seq, positions: [] };
       this.threads.set(threadId, thread);
     }
     if (seq !== thread.first + thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.first + thread.positions.length}`;
@@ -165,7 +173,7 @@ export class Checkpoints {
   /** @internal the threads as a snapshot recorded them. */
   restoreState(items: NamedPositions): void {
     this.threads.clear();
-    for (const item of items) this.threads.set(item.name, { nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions, queue: Promise.resolve() });
+    for (const item of items) this.threads.set(item.name, { nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
   }
 
   /**
@@ -175,12 +183,13 @@ export class Checkpoints {
    * from. Reads the entries it needs; nothing changes until `applyPrune`.
    */
   async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
-    const cuts = new Map<string, { thread: object; cut: number }>();
+    const cuts = new Map<string, { thread: object; cut: number; lastRemoved: number }>();
     const positions: number[] = [];
     const written = this.store.pipeline.writtenPosition;
     for (const [threadId, thread] of [...this.threads]) {
-      let count = thread.positions.length;
-      while (count > 0 && thread.positions[count - 1]! >= written) count--;
+      const threadPositions = thread.positions;
+      let count = threadPositions.length;
+      while (count > 0 && threadPositions[count - 1]! >= written) count--;
       if (count <= 1) continue;
       let cut = Math.min(count - 1, keepLast !== undefined ? count - keepLast : count - 1);
       if (cut > 0 && maxAgeMs !== undefined) {
@@ -188,10 +197,11 @@ export class Checkpoints {
         const cutoff = now - maxAgeMs;
         let old = 0;
         for (let start = 0; start < cut && old === start; start += SUMMARY_BATCH) {
-          const batch = thread.positions.slice(start, Math.min(cut, start + SUMMARY_BATCH));
+          const batch = threadPositions.slice(start, Math.min(cut, start + SUMMARY_BATCH));
           const entries = await this.readEntries(batch, false);
           for (const position of batch) {
-            if (entries.get(position)!.info.timestamp >= cutoff) break;
+            const entry = entries.get(position);
+            if (!entry || entry.info.timestamp >= cutoff) break;
             old++;
           }
         }
@@ -199,11 +209,12 @@ export class Checkpoints {
       }
       if (cut <= 0) continue;
       // Keep the chain of the oldest kept checkpoint back to its full one.
-      const oldestKept = (await this.readEntries([thread.positions[cut]!], false)).get(thread.positions[cut]!)!;
+      const oldestKept = (await this.readEntries([threadPositions[cut]!], false)).get(threadPositions[cut]!);
+      if (!oldestKept) continue; // pruned by another prune meanwhile
       cut = Math.max(0, cut - oldestKept.descriptor.chainLength);
       if (cut <= 0) continue;
-      cuts.set(threadId, { thread, cut });
-      for (let index = 0; index < cut; index++) positions.push(thread.positions[index]!);
+      cuts.set(threadId, { thread, cut, lastRemoved: threadPositions[cut - 1]! });
+      for (let index = 0; index < cut; index++) positions.push(threadPositions[index]!);
     }
     positions.sort((a, b) => a - b);
     return { cuts, positions };
@@ -211,9 +222,10 @@ export class Checkpoints {
 
   /** @internal forgets the planned checkpoints (the thread's newest is never among them). */
   applyPrune(plan: CheckpointPrunePlan): void {
-    for (const [threadId, { thread: planned, cut }] of plan.cuts) {
+    for (const [threadId, { thread: planned, cut, lastRemoved }] of plan.cuts) {
       const thread = this.threads.get(threadId);
-      if (thread !== planned) continue;
+      // The same thread, not deleted and saved again meanwhile (its positions would differ).
+      if (thread !== planned || thread.positions[cut - 1] !== lastRemoved) continue;
       thread.positions = thread.positions.slice(cut);
       thread.first += cut;
     }
@@ -282,7 +294,9 @@ export class Checkpoints {
       const batch = positions.slice(start, start + SUMMARY_BATCH);
       const entries = await this.readEntries(batch, false);
       for (const position of batch) {
-        const { info } = entries.get(position)!;
+        const entry = entries.get(position);
+        if (!entry) continue; // pruned meanwhile
+        const { info } = entry;
         const summary = owner.get(position)!;
         if (info.encoding === 'full') summary.full++;
         else summary.delta++;
@@ -292,7 +306,7 @@ export class Checkpoints {
       }
       onProgress?.(Math.min(start + SUMMARY_BATCH, positions.length), positions.length);
     }
-    return summaries;
+    return summaries.filter((summary) => summary.newest !== undefined);
   }
 
   /** Number of checkpoints of a thread (0 when none). */
@@ -314,14 +328,15 @@ export class Checkpoints {
 
   /** Runs `work` after every earlier save or delete of the thread. */
   private serial<T>(threadId: string, nameBytes: Uint8Array, work: (thread: ThreadState) => Promise<T>): Promise<T> {
-    let thread = this.threads.get(threadId);
-    if (!thread) {
-      thread = { nameBytes, first: 0, positions: [], queue: Promise.resolve() };
-      this.threads.set(threadId, thread);
-    }
-    const owner = thread;
-    const run = owner.queue.then(() => work(this.threads.get(threadId) ?? owner));
-    owner.queue = run.catch(() => undefined);
+    const previous = this.queues.get(threadId) ?? Promise.resolve();
+    // The thread as it is when the work starts: a fresh one (not yet in the map; a save puts
+    // it there) when there is none, or when a delete before this removed it.
+    const run = previous.then(() => work(this.threads.get(threadId) ?? { nameBytes, first: 0, positions: [] }));
+    const settled = run.catch(() => undefined);
+    this.queues.set(threadId, settled);
+    void settled.then(() => {
+      if (this.queues.get(threadId) === settled) this.queues.delete(threadId);
+    });
     return run;
   }
 
@@ -418,10 +433,11 @@ export class Checkpoints {
   /** The thread's newest raw state, from the cache or decoded (and then cached). */
   private async head(threadId: string, thread: ThreadState) {
     const cached = this.cache.get(threadId);
-    const newest = thread.positions[thread.positions.length - 1]!;
+    const positions = thread.positions;
+    const newest = positions[positions.length - 1]!;
     if (cached && cached.position === newest) return cached;
-    const rebuilt = await this.reconstruct(thread, thread.positions.length - 1);
-    const head = { position: newest, seq: thread.first + thread.positions.length - 1, raw: rebuilt.raw, chainLength: rebuilt.entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes };
+    const rebuilt = await this.reconstruct(positions, positions.length - 1);
+    const head = { position: newest, seq: thread.first + positions.length - 1, raw: rebuilt.raw, chainLength: rebuilt.entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes };
     this.cache.set(threadId, head);
     return head;
   }
@@ -431,7 +447,11 @@ export class Checkpoints {
     const entries = new Map<number, CheckpointEntry>();
     await this.store.log.readPositions(positions, (position, bytes, start, length) => {
       const entry = decodeCheckpointEntry(bytes, start, length, position);
-      if (!entry) throw this.corruption(position, 'the checkpoint entry does not decode');
+      if (!entry) {
+        // A prune removed it after the caller took the thread's positions: leave it out.
+        if (this.store.log.kindAt(position) === KIND_PRUNED) return;
+        throw this.corruption(position, 'the checkpoint entry does not decode');
+      }
       // Copy out of the read buffer: it is reused.
       entries.set(position, { ...entry, stored: keepStored ? entry.stored.slice() : new Uint8Array(0) });
     });
@@ -444,20 +464,23 @@ export class Checkpoints {
   }
 
   /** Decodes the checkpoint at `index` of the thread: reads its chain back to a full one and applies it. */
-  private async reconstruct(thread: ThreadState, index: number): Promise<{ raw: Uint8Array; entry: CheckpointEntry; fullStoredBytes: number }> {
+  private async reconstruct(positions: readonly number[], index: number): Promise<{ raw: Uint8Array; entry: CheckpointEntry; fullStoredBytes: number }> {
     const first = Math.max(0, index - CHAIN_LENGTH_MAX);
-    const entries = await this.readEntries(thread.positions.slice(first, index + 1));
-    const target = entries.get(thread.positions[index]!)!;
+    const entries = await this.readEntries(positions.slice(first, index + 1));
+    const target = entries.get(positions[index]!);
+    if (!target) throw new PrunedMeanwhile();
     // Walk back to the full checkpoint the chain starts from.
     const chain: CheckpointEntry[] = [target];
     let at = index;
     while (chain[0]!.descriptor.encoding === ENCODING_DELTA) {
       const entry = chain[0]!;
       at--;
-      if (at < first || thread.positions[at] !== entry.descriptor.basePosition) {
+      if (at < first || positions[at] !== entry.descriptor.basePosition) {
         throw this.corruption(entry.info.position, `its delta base (position ${entry.descriptor.basePosition}) is not the thread's previous checkpoint`);
       }
-      chain.unshift(entries.get(thread.positions[at]!)!);
+      const base = entries.get(positions[at]!);
+      if (!base) throw new PrunedMeanwhile();
+      chain.unshift(base);
     }
     // One core call: the deltas are applied in place in the core, each costing what changed.
     const limit = chain.reduce((largest, entry) => Math.max(largest, entry.descriptor.rawBytes), 0);
@@ -479,10 +502,11 @@ export class Checkpoints {
   }
 
   /** Index of the checkpoint with `id` in the thread, or -1 (ids sort by time: binary search, then a scan as fallback). */
-  private async indexOf(thread: ThreadState, id: string): Promise<number> {
-    const idAt = async (index: number) => (await this.readEntries([thread.positions[index]!], false)).get(thread.positions[index]!)!.info.id;
+  private async indexOf(positions: readonly number[], id: string): Promise<number> {
+    // A checkpoint pruned meanwhile reads as '' (never an id).
+    const idAt = async (index: number) => (await this.readEntries([positions[index]!], false)).get(positions[index]!)?.info.id ?? '';
     let low = 0;
-    let high = thread.positions.length - 1;
+    let high = positions.length - 1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
       const found = await idAt(middle);
@@ -491,7 +515,7 @@ export class Checkpoints {
       else high = middle - 1;
     }
     // Ids from a clock that stepped back need not sort: look at every one.
-    for (let index = thread.positions.length - 1; index >= 0; index--) if ((await idAt(index)) === id) return index;
+    for (let index = positions.length - 1; index >= 0; index--) if ((await idAt(index)) === id) return index;
     return -1;
   }
 
@@ -507,28 +531,38 @@ export class Checkpoints {
     const thread = this.threads.get(threadId);
     const written = this.store.pipeline.writtenPosition;
     if (!thread) return undefined;
-    let count = thread.positions.length;
-    while (count > 0 && thread.positions[count - 1]! >= written) count--;
+    // One view of the thread for the whole load (a prune or delete replaces the array).
+    const positions = thread.positions;
+    const first = thread.first;
+    let count = positions.length;
+    while (count > 0 && positions[count - 1]! >= written) count--;
     if (count === 0) return undefined;
     let index = count - 1;
     if (given.id !== undefined) {
-      index = await this.indexOf(thread, given.id);
+      index = await this.indexOf(positions, given.id);
       if (index < 0 || index >= count) return undefined;
     }
-    const position = thread.positions[index]!;
+    const position = positions[index]!;
     const cached = this.cache.get(threadId);
     let raw: Uint8Array;
-    let entry: CheckpointEntry;
-    if (cached && cached.position === position) {
-      raw = cached.raw;
-      entry = (await this.readEntries([position], false)).get(position)!;
-    } else {
-      const rebuilt = await this.reconstruct(thread, index);
-      raw = rebuilt.raw;
-      entry = rebuilt.entry;
-      if (index === thread.positions.length - 1) {
-        this.cache.set(threadId, { position, seq: thread.first + index, raw, chainLength: entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes });
+    let entry: CheckpointEntry | undefined;
+    try {
+      if (cached && cached.position === position) {
+        raw = cached.raw;
+        entry = (await this.readEntries([position], false)).get(position);
+        if (!entry) throw new PrunedMeanwhile();
+      } else {
+        const rebuilt = await this.reconstruct(positions, index);
+        raw = rebuilt.raw;
+        entry = rebuilt.entry;
+        if (index === positions.length - 1 && this.threads.get(threadId) === thread) {
+          this.cache.set(threadId, { position, seq: first + index, raw, chainLength: entry.descriptor.chainLength, fullStoredBytes: rebuilt.fullStoredBytes });
+        }
       }
+    } catch (error) {
+      // The checkpoint asked for was removed by a prune (or its thread deleted) during the load.
+      if (error instanceof PrunedMeanwhile) return undefined;
+      throw error;
     }
     const state = entry.descriptor.valueKind === VALUE_BINARY ? raw.slice() : JSON.parse(utf8Decode(raw, 0, raw.length));
     return { info: entry.info, state };
@@ -548,10 +582,11 @@ export class Checkpoints {
     const thread = this.threads.get(threadId);
     if (!thread || limit === 0) return [];
     const written = this.store.pipeline.writtenPosition;
-    let end = thread.positions.length;
-    while (end > 0 && thread.positions[end - 1]! >= written) end--;
+    const threadPositions = thread.positions;
+    let end = threadPositions.length;
+    while (end > 0 && threadPositions[end - 1]! >= written) end--;
     if (given.before !== undefined) {
-      const index = await this.indexOf(thread, given.before);
+      const index = await this.indexOf(threadPositions, given.before);
       if (index < 0) return [];
       end = Math.min(end, index);
     }
@@ -560,11 +595,11 @@ export class Checkpoints {
       !filter || Object.entries(filter).every(([key, value]) => info.metadata !== null && typeof info.metadata === 'object' && sameJson((info.metadata as Record<string, unknown>)[key], value));
     while (end > 0 && found.length < limit) {
       const start = Math.max(0, end - Math.max(limit - found.length, 16));
-      const positions = thread.positions.slice(start, end);
+      const positions = threadPositions.slice(start, end);
       const entries = await this.readEntries(positions, false);
       for (let index = positions.length - 1; index >= 0 && found.length < limit; index--) {
-        const info = entries.get(positions[index]!)!.info;
-        if (matches(info)) found.push(info);
+        const info = entries.get(positions[index]!)?.info; // absent: pruned meanwhile
+        if (info && matches(info)) found.push(info);
       }
       end = start;
     }

@@ -137,7 +137,9 @@ export class Events {
   /**
    * @internal What `prune` would remove: events before `beforePosition`, and the oldest of
    * each stream in `maxCounts` beyond its count. Only written events; a suffix of each
-   * stream stays. Nothing changes until `applyPrune`.
+   * stream stays, never shorter than its newest event (so a stream's versions go on, in
+   * memory and in the log, whatever a crash leaves of the rewrite). Nothing changes until
+   * `applyPrune`.
    */
   planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
     const cuts = new Map<string, number>();
@@ -147,6 +149,7 @@ export class Events {
       let cut = lowerBound(state.positions, beforePosition, count);
       const maxCount = maxCounts.get(state.name);
       if (maxCount !== undefined) cut = Math.max(cut, count - maxCount);
+      cut = Math.min(cut, count - 1);
       if (cut <= 0) continue;
       cuts.set(state.name, cut);
       for (let index = 0; index < cut; index++) positions.push(state.positions[index]!);
@@ -155,14 +158,13 @@ export class Events {
     return { cuts, positions };
   }
 
-  /** @internal forgets the planned events (a stream left with none no longer exists). */
+  /** @internal forgets the planned events (each stream keeps at least its newest). */
   applyPrune(plan: EventPrunePlan): void {
     for (const [name, cut] of plan.cuts) {
       const state = this.streams.get(name);
       if (!state) continue;
       state.positions = state.positions.slice(cut);
       state.first += cut;
-      if (state.positions.length === 0) this.streams.delete(name);
     }
   }
 
