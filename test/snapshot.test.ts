@@ -103,6 +103,20 @@ describe(`snapshots on ${runtime}`, () => {
     expect(snapshots(path).at(-1)).toBe(`snapshot-${String(position).padStart(20, '0')}.snap`);
   });
 
+  it('snapshotIntervalMs writes one once the interval has passed and something was logged', async () => {
+    const path = storePath();
+    const db = await open(path, { snapshotBytes: 0, snapshotIntervalMs: 30 });
+    await db.events.append('s', [{ type: 't', data: 1 }]);
+    expect(snapshots(path)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await db.events.append('s', [{ type: 't', data: 2 }]);
+    // Written in the background after that acknowledgement.
+    for (let wait = 0; wait < 50 && snapshots(path).length === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(snapshots(path)).toEqual(['snapshot-00000000000000000002.snap']);
+    await db.close();
+    await expect(open(storePath(), { snapshotIntervalMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('a damaged snapshot is skipped with a warning (the older one or a full scan is used), never trusted', async () => {
     const path = storePath();
     const db = await open(path, { snapshotBytes: 0 });

@@ -54,6 +54,9 @@ export interface OpenOptions {
    *  (and at close once 1 MiB was), so open scans at most about this much. Default 16 MiB; 0: only
    *  `db.snapshot()` writes one. */
   snapshotBytes?: number;
+  /** Also write one once this long has passed since the last, when anything was logged since
+   *  (checked as commits are acknowledged). Default 0: by size only. */
+  snapshotIntervalMs?: number;
   /** Open with a full scan of the log, ignoring snapshots. Default false. */
   ignoreSnapshots?: boolean;
   /** Where warnings go (torn tails truncated on open…). Default console.warn. */
@@ -66,10 +69,10 @@ export interface OpenOptions {
 
 export type ResolvedOptions = Required<Omit<OpenOptions, 'host' | 'onProgress'>> & Pick<OpenOptions, 'host' | 'onProgress'>;
 
-function positiveInteger(name: string, value: number | undefined, fallback: number, maximum: number): number {
+function positiveInteger(name: string, value: number | undefined, fallback: number, maximum: number, minimum = 1): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > maximum) {
-    throw new InvalidArgumentError(`open: ${name} must be an integer from 1 to ${maximum}, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new InvalidArgumentError(`open: ${name} must be an integer from ${minimum} to ${maximum}, got ${describe(value)}`);
   }
   return value;
 }
@@ -99,7 +102,8 @@ export function resolveOptions(given?: OpenOptions): ResolvedOptions {
     maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 512 << 20),
     maxCheckpointBytes: positiveInteger('maxCheckpointBytes', options.maxCheckpointBytes, LIMITS.maxCheckpointBytes, 256 << 20),
     checkpointCacheBytes: positiveInteger('checkpointCacheBytes', options.checkpointCacheBytes, 64 << 20, 2 ** 40),
-    snapshotBytes: options.snapshotBytes === 0 ? 0 : positiveInteger('snapshotBytes', options.snapshotBytes, 16 << 20, 2 ** 40),
+    snapshotBytes: positiveInteger('snapshotBytes', options.snapshotBytes, 16 << 20, 2 ** 40, 0),
+    snapshotIntervalMs: positiveInteger('snapshotIntervalMs', options.snapshotIntervalMs, 0, 2 ** 40, 0),
     ignoreSnapshots: checkBoolean('open: ignoreSnapshots', options.ignoreSnapshots, false),
     onWarning: checkFunction<(message: string) => void>('open: onWarning', options.onWarning) ?? ((message) => console.warn(`reeldb: ${message}`)),
     onProgress: checkFunction('open: onProgress', options.onProgress),

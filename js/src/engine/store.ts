@@ -189,6 +189,8 @@ export class Store {
   }
 
   private snapshotBaseline = 0;
+  /** When the last snapshot was written (or the store opened). */
+  private snapshotAt = Date.now();
   private snapshotPosition = -1;
   private snapshotting: Promise<SnapshotInfo | undefined> | undefined;
 
@@ -264,6 +266,7 @@ export class Store {
     const written = await writeSnapshotFile(this.core, this.host, this.path, image);
     this.snapshotPosition = image.position;
     this.snapshotBaseline = image.baseline;
+    this.snapshotAt = Date.now();
     this.lastSnapshot = { name: written.name, position: image.position, bytes: written.bytes };
     return this.lastSnapshot;
   }
@@ -273,8 +276,12 @@ export class Store {
   /** @internal after each acknowledgement: starts a snapshot in the background once enough was logged. */
   maybeSnapshot(): void {
     const every = this.options.snapshotBytes;
-    if (every === 0 || this.snapshotting || this.options.readOnly || this.durability === 'memory' || this.pipeline.closed || this.pipeline.failure) return;
-    if (this.unsnapshottedBytes < every) return;
+    const interval = this.options.snapshotIntervalMs;
+    if ((every === 0 && interval === 0) || this.snapshotting || this.options.readOnly || this.durability === 'memory' || this.pipeline.closed || this.pipeline.failure) return;
+    const pending = this.unsnapshottedBytes;
+    const bySize = every > 0 && pending >= every;
+    const byTime = interval > 0 && pending > 0 && Date.now() - this.snapshotAt >= interval;
+    if (!bySize && !byTime) return;
     this.snapshot().catch((error: unknown) => {
       if (!this.pipeline.failure && !this.pipeline.closed) this.options.onWarning(`a snapshot could not be written (open will scan more of the log): ${(error as Error)?.message ?? String(error)}`);
     });
