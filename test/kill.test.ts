@@ -256,7 +256,9 @@ async function lane(seed: number, kills: number, totals: Totals): Promise<void> 
     else totals.recoveredByTest++;
     totals.tornTails += warnings.filter((warning) => /torn tail/.test(warning)).length;
     totals.removedSegments += warnings.filter((warning) => /header is incomplete/.test(warning)).length;
-    for (const warning of warnings) expect(warning).toMatch(/torn tail|header is incomplete/);
+    // A snapshot that covered only a segment's header is confirmed by nothing on disk: a write
+    // torn right after it makes open scan the log instead (and truncate the torn tail).
+    for (const warning of warnings) expect(warning).toMatch(/torn tail|header is incomplete|does not continue the snapshot/);
   }
 }
 

@@ -3,7 +3,7 @@
  * full scan (fast-check property over random histories with reopens), automatic snapshots by
  * size and at close, and damaged or mismatched snapshots skipped with a warning.
  */
-import { readdirSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -115,6 +115,25 @@ describe(`snapshots on ${runtime}`, () => {
     expect(snapshots(path)).toEqual(['snapshot-00000000000000000002.snap']);
     await db.close();
     await expect(open(storePath(), { snapshotIntervalMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('a write torn right after the snapshot is a torn tail, still recovered from the snapshot (long kill run)', async () => {
+    const path = storePath();
+    const db = await open(path, { snapshotBytes: 0 });
+    for (let index = 0; index < 5; index++) await db.events.append('s', [{ type: 't', data: index }]);
+    const info = (await db.snapshot())!;
+    await db.events.append('s', [{ type: 't', data: 'torn' }]);
+    await db.close();
+    const [segment] = segmentPaths(path);
+    truncateSync(segment!, statSync(segment!).size - 12);
+    for (const name of snapshots(path)) if (name !== info.name) rmSync(join(path, name));
+    const log = quiet();
+    const again = await open(path, { onWarning: log.onWarning });
+    expect(again.stats().recovery.snapshot?.name).toBe(info.name);
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toMatch(/^truncated a torn tail/);
+    expect(again.events.streamVersion('s')).toBe(4);
+    await again.close();
   });
 
   it('a damaged snapshot is skipped with a warning (the older one or a full scan is used), never trusted', async () => {

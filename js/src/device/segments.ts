@@ -191,7 +191,11 @@ export class SegmentLog {
         this.segments.push(segment);
         expectedPosition = resume!.position;
         done += resumeOffset;
-        const stop = await this.scanSegment(session, segment, resumeOffset, index, names, visit, report, { expectedPosition, checksum, done, total }, true);
+        // When the snapshot's last frame end was found on disk (restoreSegments), a bad frame
+        // right after it is judged like any other (torn tail or damage); otherwise nothing
+        // proves the snapshot fits, and a bad first frame rejects the snapshot instead.
+        const verified = image.coveredSize > SEGMENT_HEADER_BYTES;
+        const stop = await this.scanSegment(session, segment, resumeOffset, index, names, visit, report, { expectedPosition, checksum, done, total }, !verified);
         ({ expectedPosition, checksum, done } = stop);
         if (stop.truncated) break;
         // The segment may have been compacted since the snapshot covered its start.
@@ -236,8 +240,9 @@ export class SegmentLog {
   /**
    * Scans one segment from `offset` to its end, indexing entries and calling `visit`.
    * A bad frame is corruption if valid data follows it, otherwise a torn tail, truncated.
-   * `resuming`: the scan starts right after a snapshot, and a bad first frame there means
-   * the snapshot does not match the log (SnapshotMismatch), never a tail to truncate.
+   * `resuming`: the scan starts right after a snapshot that nothing on disk confirmed, and a
+   * bad first frame there means the snapshot does not match the log (SnapshotMismatch), never
+   * a tail to truncate.
    */
   private async scanSegment(
     session: ScanSession,
