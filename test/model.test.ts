@@ -146,35 +146,17 @@ function comparable(event: RecordedEvent | ModelEvent): ModelEvent {
   return { id: event.id, stream: event.stream, type: event.type, data: event.data, metadata: event.metadata ?? undefined, streamVersion: event.streamVersion, position: event.position };
 }
 
-/** readStream by version over the events a stream kept (its oldest may have been pruned). */
-function streamSlice(events: ModelEvent[], fromVersion: number | undefined, maxCount: number | undefined, direction: 'forward' | 'backward'): ModelEvent[] {
+/** Reads by version (readStream) or by position (readAll) over the events kept: pruned ones are skipped. */
+function keyedSlice(events: ModelEvent[], key: 'streamVersion' | 'position', from: number | undefined, maxCount: number | undefined, direction: 'forward' | 'backward'): ModelEvent[] {
   const count = maxCount ?? Infinity;
-  if (direction === 'forward') return events.filter((event) => event.streamVersion >= (fromVersion ?? 0)).slice(0, count);
+  if (direction === 'forward') return events.filter((event) => event[key] >= (from ?? 0)).slice(0, count);
   return events
-    .filter((event) => event.streamVersion <= (fromVersion ?? Infinity))
+    .filter((event) => event[key] <= (from ?? Infinity))
     .reverse()
     .slice(0, count);
-}
-
-function slice<T>(items: T[], from: number | undefined, maxCount: number | undefined, direction: 'forward' | 'backward'): T[] {
-  const count = maxCount ?? Infinity;
-  if (direction === 'forward') return items.slice(from ?? 0, (from ?? 0) + count);
-  if (items.length === 0) return [];
-  const start = Math.min(from ?? items.length - 1, items.length - 1);
-  return items.slice(Math.max(0, start - count + 1), start + 1).reverse().slice(0, count);
 }
 
 const tally = { sequences: 0, calls: 0, reopens: 0, prunes: 0 };
-
-/** readAll by position over the events kept (positions of pruned ones are skipped). */
-function positionSlice(events: ModelEvent[], from: number | undefined, maxCount: number | undefined, direction: 'forward' | 'backward'): ModelEvent[] {
-  const count = maxCount ?? Infinity;
-  if (direction === 'forward') return events.filter((event) => event.position >= (from ?? 0)).slice(0, count);
-  return events
-    .filter((event) => event.position <= (from ?? Infinity))
-    .reverse()
-    .slice(0, count);
-}
 
 async function runSequence(actions: Action[], open: () => Promise<Store>): Promise<void> {
   tally.sequences++;
@@ -233,12 +215,12 @@ async function runSequence(actions: Action[], open: () => Promise<Store>): Promi
           const recorded = model.streams.get(step.stream) ?? [];
           const call = db.events.readStream(step.stream, { fromVersion: step.fromVersion, maxCount: step.maxCount, direction: step.direction });
           if (recorded.length === 0) await expect(call).rejects.toMatchObject({ code: 'STREAM_NOT_FOUND' });
-          else expect((await call).map(comparable)).toEqual(streamSlice(recorded, step.fromVersion, step.maxCount, step.direction).map(comparable));
+          else expect((await call).map(comparable)).toEqual(keyedSlice(recorded, 'streamVersion', step.fromVersion, step.maxCount, step.direction).map(comparable));
           break;
         }
         case 'readAll': {
           const events = await db.events.readAll({ fromPosition: step.fromPosition, maxCount: step.maxCount, direction: step.direction });
-          expect(events.map(comparable)).toEqual(positionSlice(model.log, step.fromPosition, step.maxCount, step.direction).map(comparable));
+          expect(events.map(comparable)).toEqual(keyedSlice(model.log, 'position', step.fromPosition, step.maxCount, step.direction).map(comparable));
           break;
         }
         case 'replay': {

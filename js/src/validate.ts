@@ -52,3 +52,15 @@ export function checkFunction<F>(name: string, value: unknown): F | undefined {
   if (typeof value !== 'function') throw new InvalidArgumentError(`${name} must be a function, got ${describe(value)}`);
   return value as F;
 }
+
+/** `JSON.stringify(value)`, or InvalidArgumentError saying why `what` is not a JSON value. */
+export function jsonText(value: unknown, what: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${what} is not serialisable as JSON: ${(error as Error).message}`);
+  }
+  if (text === undefined) throw new InvalidArgumentError(`${what} must be a JSON value or a Uint8Array, got ${describe(value)}`);
+  return text;
+}

@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
-import { checkCount, checkOptions, describe } from '../validate.js';
+import { checkCount, checkOptions, describe, jsonText } from '../validate.js';
 import { HeadCache } from './checkpoint-cache.js';
 import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
@@ -109,16 +109,6 @@ class PrunedMeanwhile extends Error {}
 
 const encoder = new TextEncoder();
 
-function json(value: unknown, what: string): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    throw new InvalidArgumentError(`${what} is not serialisable as JSON: ${(error as Error).message}`);
-  }
-  if (text === undefined) throw new InvalidArgumentError(`${what} must be a JSON value or a Uint8Array, got ${describe(value)}`);
-  return text;
-}
 
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -358,14 +348,14 @@ export class Checkpoints {
         if (given.metadata === null || typeof given.metadata !== 'object' || Array.isArray(given.metadata)) {
           throw new InvalidArgumentError(`checkpoint metadata must be a JSON object, got ${describe(given.metadata)}`);
         }
-        metadataText = json(given.metadata, 'checkpoint metadata');
+        metadataText = jsonText(given.metadata, 'checkpoint metadata');
         metadata = JSON.parse(metadataText);
       }
       if (state instanceof Uint8Array) {
         raw = state.slice();
         valueKind = VALUE_BINARY;
       } else {
-        raw = encoder.encode(json(state, 'checkpoint state'));
+        raw = encoder.encode(jsonText(state, 'checkpoint state'));
         valueKind = VALUE_JSON;
       }
       if (raw.length > this.options.maxCheckpointBytes) {

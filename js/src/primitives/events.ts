@@ -4,7 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe, jsonText } from '../validate.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -322,9 +322,9 @@ export class Events {
         seenIds?.add(id);
       }
       const binary = event.data instanceof Uint8Array;
-      let data: string | Uint8Array = binary ? (event.data as Uint8Array) : this.toJson(event.data, `${where}.data`);
+      let data: string | Uint8Array = binary ? (event.data as Uint8Array) : jsonText(event.data, `${where}.data`);
       if (typeof data === 'string' && data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
-      let metadata: string | Uint8Array | undefined = event.metadata === undefined ? undefined : this.toJson(event.metadata, `${where}.metadata`);
+      let metadata: string | Uint8Array | undefined = event.metadata === undefined ? undefined : jsonText(event.metadata, `${where}.metadata`);
       if (typeof metadata === 'string' && metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
       const entry: PendingEvent = { type, id, data, binary, metadata };
       let size = maxEncodedSize(streamBytes, entry);
@@ -344,16 +344,6 @@ export class Events {
     return pending;
   }
 
-  private toJson(value: unknown, where: string): string {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(value);
-    } catch (error) {
-      throw new InvalidArgumentError(`${where} is not serialisable as JSON: ${(error as Error).message}`);
-    }
-    if (json === undefined) throw new InvalidArgumentError(`${where} must be a JSON value or a Uint8Array, got ${describe(value)}`);
-    return json;
-  }
 
   private async findRetry(state: StreamState, fromVersion: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {
     // Versions before `first` were pruned: a retry of them can no longer be recognised.
