@@ -2,7 +2,7 @@
  * `reeldb checkpoints <path> [--thread T]`: the checkpoint threads of a store with their sizes
  * (raw against stored bytes), or the checkpoints of one thread, newest first.
  */
-import type { CheckpointInfo } from '../primitives/checkpoints.js';
+import type { CheckpointInfo, Store, ThreadSummary } from '../index.node.js';
 import { EXIT_OK, EXIT_USAGE, fields, formatBytes, formatCount, onePath, openStore, parseArgs, parseCount, plural, printWarnings, Progress, table, type Cli } from './common.js';
 import { printable } from './inspect.js';
 
@@ -21,6 +21,19 @@ const LIMIT_THREAD_DEFAULT = 50;
 
 function ratio(raw: number, stored: number): string {
   return stored > 0 ? `${(raw / stored).toFixed(1)}×` : '-';
+}
+
+/** Every thread's sizes (`checkpoints.summary()`), with progress on long reads. */
+export async function readSummaries(cli: Cli, db: Store): Promise<ThreadSummary[]> {
+  const bytes = db.stats().kinds.checkpoints.bytes;
+  const progress = new Progress(cli.stderr, 'reading checkpoints', () => bytes, 'checkpoints');
+  try {
+    const summaries = await db.checkpoints.summary(undefined, (done, total) => progress.update(done, total));
+    progress.done(true);
+    return summaries;
+  } finally {
+    progress.done();
+  }
 }
 
 export async function checkpoints(cli: Cli, argv: readonly string[]): Promise<number> {
@@ -56,14 +69,7 @@ export async function checkpoints(cli: Cli, argv: readonly string[]): Promise<nu
     }
 
     const stats = db.stats();
-    const progress = new Progress(cli.stderr, 'reading checkpoints', () => stats.kinds.checkpoints.bytes, 'checkpoints');
-    let summaries;
-    try {
-      summaries = await db.checkpoints.summary(undefined, (done, total) => progress.update(done, total));
-      progress.done(true);
-    } finally {
-      progress.done();
-    }
+    const summaries = await readSummaries(cli, db);
     summaries.sort((a, b) => b.storedBytes - a.storedBytes || (a.threadId < b.threadId ? -1 : 1));
     const shown = limit === undefined ? summaries : summaries.slice(0, limit);
     const raw = summaries.reduce((sum, thread) => sum + thread.rawBytes, 0);

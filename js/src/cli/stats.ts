@@ -4,6 +4,7 @@
  * event, and events per type.
  */
 import { EXIT_OK, fields, formatBytes, formatCount, onePath, openStore, parseArgs, plural, printWarnings, Progress, table, type Cli } from './common.js';
+import { readSummaries } from './checkpoints.js';
 import { printable } from './inspect.js';
 
 export const STATS_USAGE = `usage: reeldb stats <path> [--json]
@@ -55,14 +56,7 @@ export async function stats(cli: Cli, argv: readonly string[]): Promise<number> 
     } finally {
       progress.done();
     }
-    const checkpointProgress = new Progress(cli.stderr, 'reading checkpoints', () => store.kinds.checkpoints.bytes, 'checkpoints');
-    let threads;
-    try {
-      threads = await db.checkpoints.summary(undefined, (done, total) => checkpointProgress.update(done, total));
-      checkpointProgress.done(true);
-    } finally {
-      checkpointProgress.done();
-    }
+    const threads = await readSummaries(cli, db);
     const checkpointTotals = {
       threads: threads.length,
       checkpoints: store.checkpoints,

@@ -165,16 +165,12 @@ export class SegmentLog {
     let expectedPosition = 0;
     let checksum = 0;
     let start = 0;
-    let resumeOffset = -1;
     if (resume) {
       // The segments the snapshot covers, with their entry tables; scanning resumes at the
       // end of the last one it covers. Anything that does not match is SnapshotMismatch.
       await this.restoreSegments(resume, names, handles, sizes);
-      // Handles of covered segments now belong to them; the last covered one is scanned on.
       start = resume.log.segments.length - 1;
-      this.segments.pop();
-      resumeOffset = resume.log.segments[start]!.coveredSize;
-      expectedPosition = resume.log.segments[start]!.firstPosition;
+      expectedPosition = resume.position;
       checksum = resume.log.checksum;
       for (let index = 0; index < start; index++) done += sizes[index]!;
       report.snapshot = { name: resume.name, position: resume.position };
@@ -185,27 +181,23 @@ export class SegmentLog {
       const handle = handles[index]!;
       const size = sizes[index]!;
       const isLast = index === names.length - 1;
-      if (index === start && resumeOffset >= 0) {
-        const image = resume!.log.segments[start]!;
-        const segment = restoredSegment(name, path, handle, size, image);
-        this.segments.push(segment);
-        expectedPosition = resume!.position;
-        done += resumeOffset;
+      const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+      const headerRead = await handle.read(header, 0);
+      if (resume && index === start) {
+        // The last segment the snapshot covers (restored above), scanned on from its covered size.
+        const coveredSize = resume.log.segments[start]!.coveredSize;
+        done += coveredSize;
         // When the snapshot's last frame end was found on disk (restoreSegments), a bad frame
         // right after it is judged like any other (torn tail or damage); otherwise nothing
         // proves the snapshot fits, and a bad first frame rejects the snapshot instead.
-        const verified = image.coveredSize > SEGMENT_HEADER_BYTES;
-        const stop = await this.scanSegment(session, segment, resumeOffset, index, names, visit, report, { expectedPosition, checksum, done, total }, !verified);
+        const verified = coveredSize > SEGMENT_HEADER_BYTES;
+        const stop = await this.scanSegment(session, this.segments[start]!, coveredSize, index, names, visit, report, { expectedPosition, checksum, done, total }, !verified);
         ({ expectedPosition, checksum, done } = stop);
         if (stop.truncated) break;
         // The segment may have been compacted since the snapshot covered its start.
-        const header = new Uint8Array(SEGMENT_HEADER_BYTES);
-        await handle.read(header, 0);
         checksum = chainAfter(header, checksum);
         continue;
       }
-      const header = new Uint8Array(SEGMENT_HEADER_BYTES);
-      const headerRead = await handle.read(header, 0);
       const decoded = this.options.core.decodeSegmentHeader(header.subarray(0, headerRead), storeId);
       if (decoded.code === 4) throw new IncompatibleFormatError(`${path} is format version ${decoded.version}; this reeldb reads version 1`);
       if (decoded.code !== 0) {

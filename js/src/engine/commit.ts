@@ -307,12 +307,7 @@ export class CommitPipeline {
    * store (what a snapshot records). Commits queued meanwhile wait for it.
    */
   barrier<T>(capture: () => T): Promise<T> {
-    return this.submit<T>({
-      prepare: (firstPosition) => {
-        if (this.writtenPosition === firstPosition && this.syncedPosition >= firstPosition && this.log.pendingBytes === 0 && !this.rolling) return { done: capture() };
-        return { wait: handled(this.settle(firstPosition)) };
-      },
-    });
+    return this.exclusive(async () => capture());
   }
 
   /**

@@ -191,7 +191,6 @@ export class Store {
   private snapshotBaseline = 0;
   /** When the last snapshot was written (or the store opened). */
   private snapshotAt = Date.now();
-  private snapshotPosition = -1;
   private snapshotting: Promise<SnapshotInfo | undefined> | undefined;
 
   /**
@@ -203,7 +202,6 @@ export class Store {
   async snapshot(): Promise<SnapshotInfo | undefined> {
     this.checkWritable();
     if (this.durability === 'memory') return undefined;
-    while (this.snapshotting) await this.snapshotting.catch(() => undefined);
     const run = this.maintain(() => this.writeSnapshot());
     this.snapshotting = run;
     try {
@@ -241,7 +239,7 @@ export class Store {
       const result = await runPrune({ log: this.log, pipeline: this.pipeline, events: this.events, checkpoints: this.checkpoints }, policy);
       if (result.segmentsRewritten > 0 && this.durability !== 'memory') {
         // Snapshots from before the rewrite no longer match the segments: write one even at the same position.
-        this.snapshotPosition = -1;
+        this.lastSnapshot = undefined;
         await this.writeSnapshot();
       }
       return result;
@@ -262,9 +260,8 @@ export class Store {
       checkpoints: this.checkpoints.captureState(),
       baseline: this.recovery.bytesScanned + this.log.appendedBytes,
     }));
-    if (image.position === this.snapshotPosition) return this.lastSnapshot;
+    if (image.position === this.lastSnapshot?.position) return this.lastSnapshot;
     const written = await writeSnapshotFile(this.core, this.host, this.path, image);
-    this.snapshotPosition = image.position;
     this.snapshotBaseline = image.baseline;
     this.snapshotAt = Date.now();
     this.lastSnapshot = { name: written.name, position: image.position, bytes: written.bytes };
@@ -347,7 +344,6 @@ export class Store {
         // A last snapshot when enough was logged since the newest, so the next open is quick.
         try {
           await this.maintenance;
-          while (this.snapshotting) await this.snapshotting.catch(() => undefined);
           if (!this.options.readOnly && this.durability !== 'memory' && !this.pipeline.failure && this.unsnapshottedBytes >= Math.min(SNAPSHOT_AT_CLOSE_BYTES, this.options.snapshotBytes || Infinity)) {
             await this.snapshot();
           }

@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
-import { checkCount, checkOptions, describe, jsonText } from '../validate.js';
+import { checkCount, checkName, checkOptions, describe, jsonText } from '../validate.js';
 import { HeadCache } from './checkpoint-cache.js';
 import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
@@ -306,14 +306,7 @@ export class Checkpoints {
   }
 
   private checkThread(threadId: unknown): Uint8Array {
-    if (typeof threadId !== 'string') throw new InvalidArgumentError(`threadId must be a string, got ${describe(threadId)}`);
-    const known = this.threads.get(threadId);
-    if (known) return known.nameBytes;
-    const bytes = encoder.encode(threadId);
-    if (bytes.length < 1 || bytes.length > this.options.maxStreamBytes) {
-      throw new InvalidArgumentError(`threadId must be 1 to ${this.options.maxStreamBytes} UTF-8 bytes, got ${bytes.length}`);
-    }
-    return bytes;
+    return checkName('threadId', 'threadId', threadId, (name) => this.threads.get(name)?.nameBytes, this.options.maxStreamBytes);
   }
 
   /** Runs `work` after every earlier save or delete of the thread. */

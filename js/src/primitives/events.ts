@@ -4,7 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe, jsonText } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkName, checkOptions, describe, jsonText } from '../validate.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -273,14 +273,7 @@ export class Events {
   }
 
   private checkStream(stream: unknown): Uint8Array {
-    if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
-    const known = this.streams.get(stream);
-    if (known) return known.nameBytes;
-    const bytes = encoder.encode(stream);
-    if (bytes.length < 1 || bytes.length > this.options.maxStreamBytes) {
-      throw new InvalidArgumentError(`stream id must be 1 to ${this.options.maxStreamBytes} UTF-8 bytes, got ${bytes.length}`);
-    }
-    return bytes;
+    return checkName('stream', 'stream id', stream, (name) => this.streams.get(name)?.nameBytes, this.options.maxStreamBytes);
   }
 
   private checkExpected(options: AppendOptions): ExpectedVersion {
