@@ -2,9 +2,27 @@
  * Every error reeldb throws on purpose is a ReeldbError with a stable `code`. Codes never
  * change meaning; messages may be reworded.
  */
+/** Every stable code a ReeldbError can carry. */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'EVENT_TOO_LARGE'
+  | 'WRONG_EXPECTED_VERSION'
+  | 'STREAM_NOT_FOUND'
+  | 'CORRUPTION'
+  | 'INCOMPATIBLE_FORMAT'
+  | 'STORE_LOCKED'
+  | 'STORE_FAILED'
+  | 'STORE_CLOSED'
+  | 'CONFLICT'
+  | 'DISK_FULL'
+  | 'IO_ERROR'
+  | 'PERMISSION_DENIED'
+  | 'NOT_A_STORE'
+  | 'READ_ONLY';
+
 export class ReeldbError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -107,5 +125,58 @@ export class StoreClosedError extends ReeldbError {
 export class ConflictError extends ReeldbError {
   constructor(message: string) {
     super('CONFLICT', message);
+  }
+}
+
+/** What the OS said about a failed file operation, on every typed I/O error. */
+export interface IOErrorDetails {
+  /** The file or directory the operation was about. */
+  path: string;
+  /** The OS error name (`ENOSPC`, `EACCES`, `EMFILE`, …), or undefined when the platform gave none. */
+  errno: string | undefined;
+  /** The operation that failed (`open`, `write`, `fsync`, `rename`, `mkdir`, …). */
+  syscall: string | undefined;
+}
+
+/** A file operation failed for a reason that is not one of the more specific errors below. */
+export class IOError extends ReeldbError {
+  readonly path: string;
+  readonly errno: string | undefined;
+  readonly syscall: string | undefined;
+  constructor(message: string, details: IOErrorDetails, options?: { cause?: unknown; code?: 'IO_ERROR' | 'DISK_FULL' | 'PERMISSION_DENIED' }) {
+    super(options?.code ?? 'IO_ERROR', message, { cause: options?.cause });
+    this.path = details.path;
+    this.errno = details.errno;
+    this.syscall = details.syscall;
+  }
+}
+
+/** The disk (or quota) is full (ENOSPC, EDQUOT). Nothing half-made is left behind; free space and retry. */
+export class DiskFullError extends IOError {
+  constructor(message: string, details: IOErrorDetails, options?: { cause?: unknown }) {
+    super(message, details, { cause: options?.cause, code: 'DISK_FULL' });
+  }
+}
+
+/** The OS refused access (EACCES, EPERM, EROFS). */
+export class PermissionDeniedError extends IOError {
+  constructor(message: string, details: IOErrorDetails, options?: { cause?: unknown }) {
+    super(message, details, { cause: options?.cause, code: 'PERMISSION_DENIED' });
+  }
+}
+
+/** The path exists but is not a reeldb store (or `create: false` and there is none). */
+export class NotAStoreError extends ReeldbError {
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super('NOT_A_STORE', message);
+    this.path = path;
+  }
+}
+
+/** A write was attempted on a store opened with `{ readOnly: true }`. */
+export class ReadOnlyStoreError extends ReeldbError {
+  constructor(message = 'this store was opened read-only; writes are not allowed (open it without readOnly to write)') {
+    super('READ_ONLY', message);
   }
 }
