@@ -26,11 +26,51 @@ export interface CompactResult {
   bytesAfter: number;
 }
 
+/** Where each rewritten frame ends: entry indexes, bounded by FRAME_ENTRIES and the payload bytes read at once. */
+function frameStops(count: number, offsets: ArrayLike<number>, lengths: ArrayLike<number>): number[] {
+  const stops: number[] = [];
+  let first = 0;
+  while (first < count) {
+    let stop = first + 1;
+    const start = offsets[first]!;
+    while (stop < count && stop - first < FRAME_ENTRIES && offsets[stop]! + lengths[stop]! - start <= FRAME_PAYLOAD_BYTES) stop++;
+    stops.push(stop);
+    first = stop;
+  }
+  return stops;
+}
+
+/** What a rewrite changes in a segment: positions that become placeholders, entries given new payloads. */
+export interface Rewrite {
+  removed: ReadonlySet<number>;
+  replaced: ReadonlyMap<number, Uint8Array>;
+}
+
+/** The size `compactSegment` gives the segment (a dry run's figure is exactly what the prune reclaims). */
+export function compactedSize(segment: Segment, removed: ReadonlySet<number>, replacedLength: (position: number) => number | undefined): number {
+  const count = segment.offsets.length;
+  const lengths = segment.lengths.values;
+  let size = SEGMENT_HEADER_BYTES;
+  let first = 0;
+  for (const stop of frameStops(count, segment.offsets.values, lengths)) {
+    let body = FRAME_BEGIN_BYTES;
+    for (let index = first; index < stop; index++) {
+      const position = segment.firstPosition + index;
+      body += ENTRY_HEADER_BYTES + (removed.has(position) ? 0 : replacedLength(position) ?? lengths[index]!);
+    }
+    size += Math.ceil(body / 8) * 8 + 8;
+    first = stop;
+  }
+  return size;
+}
+
 /**
- * Rewrites `segment` (sealed) with the entries at `removed` (sorted positions inside it)
- * replaced by placeholders, then points the log at the new file.
+ * Rewrites `segment` (sealed) with the entries at `rewrite.removed` replaced by placeholders
+ * and those in `rewrite.replaced` by their new payloads (same kind), then points the log at
+ * the new file.
  */
-export async function compactSegment(log: SegmentLog, segment: Segment, removed: readonly number[]): Promise<CompactResult> {
+export async function compactSegment(log: SegmentLog, segment: Segment, rewrite: Rewrite): Promise<CompactResult> {
+  const { removed, replaced } = rewrite;
   const { host, core, storeId } = log.context;
   const count = segment.offsets.length;
   const offsets = segment.offsets.values.slice(0, count);
@@ -73,13 +113,10 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
     await target.write(header, 0);
     fileOffset = SEGMENT_HEADER_BYTES;
     let checksum = chainIn;
-    let next = 0; // index into `removed`
     let first = 0;
-    while (first < count) {
+    for (const stop of frameStops(count, offsets, lengths)) {
       // One frame: entries [first, stop), reading the payload bytes they span at once.
-      let stop = first + 1;
       const start = offsets[first]!;
-      while (stop < count && stop - first < FRAME_ENTRIES && offsets[stop]! + lengths[stop]! - start <= FRAME_PAYLOAD_BYTES) stop++;
       const span = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
       await source.read(span, start);
       // Built and copied out synchronously: the core's frame buffers are shared.
@@ -88,13 +125,14 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
       let at = fileOffset + FRAME_BEGIN_BYTES;
       for (let index = first; index < stop; index++) {
         const position = segment.firstPosition + index;
-        while (next < removed.length && removed[next]! < position) next++;
-        const drop = next < removed.length && removed[next] === position;
+        const drop = removed.has(position);
+        const payload = drop ? undefined : replaced.get(position);
         const kind = drop ? KIND_PRUNED : kinds[index]!;
-        const length = drop ? 0 : lengths[index]!;
+        const length = drop ? 0 : payload ? payload.length : lengths[index]!;
         if (drop && kinds[index] !== KIND_PRUNED) removedCount++;
         const pointer = core.reservePayload(length);
-        if (length > 0) core.u8.set(span.subarray(offsets[index]! - start, offsets[index]! - start + length), pointer);
+        if (payload) core.u8.set(payload, pointer);
+        else if (length > 0) core.u8.set(span.subarray(offsets[index]! - start, offsets[index]! - start + length), pointer);
         core.endPayload(kind, length);
         newOffsets[index] = at + ENTRY_HEADER_BYTES;
         newLengths[index] = length;

@@ -318,14 +318,17 @@ export async function readSnapshotFile(host: FileHost, directory: string, name: 
   return readWholeFile(host, joinPath(directory, name));
 }
 
-/** Writes the snapshot atomically (temporary file, sync, rename, directory sync), then removes all but the newest SNAPSHOTS_KEPT. */
-export async function writeSnapshotFile(core: Core, host: FileHost, directory: string, image: SnapshotImage): Promise<{ name: string; bytes: number }> {
+/**
+ * Writes the snapshot atomically (temporary file, sync, rename, directory sync), then removes
+ * all but the newest `keep` (a prune keeps only its own: older ones may name what it erased).
+ */
+export async function writeSnapshotFile(core: Core, host: FileHost, directory: string, image: SnapshotImage, keep = SNAPSHOTS_KEPT): Promise<{ name: string; bytes: number }> {
   const bytes = encodeSnapshot(core, image);
   const name = snapshotName(image.position);
   await writeFileAtomic(host, directory, name, bytes);
   const names = await listSnapshots(host, directory);
   let removed = false;
-  for (const old of names.slice(SNAPSHOTS_KEPT)) {
+  for (const old of names.slice(keep)) {
     await host.remove(joinPath(directory, old));
     removed = true;
   }

@@ -240,7 +240,7 @@ export class Store {
       if (result.segmentsRewritten > 0 && this.durability !== 'memory') {
         // Snapshots from before the rewrite no longer match the segments: write one even at the same position.
         this.lastSnapshot = undefined;
-        await this.writeSnapshot();
+        await this.writeSnapshot(1);
       }
       return result;
     });
@@ -251,7 +251,7 @@ export class Store {
     return this.prune({});
   }
 
-  private async writeSnapshot(): Promise<SnapshotInfo | undefined> {
+  private async writeSnapshot(keep?: number): Promise<SnapshotInfo | undefined> {
     const image = await this.pipeline.barrier(() => ({
       storeId: this.storeId,
       position: this.log.nextPosition,
@@ -261,7 +261,7 @@ export class Store {
       baseline: this.recovery.bytesScanned + this.log.appendedBytes,
     }));
     if (image.position === this.lastSnapshot?.position) return this.lastSnapshot;
-    const written = await writeSnapshotFile(this.core, this.host, this.path, image);
+    const written = await writeSnapshotFile(this.core, this.host, this.path, image, keep);
     this.snapshotBaseline = image.baseline;
     this.snapshotAt = Date.now();
     this.lastSnapshot = { name: written.name, position: image.position, bytes: written.bytes };

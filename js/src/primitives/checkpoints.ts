@@ -11,7 +11,7 @@
 import type { CheckpointCodecError } from '../core/core.js';
 import { KIND_PRUNED } from '../device/segments.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
-import type { Prepared } from '../engine/commit.js';
+import type { EntryWriter, Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
@@ -22,6 +22,7 @@ import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOption
 import {
   CheckpointIds,
   decodeCheckpointEntry,
+  encodeDescriptor,
   ENCODING_DELETED,
   ENCODING_DELTA,
   ENCODING_FULL,
@@ -34,7 +35,9 @@ import {
   type CheckpointInfo,
   type Descriptor,
 } from './checkpoint-codec.js';
-import { maxEncodedSize, writeEvent } from './event-codec.js';
+import { EVENT_HEADER_BYTES, maxEncodedSize, writeEvent } from './event-codec.js';
+import { KIND_CHECKPOINT_THREAD_PRUNED, writeCutRecord } from './cut-records.js';
+import type { Cut } from './events.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
@@ -81,12 +84,22 @@ export interface ThreadSummary {
   newest: CheckpointInfo;
 }
 
+/** A kept checkpoint's entry re-encoded as a full one (the prune's rebase). */
+export interface Rebase {
+  /** The thread. */
+  name: string;
+  position: number;
+  payload: Uint8Array;
+}
+
 /** Checkpoints that a prune removes: per thread, how many of its oldest go. */
 export interface CheckpointPrunePlan {
   /** Per thread (its state object, so a thread deleted and saved again meanwhile is left alone). */
-  cuts: Map<string, { thread: object; cut: number; lastRemoved: number }>;
+  cuts: Cut[];
   /** The positions removed, sorted. */
   positions: number[];
+  /** The oldest kept checkpoints that are deltas, re-encoded as full ones. */
+  rebases: Rebase[];
 }
 
 /** Checkpoint entries read per batch by `summary` (bounds its memory). */
@@ -140,6 +153,16 @@ export class Checkpoints {
       this.threads.delete(threadId);
       return undefined;
     }
+    if (kind === KIND_CHECKPOINT_THREAD_PRUNED) {
+      // The thread's checkpoints below this seq are gone, whether or not their segments were rewritten yet.
+      const thread = this.threads.get(threadId);
+      const drop = thread ? Math.min(seq - thread.first, thread.positions.length) : 0;
+      if (thread && drop > 0) {
+        thread.positions = thread.positions.slice(drop);
+        thread.first += drop;
+      }
+      return undefined;
+    }
     if (kind !== KIND_CHECKPOINT) return undefined;
     let thread = this.threads.get(threadId);
     if (!thread) {
@@ -167,14 +190,16 @@ export class Checkpoints {
   }
 
   /**
-   * @internal What `prune` would remove from each thread: the checkpoints beyond the newest
-   * `keepLast` and (when given) older than `maxAgeMs`, the newest always kept; then extended
-   * back so that the oldest one kept still has the full checkpoint its delta chain starts
-   * from. Reads the entries it needs; nothing changes until `applyPrune`.
+   * @internal What `prune` would remove from each thread: exactly the checkpoints beyond the
+   * newest `keepLast` and (when given) those older than `maxAgeMs`, the newest always kept.
+   * When the oldest one kept is a delta, its entry re-encoded as a full checkpoint (same
+   * position, seq, id, time and metadata) is in `rebases`: the prune writes it before its cut
+   * so that no kept checkpoint needs one removed. Nothing changes here.
    */
   async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
-    const cuts = new Map<string, { thread: object; cut: number; lastRemoved: number }>();
+    const cuts: Cut[] = [];
     const positions: number[] = [];
+    const rebases: Rebase[] = [];
     const written = this.store.pipeline.writtenPosition;
     for (const [threadId, thread] of [...this.threads]) {
       const threadPositions = thread.positions;
@@ -198,38 +223,63 @@ export class Checkpoints {
         cut = Math.min(cut, old);
       }
       if (cut <= 0) continue;
-      // Keep the chain of the oldest kept checkpoint back to its full one.
-      const oldestKept = (await this.readEntries([threadPositions[cut]!], false)).get(threadPositions[cut]!);
-      if (!oldestKept) continue; // pruned by another prune meanwhile
-      cut = Math.max(0, cut - oldestKept.descriptor.chainLength);
-      if (cut <= 0) continue;
-      cuts.set(threadId, { thread, cut, lastRemoved: threadPositions[cut - 1]! });
+      let rebase: Rebase | undefined;
+      try {
+        rebase = await this.rebased(threadId, threadPositions, cut);
+      } catch (error) {
+        if (error instanceof PrunedMeanwhile) continue; // deleted meanwhile
+        throw error;
+      }
+      if (rebase) rebases.push(rebase);
+      cuts.push({ name: threadId, nameBytes: thread.nameBytes, state: thread, first: thread.first, cut });
       for (let index = 0; index < cut; index++) positions.push(threadPositions[index]!);
     }
     positions.sort((a, b) => a - b);
-    return { cuts, positions };
+    return { cuts, positions, rebases };
   }
 
-  /** @internal forgets the planned checkpoints (the thread's newest is never among them). */
-  applyPrune(plan: CheckpointPrunePlan): void {
-    for (const [threadId, { thread: planned, cut, lastRemoved }] of plan.cuts) {
-      const thread = this.threads.get(threadId);
-      // The same thread, not deleted and saved again meanwhile (its positions would differ).
-      if (thread !== planned || thread.positions[cut - 1] !== lastRemoved) continue;
-      thread.positions = thread.positions.slice(cut);
-      thread.first += cut;
+  /** The entry at `index` of the thread re-encoded as a full checkpoint, or undefined when it is one. */
+  private async rebased(threadId: string, positions: readonly number[], index: number): Promise<Rebase | undefined> {
+    const position = positions[index]!;
+    let original: Uint8Array | undefined;
+    await this.store.log.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
+    const entry = original && decodeCheckpointEntry(original, 0, original.length, position);
+    if (!entry) throw new PrunedMeanwhile();
+    if (entry.descriptor.encoding !== ENCODING_DELTA) return undefined;
+    const { raw } = await this.reconstruct(positions, index);
+    const stored = this.store.core.encodeCheckpointFull(raw);
+    const descriptor = encodeDescriptor({ ...entry.descriptor, encoding: ENCODING_FULL, chainLength: 0, basePosition: 0 });
+    // The same payload with the descriptor and the stored bytes replaced (docs/FORMAT.md §8.1).
+    const keep = original!.length - entry.info.storedBytes; // header, thread, descriptor, id, metadata
+    const payload = new Uint8Array(keep + stored.length);
+    payload.set(original!.subarray(0, keep));
+    const threadLength = original![24]! | (original![25]! << 8);
+    payload.set(descriptor, EVENT_HEADER_BYTES + threadLength);
+    new DataView(payload.buffer).setUint32(16, stored.length, true);
+    payload.set(stored, keep);
+    return { name: threadId, position, payload };
+  }
+
+  /** @internal writes a 0x82 record for each planned cut whose thread is unchanged since (in commit order); returns those written. */
+  writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
+    const written = cuts.filter((cut) => this.threads.get(cut.name) === cut.state && (cut.state as ThreadState).first === cut.first);
+    for (const cut of written) writeCutRecord(writer, KIND_CHECKPOINT_THREAD_PRUNED, cut.nameBytes, cut.first + cut.cut, timestamp);
+    return written;
+  }
+
+  /** @internal forgets the checkpoints of cuts that are durable (the thread's newest is never among them). */
+  applyCuts(cuts: readonly Cut[]): void {
+    for (const cut of cuts) {
+      const thread = cut.state as ThreadState;
+      if (this.threads.get(cut.name) !== thread || thread.first !== cut.first) continue;
+      thread.positions = thread.positions.slice(cut.cut);
+      thread.first += cut.cut;
     }
   }
 
-  /** @internal positions of every checkpoint entry that belongs to no thread any more (its thread was deleted), below `before`. */
-  deadPositions(kindAt: (visit: (kind: number, position: number) => void) => void, before: number): number[] {
-    const live = new Set<number>();
-    for (const thread of this.threads.values()) for (const position of thread.positions) live.add(position);
-    const dead: number[] = [];
-    kindAt((kind, position) => {
-      if (kind === KIND_CHECKPOINT && position < before && !live.has(position)) dead.push(position);
-    });
-    return dead;
+  /** @internal calls `mark` with the position of every live checkpoint (a prune removes the others). */
+  markLive(mark: (position: number) => void): void {
+    for (const thread of this.threads.values()) for (const position of thread.positions) mark(position);
   }
 
   /** Threads with at least one checkpoint. */

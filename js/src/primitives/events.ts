@@ -8,6 +8,7 @@ import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkName, che
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
+import { KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord } from './cut-records.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
@@ -24,6 +25,11 @@ export interface EventInput {
 
 export interface AppendOptions {
   /** 'any' (default), 'no_stream', 'stream_exists', or the stream's current last version. */
+  expectedVersion?: ExpectedVersion;
+}
+
+export interface DeleteStreamOptions {
+  /** As for `append`: 'any' (default), 'no_stream', 'stream_exists', or the stream's last version. */
   expectedVersion?: ExpectedVersion;
 }
 
@@ -67,9 +73,19 @@ interface StreamState {
   positions: number[];
 }
 
+/** A planned cut of a stream or thread: its `cut` oldest entries (from version or seq `first`) go. */
+export interface Cut {
+  name: string;
+  nameBytes: Uint8Array;
+  /** The stream's (thread's) state object when planned: a delete since replaces it. */
+  state: object;
+  first: number;
+  cut: number;
+}
+
 /** Positions of events that a prune removes: per stream, how many of its oldest go. */
 export interface EventPrunePlan {
-  cuts: Map<string, number>;
+  cuts: Cut[];
   /** The positions removed, sorted. */
   positions: number[];
 }
@@ -106,7 +122,22 @@ export class Events {
 
   /** @internal one entry found by recovery. */
   recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
-    if (kind !== KIND_EVENT || streamName === undefined) return undefined;
+    if (streamName === undefined) return undefined;
+    if (kind === KIND_EVENT_STREAM_DELETED) {
+      this.streams.delete(streamName);
+      return undefined;
+    }
+    if (kind === KIND_EVENT_STREAM_PRUNED) {
+      // The stream's events below `streamVersion` are gone, whether or not their segments were rewritten yet.
+      const state = this.streams.get(streamName);
+      const drop = state ? Math.min(streamVersion - state.first, state.positions.length) : 0;
+      if (state && drop > 0) {
+        state.positions = state.positions.slice(drop);
+        state.first += drop;
+      }
+      return undefined;
+    }
+    if (kind !== KIND_EVENT) return undefined;
     let state = this.streams.get(streamName);
     if (!state) {
       // A stream whose first event has a version above 0 had its oldest events pruned.
@@ -137,12 +168,11 @@ export class Events {
   /**
    * @internal What `prune` would remove: events before `beforePosition`, and the oldest of
    * each stream in `maxCounts` beyond its count. Only written events; a suffix of each
-   * stream stays, never shorter than its newest event (so a stream's versions go on, in
-   * memory and in the log, whatever a crash leaves of the rewrite). Nothing changes until
-   * `applyPrune`.
+   * stream stays, never shorter than its newest event (so a stream's versions go on once the
+   * cut records are compacted away). Nothing changes until the cuts are written and applied.
    */
   planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
-    const cuts = new Map<string, number>();
+    const cuts: Cut[] = [];
     const positions: number[] = [];
     for (const state of this.streams.values()) {
       const count = this.visibleCount(state);
@@ -151,21 +181,39 @@ export class Events {
       if (maxCount !== undefined) cut = Math.max(cut, count - maxCount);
       cut = Math.min(cut, count - 1);
       if (cut <= 0) continue;
-      cuts.set(state.name, cut);
+      cuts.push({ name: state.name, nameBytes: state.nameBytes, state, first: state.first, cut });
       for (let index = 0; index < cut; index++) positions.push(state.positions[index]!);
     }
     positions.sort((a, b) => a - b);
     return { cuts, positions };
   }
 
-  /** @internal forgets the planned events (each stream keeps at least its newest). */
-  applyPrune(plan: EventPrunePlan): void {
-    for (const [name, cut] of plan.cuts) {
-      const state = this.streams.get(name);
-      if (!state) continue;
-      state.positions = state.positions.slice(cut);
-      state.first += cut;
+  /** @internal writes a 0x32 record for each planned cut whose stream is unchanged since (in commit order); returns those written. */
+  writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
+    const written = cuts.filter((cut) => this.streams.get(cut.name) === cut.state && (cut.state as StreamState).first === cut.first);
+    for (const cut of written) writeCutRecord(writer, KIND_EVENT_STREAM_PRUNED, cut.nameBytes, cut.first + cut.cut, timestamp);
+    return written;
+  }
+
+  /** @internal forgets the events of cuts that are durable (a stream deleted since is left alone: its delete came later). */
+  applyCuts(cuts: readonly Cut[]): void {
+    for (const cut of cuts) {
+      const state = cut.state as StreamState;
+      if (this.streams.get(cut.name) !== state || state.first !== cut.first) continue;
+      state.positions = state.positions.slice(cut.cut);
+      state.first += cut.cut;
     }
+  }
+
+  /** @internal calls `mark` with the position of every live event (a prune removes the others). */
+  markLive(mark: (position: number) => void): void {
+    for (const state of this.streams.values()) for (const position of state.positions) mark(position);
+  }
+
+  /** Whether a decoded event is one the index still shows (not deleted or pruned). */
+  private isLive(event: RecordedEvent): boolean {
+    const state = this.streams.get(event.stream);
+    return state !== undefined && state.positions[event.streamVersion - state.first] === event.position;
   }
 
   /** @internal */
@@ -241,6 +289,41 @@ export class Events {
         }
         if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
         return this.writeAppend(stream, streamBytes, pending, events, current, firstPosition, writer);
+      },
+    });
+  }
+
+  /**
+   * Deletes every event of `stream` (an erasure). Its events leave every read at once (the
+   * stream is then unknown: readStream throws StreamNotFoundError, streamVersion is
+   * undefined); the next `prune` or `compact` removes their bytes from disk. The name may be
+   * used again and starts over at version 0. `expectedVersion` is checked as for `append`.
+   * Resolves to the number of events deleted (0, writing nothing, when the stream has none).
+   */
+  deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<number> {
+    let streamBytes: Uint8Array;
+    let expected: ExpectedVersion;
+    try {
+      this.store.checkWritable();
+      streamBytes = this.checkStream(stream);
+      const given = checkOptions('deleteStream', options);
+      for (const key of Object.keys(given)) if (key !== 'expectedVersion') throw new InvalidArgumentError(`deleteStream: unknown option '${key}' (expectedVersion)`);
+      expected = this.checkExpected(given);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.store.pipeline.submit<number>({
+      prepare: (_firstPosition, writer) => {
+        const state = this.streams.get(stream);
+        const current = state ? state.first + state.positions.length - 1 : -1;
+        const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
+        if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
+        if (!state) return { done: 0 };
+        writeCutRecord(writer, KIND_EVENT_STREAM_DELETED, streamBytes, current + 1, Date.now());
+        // In commit order, as appends stage theirs: a later append starts the name at version 0.
+        this.streams.delete(stream);
+        const count = state.positions.length;
+        return { count: 1, result: () => count };
       },
     });
   }
@@ -403,7 +486,9 @@ export class Events {
       while (events.length < maxCount && from < written) {
         const to = Math.min(written, from + Math.max(maxCount - events.length, 256));
         await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
-          if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+          if (kind !== KIND_EVENT || events.length >= maxCount) return;
+          const event = decodeEvent(bytes, start, length, position, true, this.cache);
+          if (this.isLive(event)) events.push(event);
         });
         from = to;
       }
@@ -414,7 +499,9 @@ export class Events {
       const low = Math.max(0, cursor - Math.max(maxCount - events.length, 256) + 1);
       const found: RecordedEvent[] = [];
       await this.store.log.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
-        if (kind === KIND_EVENT) found.push(decodeEvent(bytes, start, length, position, true, this.cache));
+        if (kind !== KIND_EVENT) return;
+        const event = decodeEvent(bytes, start, length, position, true, this.cache);
+        if (this.isLive(event)) found.push(event);
       });
       for (let index = found.length - 1; index >= 0 && events.length < maxCount; index--) events.push(found[index]!);
       cursor = low - 1;
@@ -436,7 +523,9 @@ export class Events {
       const batch: RecordedEvent[] = [];
       if (position < to) {
         await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
-          if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache));
+          if (kind !== KIND_EVENT) return;
+          const event = decodeEvent(bytes, start, length, at, decodeData, this.cache);
+          if (this.isLive(event)) batch.push(event);
         });
       }
       return { batch, next: Math.max(position, to), done: position >= to };
@@ -459,7 +548,9 @@ export class Events {
     const events: RecordedEvent[] = [];
     if (from < to) {
       await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
-        if (kind === KIND_EVENT) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+        if (kind !== KIND_EVENT) return;
+        const event = decodeEvent(bytes, start, length, position, true, this.cache);
+        if (this.isLive(event)) events.push(event);
       });
     }
     return { events, next: Math.max(from, to) };
