@@ -49,7 +49,7 @@ describe(`prune on ${runtime}`, () => {
     const result = await db.prune({ events: { beforePosition: 200 } });
     expect(result).toMatchObject({ events: 200, checkpoints: 0, deletedThreadCheckpoints: 0 });
     expect(result.segmentsRewritten).toBeGreaterThan(3);
-    expect(result.bytesReclaimed).toBe(result.bytesBefore - result.bytesAfter);
+    expect(result.bytesAfter).toBe(logBytes(path));
     expect(logBytes(path)).toBeLessThan(bytesBefore * 0.45);
     const after = await db.events.readAll({ maxCount: 1e6 });
     expect(after).toEqual(before.slice(200));
@@ -83,33 +83,31 @@ describe(`prune on ${runtime}`, () => {
     await db.close();
   });
 
-  it('checkpoints keepLast keeps the newest and the delta chain they need; every kept one loads', async () => {
+  it('checkpoints keepLast keeps exactly the newest N (hardening B17: the oldest kept is re-based as a full checkpoint); every kept one loads', async () => {
     const path = storePath();
     const db = await open(path, { segmentBytes: 64 * 1024, snapshotBytes: 0 });
     await fill(db, 200, 200);
     const infos = (await db.checkpoints.list('thread', { limit: 1000 })).reverse();
+    expect(infos[190]!.encoding).toBe('delta');
     const result = await db.prune({ checkpoints: { keepLast: 10 } });
     const kept = (await db.checkpoints.list('thread', { limit: 1000 })).reverse();
-    // The oldest kept one is the full checkpoint that the newest ten's chain starts from.
-    const newestTen = infos.slice(-10);
-    const fullBefore = infos.slice(0, 190).reverse().find((info) => info.encoding === 'full')!;
-    const chainStart = newestTen[0]!.encoding === 'full' ? newestTen[0]! : fullBefore;
-    expect(kept[0]!.seq).toBe(chainStart.seq);
-    expect(kept.map((info) => info.id)).toEqual(infos.slice(chainStart.seq).map((info) => info.id));
-    expect(result.checkpoints).toBe(chainStart.seq);
-    for (const info of [kept[0]!, kept[Math.floor(kept.length / 2)]!, kept.at(-1)!]) {
-      expect((await db.checkpoints.load('thread', { id: info.id }))!.state).toEqual(state(info.seq + 1));
-    }
+    expect(result).toMatchObject({ checkpoints: 190, rebased: 1 });
+    // Exactly the newest ten, with their ids, seqs, positions and times; the oldest is now full.
+    expect(kept.map(({ id, seq, position, timestamp, metadata }) => ({ id, seq, position, timestamp, metadata }))).toEqual(infos.slice(190).map(({ id, seq, position, timestamp, metadata }) => ({ id, seq, position, timestamp, metadata })));
+    expect(kept[0]!.encoding).toBe('full');
+    for (const info of kept) expect((await db.checkpoints.load('thread', { id: info.id }))!.state).toEqual(state(info.seq + 1));
     expect(await db.checkpoints.load('thread', { id: infos[0]!.id })).toBeUndefined();
     // Saving goes on with the next seq.
     expect((await db.checkpoints.save('thread', state(201))).seq).toBe(200);
     const seen = await observe(db);
     await db.close();
-    const again = await open(path, { ignoreSnapshots: true });
-    expect(await observe(again)).toEqual(seen);
-    expect((await again.checkpoints.load('thread'))!.state).toEqual(state(201));
-    expect((await again.checkpoints.load('thread', { id: kept[0]!.id }))!.state).toEqual(state(kept[0]!.seq + 1));
-    await again.close();
+    for (const ignoreSnapshots of [false, true]) {
+      const again = await open(path, { ignoreSnapshots });
+      expect(await observe(again)).toEqual(seen);
+      expect((await again.checkpoints.load('thread'))!.state).toEqual(state(201));
+      for (const info of kept) expect((await again.checkpoints.load('thread', { id: info.id }))!.state).toEqual(state(info.seq + 1));
+      await again.close();
+    }
   });
 
   it('checkpoints maxAgeMs removes old ones but always keeps the newest; compact() reclaims deleted threads', async () => {
@@ -149,18 +147,28 @@ describe(`prune on ${runtime}`, () => {
     let db = await open('/regression.reel', options);
     await db.snapshot(); // covers segment 0 up to its header only
     for (const count of [1, 3, 4, 2]) await db.events.append('a', Array.from({ length: count }, (_, index) => ({ type: 'm', data: { index, text: 'x'.repeat(40) } })));
+    // The prune keeps only its own snapshot: keep a copy of the first one to put back.
+    const first = '/regression.reel/snapshot-00000000000000000000.snap';
+    const handle = await host.open(first, {});
+    const copy = new Uint8Array(await handle.size());
+    await handle.read(copy, 0);
+    await handle.close();
     await db.prune({ events: { beforePosition: 10 } }); // seals segment 0 and compacts it (stream a keeps its newest)
     await Promise.all([db.events.append('a', [{ type: 'm', data: 1 }]), db.events.append('a', [{ type: 'm', data: 2 }])]);
     await db.close();
     // As if the prune's own snapshot were lost: only the first one is left.
-    for (const name of await host.list('/regression.reel')) if (name.endsWith('.snap') && name !== 'snapshot-00000000000000000000.snap') await host.remove(`/regression.reel/${name}`);
+    for (const name of await host.list('/regression.reel')) if (name.endsWith('.snap')) await host.remove(`/regression.reel/${name}`);
+    const restored = await host.open(first, { create: true });
+    await restored.write(copy, 0);
+    await restored.close();
     db = await open('/regression.reel', options);
     expect(db.stats().recovery.snapshot?.position).toBe(0);
     expect(log.warnings).toEqual([]);
+    // Position 10 is the prune's cut record (docs/FORMAT.md §8.2).
     expect((await db.events.readAll()).map((event) => [event.position, event.streamVersion])).toEqual([
       [9, 9],
-      [10, 10],
-      [11, 11],
+      [11, 10],
+      [12, 11],
     ]);
     await db.close();
   });

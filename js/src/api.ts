@@ -10,7 +10,7 @@ export { Store, type StoreStats, type KindStats, type SnapshotInfo } from './eng
 export type { PruneOptions, PruneResult } from './engine/prune.js';
 export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
 export type { RecoveryReport } from './device/segments.js';
-export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
+export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, CheckpointVerifyReport, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
 export type { Events, EventInput, AppendOptions, DeleteStreamOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
 export { MemoryFileHost } from './host/memory.js';
