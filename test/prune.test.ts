@@ -9,8 +9,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FaultyFileHost, SimulatedCrash } from '../js/src/host/faulty.js';
 import { quiet, reeldb, runtime, storePath } from './helpers.js';
+import type { FileHost } from '../js/src/host/types.js';
 
 const { open } = reeldb;
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
+}
 type Db = Awaited<ReturnType<typeof open>>;
 
 function logBytes(path: string): number {
@@ -388,5 +393,137 @@ describe(`prune on ${runtime}`, () => {
       await recovered.close();
     }
     console.log(`prune crash sweep (${runtime}): ${crashes} crashes at each of the ${pruneOperations} I/O operations of a prune (${seeds} seeds), ${partial} left the store unpruned or partly pruned, every state valid and completed by a second prune`);
+  });
+
+  /** A store with long delta chains over 20+ segments: two threads, events between the saves. */
+  async function longChains(host: FileHost, path: string) {
+    const db = await open(path, { host, durability: 'strict', segmentBytes: 1024, snapshotBytes: 0, onWarning: () => {} });
+    for (let step = 1; step <= 120; step++) {
+      await db.checkpoints.save(`t${step % 2}`, longState(step));
+      if (step % 4 === 0) await db.events.append(`s${step % 3}`, [{ type: 'step', data: { step } }]);
+    }
+    return db;
+  }
+  /** A state that grows by one short item per step (each save a small delta). */
+  function longState(step: number) {
+    // Every 20 steps every item changes: a delta does not pay, a full checkpoint starts a new chain.
+    return { step, items: Array.from({ length: step }, (_, index) => `generation ${Math.floor(step / 20)} item ${index}`) };
+  }
+  const longPolicy = { checkpoints: { keepLast: 7 }, events: { beforePosition: 150 } };
+
+  /** Every checkpoint `list()` shows loads to what was saved; verify() agrees; returns [thread, seqs]. */
+  async function checkChains(db: Db, where: string) {
+    const seen: [string, number[]][] = [];
+    for (const thread of db.checkpoints.threadIds().sort()) {
+      const infos = await db.checkpoints.list(thread, { limit: 1000 });
+      for (const info of infos) {
+        const loaded = await db.checkpoints.load(thread, { id: info.id });
+        expect(loaded?.state, `${where}: ${thread} seq ${info.seq}`).toEqual(longState(info.seq * 2 + (thread === 't1' ? 1 : 2)));
+      }
+      seen.push([thread, infos.map((info) => info.seq).reverse()]);
+    }
+    expect((await db.checkpoints.verify()).problems, where).toEqual([]);
+    return seen;
+  }
+
+  async function files(host: FileHost, directory: string): Promise<Map<string, Uint8Array>> {
+    const found = new Map<string, Uint8Array>();
+    for (const name of await host.list(directory)) {
+      const path = `${directory}/${name}`;
+      if (name === 'log') {
+        for (const [inner, bytes] of await files(host, path)) found.set(inner, bytes);
+        continue;
+      }
+      const handle = await host.open(path, { readOnly: true });
+      const bytes = new Uint8Array(await handle.size());
+      await handle.read(bytes, 0);
+      await handle.close();
+      found.set(path, bytes);
+    }
+    return found;
+  }
+
+  it('hardening A2: a store made of the first k rewritten segments of a 20+-segment prune and the rest from before it lists only checkpoints that load, for every k', { timeout: 120_000 }, async () => {
+    const STORE = '/chains/store.reel';
+    const base = new reeldb.MemoryFileHost();
+    const captures: Map<string, Uint8Array>[] = [];
+    let db: Db | undefined;
+    let counted = -1;
+    // Before each segment rewrite starts (the previous one published): a copy of every file, once the prune has cut in memory.
+    const host = new Proxy(base, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (key !== 'open') return typeof value === 'function' ? value.bind(target) : value;
+        return async (path: string, options?: object) => {
+          if (path.endsWith('.compact.tmp') && db && db.checkpoints.count('t0') < counted) captures.push(await files(target, STORE));
+          return target.open(path, options);
+        };
+      },
+    });
+    db = await longChains(host, STORE);
+    counted = db.checkpoints.count('t0');
+    const before = await checkChains(db, 'before');
+    expect(before[0]![1].length).toBe(60);
+    const result = await db.prune(longPolicy);
+    expect(result.segmentsRewritten).toBeGreaterThanOrEqual(20);
+    const pruned = await checkChains(db, 'after');
+    expect(pruned).toEqual([['t0', [53, 54, 55, 56, 57, 58, 59]], ['t1', [53, 54, 55, 56, 57, 58, 59]]]);
+    await db.close();
+    const after = await files(base, STORE);
+    const start = captures[0]!;
+    const rewritten = [...start.keys()].filter((path) => path.endsWith('.seg') && after.has(path) && !equalBytes(start.get(path)!, after.get(path)!)).sort();
+    expect(rewritten.length).toBeGreaterThanOrEqual(20);
+    for (let k = 0; k <= rewritten.length; k++) {
+      const mixed = new reeldb.MemoryFileHost();
+      await mixed.mkdir(STORE);
+      await mixed.mkdir(`${STORE}/log`);
+      for (const [path, bytes] of start) {
+        const from = rewritten.indexOf(path) >= 0 && rewritten.indexOf(path) < k ? after.get(path)! : bytes;
+        const handle = await mixed.open(path, { create: true });
+        await handle.write(from, 0);
+        await handle.close();
+      }
+      const recovered = await open(STORE, { host: mixed, onWarning: () => {} });
+      // The cut is durable before any segment is rewritten: exactly the kept checkpoints, each loading.
+      expect(await checkChains(recovered, `k=${k}`)).toEqual(pruned);
+      await recovered.prune(longPolicy);
+      expect(await checkChains(recovered, `k=${k}, pruned again`)).toEqual(pruned);
+      await recovered.close();
+    }
+  });
+
+  it('hardening A2: a crash at every I/O operation of a 20+-segment prune with long delta chains: every listed checkpoint loads, verify agrees, a second prune completes it', { timeout: 600_000 }, async () => {
+    const STORE = '/chains/crash.reel';
+    const reference = new FaultyFileHost({ seed: 1 });
+    const referenceDb = await longChains(reference, STORE);
+    const setupOperations = reference.operations;
+    const result = await referenceDb.prune(longPolicy);
+    expect(result.segmentsRewritten).toBeGreaterThanOrEqual(20);
+    const pruned = await checkChains(referenceDb, 'reference');
+    const pruneOperations = reference.operations - setupOperations;
+    await referenceDb.close();
+    const seeds = Number(process.env.REELDB_PRUNE_SEEDS ?? 1);
+    let partial = 0;
+    for (let point = 0; point < pruneOperations * seeds; point++) {
+      const crashAt = setupOperations + (point % pruneOperations);
+      const host = new FaultyFileHost({ seed: point + 1, crashAt });
+      const db = await longChains(host, STORE);
+      await db.prune(longPolicy).then(
+        () => undefined,
+        (error: unknown) => {
+          const crash = error instanceof SimulatedCrash || (error as { cause?: unknown }).cause instanceof SimulatedCrash;
+          if (!crash && (error as { code?: string }).code !== 'STORE_FAILED') throw error;
+        },
+      );
+      await db.close().catch(() => undefined);
+      expect(host.crashed).toBe(true);
+      const recovered = await open(STORE, { host: host.afterCrash(), onWarning: () => {} });
+      const seen = await checkChains(recovered, `crash at ${crashAt}`);
+      if (JSON.stringify(seen) !== JSON.stringify(pruned)) partial++;
+      await recovered.prune(longPolicy);
+      expect(await checkChains(recovered, `crash at ${crashAt}, pruned again`)).toEqual(pruned);
+      await recovered.close();
+    }
+    console.log(`prune crash sweep, long chains (${runtime}): ${pruneOperations * seeds} crashes over the ${pruneOperations} I/O operations of a ${result.segmentsRewritten}-segment prune, ${partial} before its cut was durable, every listed checkpoint loaded`);
   });
 });
