@@ -115,6 +115,51 @@ describe(`prune on ${runtime}`, () => {
     }
   });
 
+  it('hardening B17: keepLast and maxAgeMs keep exactly what they say (not whole delta chains), and the dry run reports exactly what the prune then reclaims', { timeout: 120_000 }, async () => {
+    const path = storePath();
+    const db = await open(path, { segmentBytes: 32 * 1024, snapshotBytes: 0 });
+    for (let step = 1; step <= 300; step++) await db.checkpoints.save('long', state(step % 60), { metadata: { step } });
+    for (let step = 1; step <= 30; step++) await db.checkpoints.save('short', state(step));
+    for (let step = 1; step <= 40; step++) await db.events.append('log', [{ type: 'step', data: { step, text: 'z'.repeat(200) } }]);
+    const saved = async (thread: string) => (await db.checkpoints.list(thread, { limit: 1000 })).reverse();
+    const longBefore = await saved('long');
+    const shortBefore = await saved('short');
+    // Same figures from the dry run and the prune; the log is then as big as the prune says.
+    const exact = async (policy: Parameters<Db['prune']>[0]) => {
+      const dry = await db.prune({ ...policy, dryRun: true });
+      const done = await db.prune(policy);
+      const { segmentsRewritten: _a, ...dryFigures } = dry;
+      const { segmentsRewritten: _b, ...doneFigures } = done;
+      expect(doneFigures, JSON.stringify(policy)).toEqual(dryFigures);
+      expect(done.bytesAfter).toBe(logBytes(path));
+      return done;
+    };
+    const first = await exact({ checkpoints: { keepLast: 20 }, events: { beforePosition: 340 } });
+    expect(first).toMatchObject({ checkpoints: 280 + 10, events: 10, rebased: 2 });
+    expect((await saved('long')).map((info) => info.id)).toEqual(longBefore.slice(-20).map((info) => info.id));
+    expect((await saved('short')).map((info) => info.id)).toEqual(shortBefore.slice(-20).map((info) => info.id));
+    await exact({ checkpoints: { keepLast: 3 } });
+    expect((await saved('long')).map((info) => info.seq)).toEqual([297, 298, 299]);
+    expect((await saved('short')).map((info) => info.seq)).toEqual([27, 28, 29]);
+    // maxAgeMs 0: everything older than now goes, except each thread's newest.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await exact({ checkpoints: { maxAgeMs: 0 } });
+    expect((await saved('long')).map((info) => info.seq)).toEqual([299]);
+    expect((await saved('short')).map((info) => info.seq)).toEqual([29]);
+    for (const [thread, info] of [['long', longBefore.at(-1)!], ['short', shortBefore.at(-1)!]] as const) {
+      expect((await db.checkpoints.load(thread))!.info.id).toBe(info.id);
+    }
+    expect((await db.checkpoints.load('long'))!.state).toEqual(state(300 % 60));
+    expect((await db.checkpoints.load('short'))!.state).toEqual(state(30));
+    const seen = await observe(db);
+    await db.close();
+    const again = await open(path, { ignoreSnapshots: true });
+    expect(await observe(again)).toEqual(seen);
+    expect((await again.checkpoints.load('long'))!.state).toEqual(state(300 % 60));
+    expect((await again.checkpoints.verify()).problems).toEqual([]);
+    await again.close();
+  });
+
   it('checkpoints maxAgeMs removes old ones but always keeps the newest; compact() reclaims deleted threads', async () => {
     const db = await open(storePath(), { segmentBytes: 16 * 1024, snapshotBytes: 0 });
     for (let step = 1; step <= 30; step++) await db.checkpoints.save('a', state(step));

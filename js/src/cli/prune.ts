@@ -18,8 +18,8 @@ always go. Needs the writer lock (fails while an application has the store open)
   --stream S --max-count N
                       keep only the newest N (at least 1) events of stream S; --before
                       also keeps each stream's newest event
-  --keep-last N       keep each thread's newest N checkpoints (and the full one their delta
-                      chain starts from)
+  --keep-last N       keep exactly each thread's newest N checkpoints (the oldest kept is
+                      re-stored as a full checkpoint when it was a delta)
   --max-age DURATION  remove checkpoints older than this (500ms, 30s, 15m, 12h, 7d); with
                       --keep-last, only those beyond the newest N; the newest always stays
   --dry-run           report what would be removed, change nothing (no lock needed)
