@@ -571,4 +571,74 @@ describe(`prune on ${runtime}`, () => {
     }
     console.log(`prune crash sweep, long chains (${runtime}): ${pruneOperations * seeds} crashes over the ${pruneOperations} I/O operations of a ${result.segmentsRewritten}-segment prune, ${partial} before its cut was durable, every listed checkpoint loaded`);
   });
+
+  it('hardening A1: a prune that fails at any write, sync or rename leaves memory as a reopen finds the store, and no half-made file', { timeout: 300_000 }, async () => {
+    const STORE = '/failing/store.reel';
+    const policy = { events: { beforePosition: 100 }, checkpoints: { keepLast: 2 } };
+    const options = { durability: 'strict' as const, segmentBytes: 2048, snapshotBytes: 0, onWarning: () => {} };
+    async function setup(host: FileHost) {
+      const db = await open(STORE, { host, ...options });
+      for (let index = 0; index < 60; index++) {
+        await db.events.append(`s${index % 3}`, [{ type: 'step', data: { index, text: 'q'.repeat(100) } }]);
+        if (index % 2 === 0) await db.checkpoints.save(`t${index % 4}`, longState(index));
+      }
+      return db;
+    }
+    const reference = new FaultyFileHost({ seed: 1 });
+    const referenceDb = await setup(reference);
+    const setupOperations = reference.operations;
+    const before = await observe(referenceDb);
+    await referenceDb.prune(policy);
+    const pruned = await observe(referenceDb);
+    const pruneOperations = reference.operations - setupOperations;
+    await referenceDb.close();
+    /** A host whose `replace` number `failAt` (counted from 0) fails. */
+    const failingReplace = (host: FaultyFileHost, failAt: number) => {
+      let replaces = 0;
+      return new Proxy(host, {
+        get(target, key) {
+          const value = Reflect.get(target, key, target);
+          if (key !== 'replace') return typeof value === 'function' ? value.bind(target) : value;
+          return async (from: string, to: string) => {
+            if (from.endsWith('.compact.tmp') && replaces++ === failAt) throw Object.assign(new Error('input/output error, rename'), { code: 'EIO' });
+            return target.replace(from, to);
+          };
+        },
+      });
+    };
+    let failed = 0;
+    const cases: { plan: object; replaceAt?: number }[] = [];
+    for (let at = setupOperations; at < setupOperations + pruneOperations; at++) cases.push({ plan: { failWriteAt: at } }, { plan: { failSyncAt: at } });
+    for (let replaceAt = 0; replaceAt < 30; replaceAt++) cases.push({ plan: {}, replaceAt });
+    for (const { plan, replaceAt } of cases) {
+      const faulty = new FaultyFileHost({ seed: 7, ...plan });
+      const host = replaceAt === undefined ? faulty : failingReplace(faulty, replaceAt);
+      const db = await setup(host);
+      const outcome = await db.prune(policy).then(
+        () => 'done',
+        (error: unknown) => (error as { code?: string }).code ?? String(error),
+      );
+      if (outcome === 'done') {
+        expect(await observe(db)).toEqual(pruned);
+        await db.close();
+        continue;
+      }
+      failed++;
+      const where = `${JSON.stringify(plan)} replace ${replaceAt}: ${outcome}`;
+      expect(outcome, where).not.toMatch(/^(undefined|Error)/);
+      const storeFailed = db.pipeline.failure !== undefined;
+      const inMemory = storeFailed ? undefined : await observe(db);
+      if (!storeFailed) expect((await faulty.list(`${STORE}/log`)).filter((name) => !name.endsWith('.seg')), where).toEqual([]);
+      await db.close().catch(() => undefined);
+      const recovered = await open(STORE, { host: faulty.afterCrash({}), ...options });
+      const reopened = await observe(recovered);
+      // Memory showed what the store holds: nothing half-applied.
+      if (inMemory) expect(reopened, where).toEqual(inMemory);
+      expect([JSON.stringify(before), JSON.stringify(pruned)], where).toContain(JSON.stringify(reopened));
+      await recovered.prune(policy);
+      expect(await observe(recovered), where).toEqual(pruned);
+      await recovered.close();
+    }
+    expect(failed).toBeGreaterThan(20);
+  });
 });
