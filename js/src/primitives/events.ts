@@ -202,6 +202,7 @@ export class Events {
       if (this.streams.get(cut.name) !== state || state.first !== cut.first) continue;
       state.positions = state.positions.slice(cut.cut);
       state.first += cut.cut;
+      this.mayHoldDead = true;
     }
   }
 
@@ -210,8 +211,30 @@ export class Events {
     for (const state of this.streams.values()) for (const position of state.positions) mark(position);
   }
 
+  /**
+   * Whether the log may hold event entries the index no longer shows (deleted or cut, not yet
+   * compacted): only then do log-order reads check each event against the index.
+   */
+  private mayHoldDead: boolean | undefined;
+
+  /** After open, whether the log holds more event entries than the index shows (counted once, from the index). */
+  private countDead(): boolean {
+    const written = this.written;
+    let entries = 0;
+    for (const segment of this.store.log.segments) {
+      const kinds = segment.kinds.values;
+      const end = Math.min(segment.kinds.length, written - segment.firstPosition);
+      for (let index = 0; index < end; index++) if (kinds[index] === KIND_EVENT) entries++;
+    }
+    let shown = 0;
+    for (const state of this.streams.values()) shown += this.visibleCount(state);
+    return entries !== shown;
+  }
+
   /** Whether a decoded event is one the index still shows (not deleted or pruned). */
   private isLive(event: RecordedEvent): boolean {
+    this.mayHoldDead ??= this.countDead();
+    if (!this.mayHoldDead) return true;
     const state = this.streams.get(event.stream);
     return state !== undefined && state.positions[event.streamVersion - state.first] === event.position;
   }
@@ -322,6 +345,7 @@ export class Events {
         writeCutRecord(writer, KIND_EVENT_STREAM_DELETED, streamBytes, current + 1, Date.now());
         // In commit order, as appends stage theirs: a later append starts the name at version 0.
         this.streams.delete(stream);
+        this.mayHoldDead = true;
         const count = state.positions.length;
         return { count: 1, result: () => count };
       },
