@@ -451,8 +451,8 @@ describe(`prune on ${runtime}`, () => {
   }
   /** A state that grows by one short item per step (each save a small delta). */
   function longState(step: number) {
-    // Every 20 steps every item changes: a delta does not pay, a full checkpoint starts a new chain.
-    return { step, items: Array.from({ length: step }, (_, index) => `generation ${Math.floor(step / 20)} item ${index}`) };
+    // Every 40 steps every item changes: a delta does not pay, a full checkpoint starts a new chain (of up to 20 deltas per thread).
+    return { step, items: Array.from({ length: step }, (_, index) => `generation ${Math.floor(step / 40)} item ${index}`) };
   }
   const longPolicy = { checkpoints: { keepLast: 7 }, events: { beforePosition: 150 } };
 
