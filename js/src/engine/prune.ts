@@ -180,7 +180,10 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   };
   const checkpointPositions = new Set(checkpointPlan.positions);
   count(planned);
-  if (planned.size === 0 && records.length === 0 && replaced.size === 0) return result;
+  // A segment is rewritten for its data and deletion records; cut records alone (a few dozen
+  // bytes each) wait until their segment is rewritten anyway.
+  const worth = (removed: ReadonlySet<number>) => [...removed].filter((position) => sealsFor(log.kindAt(position)));
+  if (worth(planned).length === 0 && records.length === 0 && replaced.size === 0) return result;
 
   // Entries to remove in the current segment: it is sealed first (only sealed segments are rewritten).
   // So is one that holds an oldest kept delta to re-base.
@@ -193,14 +196,15 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
 
   if (policy.dryRun) {
     const end = seal ? Infinity : current.firstPosition;
-    const touched = segmentsHolding(log.segments, [...planned, ...replaced.keys()]);
+    const compacted = segmentsHolding(log.segments, worth(planned));
+    const rebased = segmentsHolding(log.segments, replaced.keys());
+    const none = new Set<number>();
     for (const segment of log.segments) {
       if (segment.firstPosition >= end) break;
-      if (touched.has(segment)) result.bytesReclaimed += segment.size - compactedSize(segment, planned, (position) => replaced.get(position)?.length);
+      if (compacted.has(segment) || rebased.has(segment)) result.bytesReclaimed += segment.size - compactedSize(segment, compacted.has(segment) ? planned : none, (position) => replaced.get(position)?.length);
     }
     result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(records) + (seal ? SEGMENT_HEADER_BYTES : 0);
-    const kept = new Set([...planned].filter((position) => position < end));
-    count(kept);
+    count(new Set([...planned].filter((position) => position < end && compacted.has(log.segmentOf(position)!))));
     return result;
   }
 
@@ -231,7 +235,7 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   //    no kept checkpoint needs one the cut removes.
   const holding = segmentsHolding(log.segments, replaced.keys());
   const rebaseWork = sealedSegments().filter((segment) => holding.has(segment));
-  total.segments = rebaseWork.length + segmentsHolding(sealedSegments(), planned).size;
+  total.segments = rebaseWork.length + segmentsHolding(sealedSegments(), worth(planned)).size;
   policy.onProgress?.(0, total.segments);
   for (const segment of rebaseWork) await rewrite(segment, { removed: new Set(), replaced });
   // A thread whose re-base could not be written (never expected: its segment is sealed) keeps all its checkpoints.
@@ -258,10 +262,10 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
 
   // 3. Every dead entry below the cut records (durable, as is everything before them) becomes a placeholder, oldest segment first.
   const removed = await pipeline.barrier(() => removable(context, horizon ?? pipeline.writtenPosition, new Set()));
-  const end = log.current.firstPosition;
-  count(new Set([...removed].filter((position) => position < end)));
-  const holdingRemoved = segmentsHolding(log.segments, removed);
+  const holdingRemoved = segmentsHolding(log.segments, worth(removed));
   const work = sealedSegments().filter((segment) => holdingRemoved.has(segment));
+  const rewritten = new Set(work);
+  count(new Set([...removed].filter((position) => rewritten.has(log.segmentOf(position)!))));
   total.segments = total.done + work.length;
   for (const segment of work) await rewrite(segment, { removed, replaced: new Map() });
   result.bytesAfter = logBytes(log);
