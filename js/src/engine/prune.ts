@@ -1,13 +1,14 @@
 /**
  * Pruning: decides which entries a retention policy removes (old events, events of a stream
- * beyond a count, checkpoints beyond keepLast / older than maxAgeMs, checkpoints of deleted
- * threads), hides them from the API at once, and rewrites the sealed segments that hold them
- * (device/compact.ts), oldest first, so the disk space comes back. Per stream and per thread
- * only a prefix is ever removed, and the oldest checkpoint kept keeps the full checkpoint its
- * delta chain starts from. Since segments are rewritten in position order, a crash part way
- * leaves a state where each stream and thread lost a prefix of what was planned: running the
- * prune again finishes it.
- */
+ * beyond a count, checkpoints beyond keepLast / older than maxAgeMs, entries of deleted streams
+ * and threads) and gives their disk space back, crash-safe at every step (docs/FORMAT.md §17):
+ * 1. re-base each thread's oldest kept checkpoint as a full one when it is a delta (an
+ *    in-place rewrite of its segment; it loads the same either way);
+ * 2. write the cuts as cut records (primitives/cut-records.ts), one commit, and wait until it
+ *    is durable; only then do the indexes drop what was cut (so memory never runs ahead of disk);
+ * 3. rewrite the sealed segments holding dead entries (device/compact.ts), oldest first.
+ * Recovery applies the cut records whichever segments a crash left rewritten, so it finds the
+ * old state (before 2) or exactly the pruned one; a later prune removes what is left dead. */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { compactedSize, compactSegment, type Rewrite } from '../device/compact.js';
 import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, type Segment, type SegmentLog } from '../device/segments.js';
@@ -28,14 +29,14 @@ export interface PruneOptions {
   events?: { beforePosition?: number };
   /** Keep the newest `maxCount` (at least 1) events of these streams. */
   streams?: Record<string, { maxCount: number }>;
-  /** Only say what would be removed (bytesReclaimed is then the payload bytes of those entries); change nothing. */
+  /** Only say what would be removed, with the same figures the prune would report; change nothing. */
   dryRun?: boolean;
-  /** Progress of the rewrite: segments done of those to rewrite. */
+  /** Progress of the rewrites: segments done of those to rewrite (the total is settled once the cuts are written). */
   onProgress?: (segmentsDone: number, segmentsTotal: number) => void;
 }
 
 export interface PruneResult {
-  /** Events removed. */
+  /** Event entries removed from disk (by the policy, and of deleted streams). */
   events: number;
   /** Checkpoints removed by the retention policy. */
   checkpoints: number;
@@ -45,9 +46,10 @@ export interface PruneResult {
   rebased: number;
   /** Sealed segments rewritten. */
   segmentsRewritten: number;
-  /** Log bytes before and after, and the difference. */
+  /** Log bytes before and after (after counts the prune's cut records, and a new segment's header when it sealed one). */
   bytesBefore: number;
   bytesAfter: number;
+  /** What the rewritten segments gave back (a re-based checkpoint may grow its segment a little). */
   bytesReclaimed: number;
 }
 

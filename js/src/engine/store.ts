@@ -222,11 +222,13 @@ export class Store {
   /**
    * Removes what the policy says and gives the disk space back: `events.beforePosition`
    * removes every event before a position, `streams[name].maxCount` keeps a stream's newest
-   * events, `checkpoints.keepLast` / `maxAgeMs` keep each thread's newest checkpoints (never
-   * fewer than one, and never breaking the delta chain of one kept). Checkpoints of deleted
-   * threads always go. Removed entries vanish from reads at once; the sealed segments that
-   * hold them are rewritten (the current one is sealed first when it holds any), each
-   * atomically, and a snapshot is written. Positions and versions of what stays never change.
+   * events, `checkpoints.keepLast` / `maxAgeMs` keep exactly each thread's newest checkpoints
+   * (never fewer than one; the oldest kept is re-based as a full checkpoint when it is a delta).
+   * Entries of deleted streams and threads always go. The cuts are written as one durable
+   * commit before reads stop showing what they remove; then the sealed segments that hold
+   * dead entries are rewritten (the current one is sealed first when it holds any), each
+   * atomically, and a snapshot is written (the only one kept). Positions and versions of what
+   * stays never change.
    */
   async prune(options?: PruneOptions): Promise<PruneResult> {
     this.checkOpen();
@@ -246,7 +248,7 @@ export class Store {
     });
   }
 
-  /** Gives back the space of checkpoints of deleted threads (a prune without a retention policy). */
+  /** Gives back the space of deleted streams and threads (a prune without a retention policy). */
   compact(): Promise<PruneResult> {
     return this.prune({});
   }
