@@ -11,8 +11,9 @@ export const PRUNE_USAGE = `usage: reeldb prune <path> [--before POSITION] [--st
                     [--keep-last N] [--max-age DURATION] [--dry-run] [--json]
 
 Removes what the policy says and rewrites the sealed segments that held it, giving the disk
-space back. Positions and versions of what stays never change. Checkpoints of deleted threads
-always go. Needs the writer lock (fails while an application has the store open).
+space back. Positions and versions of what stays never change. Deleted streams and the
+checkpoints of deleted threads always go. Needs the writer lock (fails while an application
+has the store open).
 
   --before POSITION   remove every event before this log position
   --stream S --max-count N
@@ -27,8 +28,8 @@ always go. Needs the writer lock (fails while an application has the store open)
 
 export const COMPACT_USAGE = `usage: reeldb compact <path> [--json]
 
-Rewrites the sealed segments that hold checkpoints of deleted threads, giving their disk space
-back (a prune without a retention policy). Needs the writer lock.`;
+Rewrites the sealed segments that hold deleted streams and checkpoints of deleted threads,
+giving their disk space back (a prune without a retention policy). Needs the writer lock.`;
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
