@@ -244,10 +244,10 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   const notRebased = new Set(checkpointPlan.rebases.filter((rebase) => !rebaseWork.some((segment) => rebase.position >= segment.firstPosition && rebase.position < segment.nextPosition)).map((rebase) => rebase.name));
   const checkpointCuts = checkpointPlan.cuts.filter((cut) => !notRebased.has(cut.name));
 
-  // 2. The cuts, durable in one commit; the indexes follow only once it is acknowledged.
+  // 2. The cuts, in one commit.
   let horizon: number | undefined;
+  let written: { events: Cut[]; checkpoints: Cut[] } | undefined;
   if (records.length > 0) {
-    let written: { events: Cut[]; checkpoints: Cut[] } | undefined;
     await pipeline.submit<void>({
       prepare: (firstPosition, writer): Prepared<void> => {
         const timestamp = Date.now();
@@ -258,12 +258,17 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
         return { count: entries, result: () => undefined };
       },
     });
-    events.applyCuts(written!.events);
-    checkpoints.applyCuts(written!.checkpoints);
   }
-
-  // 3. Every dead entry below the cut records (durable, as is everything before them) becomes a placeholder, oldest segment first.
-  const removed = await pipeline.barrier(() => removable(context, horizon ?? pipeline.writtenPosition, new Set()));
+  // Once the cuts and everything before them are durable (in every durability mode), the
+  // indexes drop what was cut; every entry then dead below the cut records becomes a
+  // placeholder, oldest segment first.
+  const removed = await pipeline.barrier(() => {
+    if (written) {
+      events.applyCuts(written.events);
+      checkpoints.applyCuts(written.checkpoints);
+    }
+    return removable(context, horizon ?? pipeline.writtenPosition, new Set());
+  });
   const holdingRemoved = segmentsHolding(log.segments, worth(removed));
   const work = sealedSegments().filter((segment) => holdingRemoved.has(segment));
   const rewritten = new Set(work);
