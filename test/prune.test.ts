@@ -572,10 +572,11 @@ describe(`prune on ${runtime}`, () => {
     console.log(`prune crash sweep, long chains (${runtime}): ${pruneOperations * seeds} crashes over the ${pruneOperations} I/O operations of a ${result.segmentsRewritten}-segment prune, ${partial} before its cut was durable, every listed checkpoint loaded`);
   });
 
-  it('hardening A1: a prune that fails at any write, sync or rename leaves memory as a reopen finds the store, and no half-made file', { timeout: 300_000 }, async () => {
-    const STORE = '/failing/store.reel';
+  for (const durability of ['strict', 'buffered'] as const) {
+  it(`hardening A1 (${durability}): a prune that fails at any write, sync or rename leaves memory as a reopen finds the store, and no half-made file`, { timeout: 300_000 }, async () => {
+    const STORE = `/failing/${durability}.reel`;
     const policy = { events: { beforePosition: 100 }, checkpoints: { keepLast: 2 } };
-    const options = { durability: 'strict' as const, segmentBytes: 2048, snapshotBytes: 0, onWarning: () => {} };
+    const options = { durability, segmentBytes: 2048, syncIntervalMs: 1, snapshotBytes: 0, onWarning: () => {} };
     async function setup(host: FileHost) {
       const db = await open(STORE, { host, ...options });
       for (let index = 0; index < 60; index++) {
@@ -632,6 +633,12 @@ describe(`prune on ${runtime}`, () => {
       await db.close().catch(() => undefined);
       const recovered = await open(STORE, { host: faulty.afterCrash({}), ...options });
       const reopened = await observe(recovered);
+      if (storeFailed && durability === 'buffered') {
+        // A failed sync may lose what was acknowledged but not yet synced (the buffered promise): only check it is valid.
+        expect((await recovered.checkpoints.verify()).problems, where).toEqual([]);
+        await recovered.close();
+        continue;
+      }
       // Memory showed what the store holds: nothing half-applied.
       if (inMemory) expect(reopened, where).toEqual(inMemory);
       expect([JSON.stringify(before), JSON.stringify(pruned)], where).toContain(JSON.stringify(reopened));
@@ -641,4 +648,5 @@ describe(`prune on ${runtime}`, () => {
     }
     expect(failed).toBeGreaterThan(20);
   });
+  }
 });
