@@ -171,6 +171,7 @@ describe(`prune on ${runtime}`, () => {
     const old = await db.prune({ checkpoints: { maxAgeMs: 1 } });
     const kept = await db.checkpoints.list('a');
     expect(kept[0]!.seq).toBe(29);
+    expect(kept).toHaveLength(1); // hardening B17: a 30-save thread keeps only its newest, whatever its chain
     expect(old.checkpoints).toBe(30 - kept.length);
     expect((await db.checkpoints.load('a'))!.state).toEqual(state(30));
     // Nothing more to do: no rewrite.
