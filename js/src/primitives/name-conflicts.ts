@@ -3,8 +3,8 @@
  * (names.ts) may have two streams or threads that are one name now, written as different
  * texts with the same NFC form or as lone-surrogate names that UTF-8 stored alike (U+FFFD).
  * Recovery sees their entries under one name, each with its own sequence (stream version or
- * checkpoint seq). The first sequence is the name's own; each later one that starts at 0 is
- * kept here as a lane, so the store opens and no entry is dropped (a prune keeps them all),
+ * checkpoint seq). The first sequence is the name's own; each later one is kept here as a
+ * lane, so the store opens and no entry is dropped (a prune keeps them all),
  * while reads and writes of the name throw NameConflictError: which entries belong together
  * cannot be told any more. Snapshots record each lane as one more item of the same name.
  */
@@ -24,7 +24,9 @@ export class NameConflicts {
 
   /**
    * Recovery: the entry at `position` of `name` with sequence number `seq` does not continue
-   * the name's own sequence. True when it continues a lane or starts one (`seq` 0).
+   * the name's own sequence. True when it continues a lane or starts one: at `seq` 0, or at any
+   * seq for a name that is not ASCII (only those can be two old names: the later one may have
+   * lost its oldest entries to a prune). An ASCII name out of sequence stays corruption.
    */
   recover(name: string, seq: number, position: number): boolean {
     let lanes = this.lanes.get(name);
@@ -33,9 +35,9 @@ export class NameConflicts {
       lane.positions.push(position);
       return true;
     }
-    if (seq !== 0) return false;
+    if (seq !== 0 && /^[\x00-\x7f]*$/.test(name)) return false;
     if (!lanes) this.lanes.set(name, (lanes = []));
-    lanes.push({ first: 0, positions: [position] });
+    lanes.push({ first: seq, positions: [position] });
     return true;
   }
 
