@@ -6,6 +6,7 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reeldb, storePath, temporaryDirectory } from './helpers.js';
+import { firstLoneSurrogate, loneSurrogateAt } from '../js/src/names.js';
 
 const { open, InvalidArgumentError, NameConflictError } = reeldb;
 
@@ -20,6 +21,14 @@ function oldStore(name: 'lone-surrogates' | 'decomposed' | 'pruned-collision'): 
 }
 
 describe('names', () => {
+  it('hardening B8: lone surrogates are found with and without String.prototype.isWellFormed', () => {
+    const cases: [string, number][] = [['', -1], ['plain', -1], ['caf\u00e9', -1], ['a\u{1F600}b', -1], ['\uD800', 0], ['ab\uDC00', 2], ['\uDE00\uD83D', 0], ['\uD83D\uDE00\uD83D', 2], ['x\uD83Dy', 1]];
+    for (const [text, at] of cases) {
+      expect(firstLoneSurrogate(text)).toBe(at);
+      expect(loneSurrogateAt(text)).toBe(at);
+    }
+  });
+
   it('hardening B8: a stream or thread name with a lone surrogate is InvalidArgumentError naming its position, and nothing is written', { timeout: 20_000 }, async () => {
     const path = storePath();
     const db = await open(path);

@@ -27,7 +27,11 @@ const hasIsWellFormed = typeof (String.prototype as WellFormed).isWellFormed ===
 
 /** Index of the first lone surrogate code unit in `text`, or -1 when it is well-formed. */
 export function loneSurrogateAt(text: string): number {
-  if (hasIsWellFormed && (text as WellFormed).isWellFormed!()) return -1;
+  return hasIsWellFormed && (text as WellFormed).isWellFormed!() ? -1 : firstLoneSurrogate(text);
+}
+
+/** The same without `String.prototype.isWellFormed` (runtimes before ES2024), which also finds the position. */
+export function firstLoneSurrogate(text: string): number {
   for (let index = 0; index < text.length; index++) {
     const unit = text.charCodeAt(index);
     if (unit < 0xd800 || unit > 0xdfff) continue;
