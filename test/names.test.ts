@@ -7,8 +7,22 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reeldb, storePath, temporaryDirectory } from './helpers.js';
 import { firstLoneSurrogate, loneSurrogateAt } from '../js/src/names.js';
+import { KIND_EVENT, writeEvent } from '../js/src/primitives/event-codec.js';
 
-const { open, InvalidArgumentError, NameConflictError } = reeldb;
+const { open, InvalidArgumentError, NameConflictError, CorruptionError } = reeldb;
+
+/** Writes one event of stream `name` at `version` as raw bytes, past every check (a store made by other code). */
+async function writeRawEvent(db: Awaited<ReturnType<typeof open>>, name: string, version: number): Promise<void> {
+  const stream = new TextEncoder().encode(name);
+  const event = { type: new TextEncoder().encode('t'), id: crypto.randomUUID(), data: '1', binary: false, metadata: undefined };
+  await db.pipeline.submit({
+    prepare: (_first, writer) => {
+      const at = writer.reservePayload(256);
+      writer.endPayload(KIND_EVENT, writeEvent(writer.u8, at, stream, event, version, Date.now()));
+      return { count: 1, result: () => undefined };
+    },
+  });
+}
 
 const COMPOSED = 'caf\u00e9';
 const DECOMPOSED = 'cafe\u0301';
@@ -175,6 +189,24 @@ describe('names', () => {
       expect((await db.events.readAll()).map((event) => event.data)).toEqual(['decomposed 0', 'composed 2', 'plain 0']);
       await db.events.append('plain', [{ type: 't', data: 'plain 1' }], { expectedVersion: 0 });
       await db.close();
+    }
+  });
+
+  it('hardening B8: a second sequence of versions is a name conflict only for a name that is not ASCII; under an ASCII name it stays corruption', { timeout: 30_000 }, async () => {
+    for (const [name, conflict] of [['run-1', false], ['r\u00fcn-1', true]] as const) {
+      const path = storePath();
+      const db = await open(path);
+      await db.events.append(name, [{ type: 't', data: 0 }, { type: 't', data: 1 }]);
+      await writeRawEvent(db, name, 0);
+      await db.close();
+      if (!conflict) {
+        await expect(open(path)).rejects.toThrow(CorruptionError);
+        continue;
+      }
+      const again = await open(path);
+      await expect(again.events.readStream(name)).rejects.toMatchObject({ code: 'NAME_CONFLICT' });
+      expect((await again.events.readAll()).length).toBe(3);
+      await again.close();
     }
   });
 });

@@ -11,6 +11,8 @@
 import { NameConflictError } from '../errors.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 interface Lane {
   first: number;
   positions: number[];
@@ -24,18 +26,18 @@ export class NameConflicts {
 
   /**
    * Recovery: the entry at `position` of `name` with sequence number `seq` does not continue
-   * the name's own sequence. True when it continues a lane or starts one: at `seq` 0, or at any
-   * seq for a name that is not ASCII (only those can be two old names: the later one may have
-   * lost its oldest entries to a prune). An ASCII name out of sequence stays corruption.
+   * the name's own sequence. True when it continues a lane or starts one, at any seq (the
+   * later name may have lost its oldest entries to a prune), for a name that is not ASCII: only
+   * those can be two old names. An ASCII name out of sequence stays corruption.
    */
   recover(name: string, seq: number, position: number): boolean {
+    if (ASCII.test(name)) return false;
     let lanes = this.lanes.get(name);
     const lane = lanes?.find((candidate) => candidate.first + candidate.positions.length === seq);
     if (lane) {
       lane.positions.push(position);
       return true;
     }
-    if (seq !== 0 && /^[\x00-\x7f]*$/.test(name)) return false;
     if (!lanes) this.lanes.set(name, (lanes = []));
     lanes.push({ first: seq, positions: [position] });
     return true;
