@@ -3,10 +3,10 @@
  * prune or compact removes their bytes (and its name) from every file of the store, and the
  * name may be used again from version 0, the same after reopening with or without snapshots.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { reeldb, runtime, storePath } from './helpers.js';
+import { reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
 
 const { open } = reeldb;
 type Db = Awaited<ReturnType<typeof open>>;
@@ -125,6 +125,28 @@ describe(`deleteStream on ${runtime}`, () => {
     const result = await db.prune({ events: { beforePosition: 4 } });
     expect(result.events).toBe(10 + 2);
     expect((await db.events.readAll()).map((event) => event.data)).toEqual([4, 6, 8, 10, 12, 14, 16, 18]);
+    await db.close();
+  });
+
+  it('hardening B18: a stream an old store holds twice under one name (NAME_CONFLICT) can be deleted, all of it, and used again from version 0', async () => {
+    const path = join(temporaryDirectory(), 'lone-surrogates');
+    cpSync(new URL('./fixtures/old-names/lone-surrogates', import.meta.url).pathname, path, { recursive: true });
+    let db = await open(path, { onWarning: () => {} });
+    await expect(db.events.readStream('s-\uFFFD')).rejects.toMatchObject({ code: 'NAME_CONFLICT' });
+    await expect(db.events.deleteStream('s-\uFFFD', { expectedVersion: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await db.events.deleteStream('s-\uFFFD')).toBe(3);
+    expect((await db.events.readAll()).map((event) => event.data)).toEqual(['solo 0', 'plain 0']);
+    expect((await db.events.append('s-\uFFFD', [{ type: 't', data: 'again' }], { expectedVersion: 'no_stream' }))[0]!.streamVersion).toBe(0);
+    await db.close();
+    for (const ignoreSnapshots of [false, true]) {
+      db = await open(path, { ignoreSnapshots, onWarning: () => {} });
+      expect((await db.events.readStream('s-\uFFFD')).map((event) => [event.streamVersion, event.data])).toEqual([[0, 'again']]);
+      expect((await db.events.readAll()).map((event) => event.data)).toEqual(['solo 0', 'plain 0', 'again']);
+      await db.close();
+    }
+    db = await open(path, { onWarning: () => {} });
+    expect((await db.compact()).events).toBe(3);
+    expect(filesHolding(path, 'first 0')).toEqual([]);
     await db.close();
   });
 });

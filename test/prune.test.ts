@@ -215,7 +215,7 @@ describe(`prune on ${runtime}`, () => {
     db = await open('/regression.reel', options);
     expect(db.stats().recovery.snapshot?.position).toBe(0);
     expect(log.warnings).toEqual([]);
-    // Position 10 is the prune's cut record (docs/FORMAT.md §8.2).
+    // Position 10 is the prune's cut record (docs/FORMAT.md §8.3).
     expect((await db.events.readAll()).map((event) => [event.position, event.streamVersion])).toEqual([
       [9, 9],
       [11, 10],

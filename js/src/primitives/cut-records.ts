@@ -1,6 +1,6 @@
 /**
  * Cut records: the durable decisions that make entries of a stream or thread dead before their
- * bytes leave the disk (docs/FORMAT.md §8.2). They share the named-entry layout of events, so
+ * bytes leave the disk (docs/FORMAT.md §8.3). They share the named-entry layout of events, so
  * the core's scan gives recovery their name and version without the host reading them:
  * - 0x31 event stream deleted: every event of the stream before it is gone; version = the
  *   stream's next version at the delete (a later append starts the name again at version 0);

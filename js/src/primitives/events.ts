@@ -4,7 +4,9 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkName, checkOptions, describe, jsonText } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe, jsonText } from '../validate.js';
+import { checkName, normalizeName, type Name } from '../names.js';
+import { NameConflicts } from './name-conflicts.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -106,6 +108,8 @@ export class Events {
   private store!: Store;
   private readonly subscriptions = new Set<LiveSubscription>();
   private readonly cache = new StringCache();
+  /** Streams that an old store holds more than once under one name (name-conflicts.ts). */
+  private readonly conflicts = new NameConflicts('stream', 'its events are still delivered by readAll and replay; events.deleteStream removes them all and frees the name');
   acknowledgedPosition = 0;
 
   constructor(private readonly options: ResolvedOptions) {}
@@ -125,6 +129,7 @@ export class Events {
     if (streamName === undefined) return undefined;
     if (kind === KIND_EVENT_STREAM_DELETED) {
       this.streams.delete(streamName);
+      this.conflicts.delete(streamName);
       return undefined;
     }
     if (kind === KIND_EVENT_STREAM_PRUNED) {
@@ -145,6 +150,7 @@ export class Events {
       this.streams.set(streamName, state);
     }
     if (streamVersion !== state.first + state.positions.length) {
+      if (this.conflicts.recover(streamName, streamVersion, position)) return undefined;
       return `the event at position ${position} has version ${streamVersion} in stream '${streamName}', expected ${state.first + state.positions.length}`;
     }
     state.positions.push(position);
@@ -156,13 +162,18 @@ export class Events {
     return [...this.streams.values()]
       .filter((state) => state.positions.length > 0)
       .map((state) => ({ name: state.name, first: state.first, positions: state.positions.slice() }))
+      .concat(this.conflicts.capture())
       .sort((a, b) => a.positions[0]! - b.positions[0]!);
   }
 
   /** @internal the streams as a snapshot recorded them (recovery then goes on with the log after it). */
   restoreState(items: NamedPositions): void {
     this.streams.clear();
-    for (const item of items) this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+    this.conflicts.clear();
+    for (const item of items) {
+      if (this.streams.has(item.name)) this.conflicts.restore(item.name, item.first, item.positions);
+      else this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+    }
   }
 
   /**
@@ -174,7 +185,11 @@ export class Events {
   planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
     const cuts: Cut[] = [];
     const positions: number[] = [];
+    const core = this.store.core;
+    maxCounts = new Map([...maxCounts].map(([stream, maxCount]) => [normalizeName(core, `prune: streams['${stream}']`, stream).text, maxCount]));
     for (const state of this.streams.values()) {
+      // A name an old store holds more than once keeps every event (none can be told apart).
+      if (this.conflicts.has(state.name)) continue;
       const count = this.visibleCount(state);
       let cut = lowerBound(state.positions, beforePosition, count);
       const maxCount = maxCounts.get(state.name);
@@ -209,6 +224,8 @@ export class Events {
   /** @internal calls `mark` with the position of every live event (a prune removes the others). */
   markLive(mark: (position: number) => void): void {
     for (const state of this.streams.values()) for (const position of state.positions) mark(position);
+    // A name an old store holds more than once keeps every event.
+    for (const position of this.conflicts.positions()) mark(position);
   }
 
   /**
@@ -227,14 +244,14 @@ export class Events {
       for (let index = 0; index < end; index++) if (kinds[index] === KIND_EVENT) entries++;
     }
     let shown = 0;
-    for (const state of this.streams.values()) shown += this.visibleCount(state);
+    for (const state of this.streams.values()) shown += this.visibleCount(state) + this.conflicts.count(state.name);
     return entries !== shown;
   }
 
   /** Whether a decoded event is one the index still shows (not deleted or pruned). */
   private isLive(event: RecordedEvent): boolean {
     this.mayHoldDead ??= this.countDead();
-    if (!this.mayHoldDead) return true;
+    if (!this.mayHoldDead || this.conflicts.has(event.stream)) return true;
     const state = this.streams.get(event.stream);
     return state !== undefined && state.positions[event.streamVersion - state.first] === event.position;
   }
@@ -265,7 +282,7 @@ export class Events {
   /** The last version of a stream, or undefined if it has no events. */
   streamVersion(stream: string): number | undefined {
     this.store.checkOpen();
-    const state = this.streams.get(stream);
+    const state = this.streams.get(this.lookup(stream));
     const count = state ? this.visibleCount(state) : 0;
     return count > 0 ? state!.first + count - 1 : undefined;
   }
@@ -288,7 +305,7 @@ export class Events {
     let expected: ExpectedVersion;
     try {
       this.store.checkWritable();
-      streamBytes = this.checkStream(stream);
+      ({ text: stream, bytes: streamBytes } = this.checkStream(stream));
       expected = this.checkExpected(checkOptions('append', options));
       pending = this.encodeInputs(streamBytes, events);
     } catch (error) {
@@ -328,7 +345,8 @@ export class Events {
     let expected: ExpectedVersion;
     try {
       this.store.checkWritable();
-      streamBytes = this.checkStream(stream);
+      // A name an old store holds more than once can be deleted (all of it): that is the way out.
+      ({ text: stream, bytes: streamBytes } = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes));
       const given = checkOptions('deleteStream', options);
       for (const key of Object.keys(given)) if (key !== 'expectedVersion') throw new InvalidArgumentError(`deleteStream: unknown option '${key}' (expectedVersion)`);
       expected = this.checkExpected(given);
@@ -339,14 +357,16 @@ export class Events {
       prepare: (_firstPosition, writer) => {
         const state = this.streams.get(stream);
         const current = state ? state.first + state.positions.length - 1 : -1;
-        const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
-        if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
+        const conflicted = this.conflicts.has(stream);
+        const ok = expected === 'any' || (!conflicted && (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected));
+        if (!ok) throw conflicted ? new InvalidArgumentError(`stream '${stream}' is held more than once by this store: delete it with expectedVersion 'any'`) : new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
         if (!state) return { done: 0 };
         writeCutRecord(writer, KIND_EVENT_STREAM_DELETED, streamBytes, current + 1, Date.now());
         // In commit order, as appends stage theirs: a later append starts the name at version 0.
+        const count = state.positions.length + this.conflicts.count(stream);
         this.streams.delete(stream);
+        this.conflicts.delete(stream);
         this.mayHoldDead = true;
-        const count = state.positions.length;
         return { count: 1, result: () => count };
       },
     });
@@ -379,8 +399,18 @@ export class Events {
     };
   }
 
-  private checkStream(stream: unknown): Uint8Array {
-    return checkName('stream', 'stream id', stream, (name) => this.streams.get(name)?.nameBytes, this.options.maxStreamBytes);
+  /** A stream id to write to, in NFC (names.ts). */
+  private checkStream(stream: unknown): Name {
+    const name = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes);
+    this.conflicts.check(name.text);
+    return name;
+  }
+
+  /** A stream id to look up: its NFC form (any length: a name too long was never written). */
+  private lookup(stream: unknown): string {
+    const text = typeof stream === 'string' && this.streams.has(stream) ? stream : normalizeName(this.store.core, 'stream', stream).text;
+    this.conflicts.check(text);
+    return text;
   }
 
   private checkExpected(options: AppendOptions): ExpectedVersion {
@@ -465,7 +495,7 @@ export class Events {
   async readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
     this.store.checkOpen();
     options = checkOptions('readStream', options);
-    if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
+    stream = this.lookup(stream);
     const maxCount = checkMaxCount(options.maxCount);
     const direction = checkDirection(options.direction);
     const state = this.streams.get(stream);
