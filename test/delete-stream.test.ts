@@ -149,4 +149,19 @@ describe(`deleteStream on ${runtime}`, () => {
     expect(filesHolding(path, 'first 0')).toEqual([]);
     await db.close();
   });
+
+  it("hardening B18: once a store holds deleted events, reads still show an old store's events whose name is stored in another normal form", async () => {
+    const path = join(temporaryDirectory(), 'decomposed');
+    cpSync(new URL('./fixtures/old-names/decomposed', import.meta.url).pathname, path, { recursive: true });
+    const db = await open(path, { onWarning: () => {} });
+    const before = (await db.events.readAll()).map((event) => event.data);
+    expect(before).toContain(0);
+    await db.events.append('scratch', [{ type: 't', data: 'to delete' }]);
+    await db.events.deleteStream('scratch');
+    expect((await db.events.readAll()).map((event) => event.data)).toEqual(before);
+    const replayed: unknown[] = [];
+    for await (const event of db.events.replay()) replayed.push(event.data);
+    expect(replayed).toEqual(before);
+    await db.close();
+  });
 });

@@ -251,8 +251,18 @@ export class Events {
   /** Whether a decoded event is one the index still shows (not deleted or pruned). */
   private isLive(event: RecordedEvent): boolean {
     this.mayHoldDead ??= this.countDead();
-    if (!this.mayHoldDead || this.conflicts.has(event.stream)) return true;
-    const state = this.streams.get(event.stream);
+    if (!this.mayHoldDead) return true;
+    // An old store's event may carry its name in another normal form than the index's (names.ts).
+    let name = event.stream;
+    if (!this.streams.has(name)) {
+      try {
+        name = normalizeName(this.store.core, 'stream', name).text;
+      } catch {
+        return true;
+      }
+    }
+    if (this.conflicts.has(name)) return true;
+    const state = this.streams.get(name);
     return state !== undefined && state.positions[event.streamVersion - state.first] === event.position;
   }
 
