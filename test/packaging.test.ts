@@ -134,9 +134,9 @@ function checkProject(directory: string): void {
   expect(badDeno.status, 'deno check bad.ts must fail').not.toBe(0);
   expect(badDeno.stdout + badDeno.stderr).toMatch(/toUpperCase/);
   fs.rmSync(join(directory, 'store.reel'), { recursive: true, force: true });
-  const denoMain = ok(deno, ['run', '--allow-read', '--allow-write', '--allow-env', 'main.ts'], directory);
+  const denoMain = ok(deno, ['run', '-A', 'main.ts'], directory);
   expect(JSON.parse(denoMain.stdout.trim())).toMatchObject(EXPECTED_OUTPUT);
-  const denoHost = ok(deno, ['run', '--allow-read', '--allow-write', '--allow-env', 'deno.ts'], directory);
+  const denoHost = ok(deno, ['run', '-A', 'deno.ts'], directory);
   expect(JSON.parse(denoHost.stdout.trim())).toEqual([1]);
 }
 
