@@ -144,6 +144,8 @@ describe.skipIf(runtime !== 'node')('packaging', () => {
   let temporary: string;
   let checkout: string;
   let tarball: string;
+  /** The paths `npm pack` put in the tarball. */
+  let packedFiles: string[];
 
   beforeAll(() => {
     temporary = fs.mkdtempSync(join(os.tmpdir(), 'reeldb-packaging-'));
@@ -152,8 +154,9 @@ describe.skipIf(runtime !== 'node')('packaging', () => {
     // The build tools, as `npm install` in the checkout would have put them there.
     fs.symlinkSync(join(root, 'node_modules'), join(checkout, 'node_modules'), 'dir');
     const packed = ok('npm', ['pack', '--json', '--pack-destination', temporary], checkout);
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[];
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     tarball = join(temporary, info!.filename);
+    packedFiles = info!.files.map((file) => file.path);
   }, TIMEOUT_MS);
 
   afterAll(() => {
@@ -163,11 +166,11 @@ describe.skipIf(runtime !== 'node')('packaging', () => {
   it(
     'hardening B11: npm pack of a fresh checkout builds js/dist with declarations (prepare) and packs them',
     () => {
-      const listing = ok('tar', ['-tzf', tarball], temporary).stdout.split('\n');
-      for (const file of ['package/js/dist/index.node.js', 'package/js/dist/index.node.d.ts', 'package/js/dist/index.deno.d.ts', 'package/js/dist/slim.d.ts', 'package/js/dist/primitives/events.d.ts', 'package/js/wasm/reeldb_core.wasm', 'package/js/bin/reeldb.mjs']) {
-        expect(listing, file).toContain(file);
+      expect(fs.existsSync(tarball)).toBe(true);
+      for (const file of ['js/dist/index.node.js', 'js/dist/index.node.d.ts', 'js/dist/index.deno.d.ts', 'js/dist/slim.d.ts', 'js/dist/primitives/events.d.ts', 'js/wasm/reeldb_core.wasm', 'js/bin/reeldb.mjs']) {
+        expect(packedFiles, file).toContain(file);
       }
-      expect(listing.some((file) => file.startsWith('package/js/src/'))).toBe(false);
+      expect(packedFiles.some((file) => file.startsWith('js/src/'))).toBe(false);
       // Each module names its declarations for Deno.
       expect(fs.readFileSync(join(checkout, 'js/dist/index.node.js'), 'utf8')).toMatch(/^\/\/ @ts-self-types="\.\/index\.node\.d\.ts"\n/);
     },
