@@ -81,15 +81,13 @@ export function onePath(command: string, positionals: string[]): string {
   return positionals[0]!;
 }
 
-/** A non-negative integer option value (decimal digits only), at least `min`. */
-export function parseCount(command: string, name: string, value: string | boolean | undefined, min = 0): number | undefined {
+/** A non-negative integer option value (decimal digits only). */
+export function parseCount(command: string, name: string, value: string | boolean | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${command}: ${name} must be ${min > 0 ? `an integer of at least ${min}` : 'a non-negative integer'}, got '${String(value)}'`, command);
+    throw new UsageError(`${command}: ${name} must be a non-negative integer, got '${String(value)}'`, command);
   }
-  const count = Number(value);
-  if (count < min) throw new UsageError(`${command}: ${name} must be at least ${min}, got ${count}`, command);
-  return count;
+  return Number(value);
 }
 
 /**
