@@ -8,7 +8,8 @@
  *    is durable; only then do the indexes drop what was cut (so memory never runs ahead of disk);
  * 3. rewrite the sealed segments holding dead entries (device/compact.ts), oldest first.
  * Recovery applies the cut records whichever segments a crash left rewritten, so it finds the
- * old state (before 2) or exactly the pruned one; a later prune removes what is left dead. */
+ * old state (before 2) or exactly the pruned one; a later prune removes what is left dead.
+ */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { compactedSize, compactSegment, type Rewrite } from '../device/compact.js';
 import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, type Segment, type SegmentLog } from '../device/segments.js';

@@ -265,7 +265,10 @@ export class Checkpoints {
     let original: Uint8Array | undefined;
     await this.store.log.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
     const entry = original && decodeCheckpointEntry(original, 0, original.length, position);
-    if (!entry) throw new PrunedMeanwhile();
+    if (!entry) {
+      if (this.store.log.kindAt(position) === KIND_PRUNED) throw new PrunedMeanwhile();
+      throw this.corruption(position, 'the checkpoint entry does not decode');
+    }
     if (entry.descriptor.encoding !== ENCODING_DELTA) return undefined;
     const { raw } = await this.reconstruct(positions, index);
     const stored = this.store.core.encodeCheckpointFull(raw);
