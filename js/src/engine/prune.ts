@@ -121,9 +121,9 @@ function sealsFor(kind: number): boolean {
  * first, so recovery never needs it again).
  */
 function removable(context: PruneContext, horizon: number, cut: ReadonlySet<number>): Set<number> {
-  const live = new Uint8Array(horizon);
+  const live = new Uint8Array(Math.ceil(horizon / 8)); // one bit per position
   const mark = (position: number) => {
-    if (position < horizon && !cut.has(position)) live[position] = 1;
+    if (position < horizon && !cut.has(position)) live[Math.floor(position / 8)]! |= 1 << position % 8;
   };
   context.events.markLive(mark);
   context.checkpoints.markLive(mark);
@@ -134,7 +134,7 @@ function removable(context: PruneContext, horizon: number, cut: ReadonlySet<numb
       const position = segment.firstPosition + index;
       if (position >= horizon) return removed;
       const kind = kinds[index]!;
-      if (((kind === KIND_EVENT || kind === KIND_CHECKPOINT) && live[position] === 0) || isCutRecord(kind)) removed.add(position);
+      if (((kind === KIND_EVENT || kind === KIND_CHECKPOINT) && (live[Math.floor(position / 8)]! & (1 << position % 8)) === 0) || isCutRecord(kind)) removed.add(position);
     }
   }
   return removed;
