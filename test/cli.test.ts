@@ -360,6 +360,25 @@ describe('reeldb verify and checkpoint chains', () => {
   });
 });
 
+describe('reeldb prune --keep-last', () => {
+  it('hardening B17: --keep-last 20 on 300 saves keeps exactly 20, and the dry run reports the bytes the prune then reclaims', async () => {
+    const path = join(temporary, 'keep-last');
+    const db = await open(path, { segmentBytes: 16 * 1024, snapshotBytes: 0 });
+    for (let step = 1; step <= 300; step++) await db.checkpoints.save('thread', { step, items: Array.from({ length: step % 100 }, (_, index) => `item ${index}`) });
+    await db.close();
+    const dry = JSON.parse(reeldb('prune', path, '--keep-last', '20', '--dry-run', '--json').stdout);
+    const done = JSON.parse(reeldb('prune', path, '--keep-last', '20', '--json').stdout);
+    expect(done).toMatchObject({ checkpoints: 280, bytesReclaimed: dry.bytesReclaimed, bytesAfter: dry.bytesAfter });
+    expect(dry.checkpoints).toBe(280);
+    const after = await open(path, { readOnly: true });
+    const kept = await after.checkpoints.list('thread', { limit: 1000 });
+    expect(kept.map((info) => info.seq)).toEqual(Array.from({ length: 20 }, (_, index) => 299 - index));
+    for (const info of kept) expect((await after.checkpoints.load('thread', { id: info.id }))!.state).toMatchObject({ step: info.seq + 1 });
+    await after.close();
+    expect(reeldb('verify', path).code).toBe(0);
+  });
+});
+
 describe('reeldb prune and compact', () => {
   it('prunes by policy with a dry run first, reclaims deleted threads, and refuses while a writer holds the store', async () => {
     const path = join(temporary, 'to-prune');
