@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod intern;
 pub mod scan;
 pub mod segment;
+pub mod verify;
 
 mod exports;
 

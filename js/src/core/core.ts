@@ -14,7 +14,8 @@ export interface CoreExports {
   reel_segment_header_encode(out: number, store: number, firstPosition: number): number;
   reel_segment_header_decode(pointer: number, length: number, expectedStore: number, storeOut: number): number;
   reel_frame_length(entryCount: number, payloadBytes: number): number;
-  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, unsyncedBefore: number, previousChecksum: number, store: number, out: number): number;
+  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, unsyncedBefore: number, previousChecksum: number, store: number, out: number, checksOut: number): number;
+  reel_entries_verify(data: number, length: number, base: number, table: number, count: number, firstPosition: number, sparse: number): number;
   reel_scan(bytes: number, length: number, isFinal: number, expectedPosition: number, previousChecksum: number, store: number, table: number, tableCapacity: number): number;
   reel_find_valid_frame(bytes: number, length: number, start: number, store: number): number;
   reel_intern(pointer: number, length: number): number;
@@ -26,11 +27,11 @@ export interface CoreExports {
   reel_checkpoint_decode_chain(links: number, lengths: number, count: number, rawLengthMax: number): number;
 }
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const SEGMENT_HEADER_BYTES = 48;
 export const STORE_ID_BYTES = 16;
-/** u32 words per entry in a scan table. */
-export const ENTRY_RECORD_WORDS = 6;
+/** u32 words per entry in a scan table: offset, length, kind, stream number, version (2), entry check. */
+export const ENTRY_RECORD_WORDS = 7;
 export const NO_STREAM = 0xffffffff;
 
 export const enum ScanStatus {
@@ -129,6 +130,12 @@ export class Core {
   private readonly outRegion: Region;
   private readonly scanRegion: Region;
   private readonly tableRegion: Region;
+  /** Small synchronous work (CRC32C, segment headers): never the scan buffer, which a scan
+   * session holds across awaits while other stores use the core. */
+  private readonly scratchRegion: Region;
+  /** Entry checks of the frame being encoded, and the bytes and table of a verify batch. */
+  private readonly checksRegion: Region;
+  private readonly verifyRegion: Region;
   private readonly decoder = new TextDecoder();
   private scanLock: Promise<void> = Promise.resolve();
   /** Bytes of frames encoded since `resetOutput`. */
@@ -144,6 +151,9 @@ export class Core {
     this.outRegion = new Region(exports);
     this.scanRegion = new Region(exports);
     this.tableRegion = new Region(exports);
+    this.scratchRegion = new Region(exports);
+    this.checksRegion = new Region(exports);
+    this.verifyRegion = new Region(exports);
     this.storeRegion.reserve(STORE_ID_BYTES);
   }
 
@@ -185,7 +195,7 @@ export class Core {
   }
 
   crc32c(bytes: Uint8Array, initial = 0): number {
-    const pointer = this.scanRegion.reserve(bytes.length);
+    const pointer = this.scratchRegion.reserve(bytes.length);
     this.u8.set(bytes, pointer);
     return this.exports.reel_crc32c(pointer, bytes.length, initial) >>> 0;
   }
@@ -197,7 +207,7 @@ export class Core {
 
   encodeSegmentHeader(storeId: Uint8Array, firstPosition: number): Uint8Array {
     const store = this.putStore(storeId);
-    const out = this.scanRegion.reserve(SEGMENT_HEADER_BYTES);
+    const out = this.scratchRegion.reserve(SEGMENT_HEADER_BYTES);
     this.exports.reel_segment_header_encode(out, store, firstPosition);
     return this.u8.slice(out, out + SEGMENT_HEADER_BYTES);
   }
@@ -205,7 +215,7 @@ export class Core {
   /** Decodes a segment header; `code` 0 means valid (see HEADER_ERRORS). */
   decodeSegmentHeader(bytes: Uint8Array, expectedStore?: Uint8Array): { code: number; firstPosition: number; storeId: Uint8Array; version: number } {
     const expected = expectedStore ? this.putStore(expectedStore) : 0;
-    const pointer = this.scanRegion.reserve(bytes.length + STORE_ID_BYTES);
+    const pointer = this.scratchRegion.reserve(bytes.length + STORE_ID_BYTES);
     this.u8.set(bytes, pointer);
     const storeOut = pointer + bytes.length;
     const code = this.exports.reel_segment_header_decode(pointer, bytes.length, expected, storeOut);
@@ -232,6 +242,8 @@ export class Core {
   /** Kind and payload length of each entry of the frame being built. */
   readonly frameKinds: number[] = [];
   readonly frameLengths: number[] = [];
+  /** Entry checks of the last frame finished (wasm-core/src/verify.rs), copied out. */
+  frameChecks: Uint32Array = new Uint32Array(0);
 
   beginFrame(): void {
     this.payloadLength = 0;
@@ -260,13 +272,16 @@ export class Core {
     const frameBytes = this.exports.reel_frame_length(count, this.payloadLength);
     const out = this.outRegion.reserve(this.outputLength + frameBytes, this.outputLength) + this.outputLength;
     const store = this.putStore(storeId);
+    const checks = this.checksRegion.reserve(Math.max(4, count * 4));
     this.refresh();
     const u32 = this.u32View;
     for (let index = 0; index < count; index++) {
       u32[(pairs >>> 2) + index * 2] = this.frameKinds[index]!;
       u32[(pairs >>> 2) + index * 2 + 1] = this.frameLengths[index]!;
     }
-    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, Math.min(unsyncedBefore, 0xffffffff), previousChecksum, store, out);
+    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, Math.min(unsyncedBefore, 0xffffffff), previousChecksum, store, out, checks);
+    this.refresh();
+    this.frameChecks = this.u32View.slice(checks >>> 2, (checks >>> 2) + count);
     return this.result(6) >>> 0;
   }
 
@@ -285,6 +300,36 @@ export class Core {
   /** View of the frames encoded since resetOutput; valid until the next core call. */
   output(): Uint8Array {
     return this.u8.subarray(this.outRegion.pointer, this.outRegion.pointer + this.outputLength);
+  }
+
+  // ---- entry checks (wasm-core/src/verify.rs)
+
+  /**
+   * Verifies entries read from one segment in one core call: `bytes` are the file's bytes
+   * from offset `base`; entry `i` has its payload at file offset `offsets[i]`, `lengths[i]`
+   * bytes, and must have the check `checks[i]` at position `firstPosition + i` (or
+   * `firstPosition + locals[i]`). Returns undefined when all verify, else the first entry
+   * that does not: its index, and whether its bytes differ (`mismatch`) or lie outside
+   * `bytes` (`outOfRange`).
+   */
+  verifyEntries(bytes: Uint8Array, base: number, offsets: Uint32Array, lengths: Uint32Array, checks: Uint32Array, firstPosition: number, locals?: Uint32Array): { index: number; reason: 'mismatch' | 'outOfRange'; computed: number } | undefined {
+    const count = offsets.length;
+    if (count === 0) return undefined;
+    const words = count * (locals ? 4 : 3);
+    // One region: table first (4-byte aligned), then the bytes.
+    const pointer = this.verifyRegion.reserve(words * 4 + bytes.length);
+    this.refresh();
+    const table = pointer >>> 2;
+    const u32 = this.u32View;
+    u32.set(offsets, table);
+    u32.set(lengths, table + count);
+    u32.set(checks, table + 2 * count);
+    if (locals) u32.set(locals, table + 3 * count);
+    const data = pointer + words * 4;
+    this.u8View.set(bytes, data);
+    const index = this.exports.reel_entries_verify(data, bytes.length, base, pointer, count, firstPosition, locals ? 1 : 0);
+    if (index >= count) return undefined;
+    return { index, reason: this.result(1) === 1 ? 'mismatch' : 'outOfRange', computed: this.result(6) >>> 0 };
   }
 
   // ---- checkpoint codec (one core call per checkpoint; the results are copies owned by JS)

@@ -7,6 +7,7 @@ import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, ty
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
 import { GrowableUint32, GrowableUint8 } from './growable.js';
+import { MalformedEntry } from './malformed.js';
 import type { LogImage } from '../engine/snapshot.js';
 
 export const SEGMENT_NAME = /^(\d{20})\.seg$/;
@@ -25,6 +26,16 @@ export const KIND_PRUNED = 0x01;
 /** Segment header flags bit 0: the segment was rewritten by compaction (docs/FORMAT.md §5.1, §17). */
 export const SEGMENT_FLAG_COMPACTED = 1;
 
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+
+/** A payload decoder's MalformedEntry as CorruptionError at the entry; anything else as it is. */
+function malformed(error: unknown, segment: Segment, offset: number, position: number): unknown {
+  return error instanceof MalformedEntry ? new CorruptionError(segment.path, offset, `entry at position ${position}: ${error.message}`) : error;
+}
+
 /** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
 export const FRAME_END_MAGIC = 0x45464c52;
 
@@ -38,11 +49,12 @@ function chainAfter(header: Uint8Array, last: number): number {
   return view.getUint32(12, true) & SEGMENT_FLAG_COMPACTED ? view.getUint32(40, true) : last;
 }
 
-function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array }): Segment {
+function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; checks: Uint32Array }): Segment {
   const segment = new Segment(name, path, image.firstPosition, handle, size);
   segment.offsets.assign(image.offsets);
   segment.lengths.assign(image.lengths);
   segment.kinds.assign(image.kinds);
+  segment.checks.assign(image.checks);
   return segment;
 }
 
@@ -51,6 +63,8 @@ export class Segment {
   offsets = new GrowableUint32();
   lengths = new GrowableUint32();
   kinds = new GrowableUint8();
+  /** Entry check of each payload (docs/FORMAT.md §10.4): every read verifies against it. */
+  checks = new GrowableUint32();
   constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle, public size: number) {}
   get nextPosition(): number {
     return this.firstPosition + this.offsets.length;
@@ -272,6 +286,7 @@ export class SegmentLog {
         segment.offsets.push(offset + table[word]!);
         segment.lengths.push(table[word + 1]!);
         segment.kinds.push(kind);
+        segment.checks.push(table[word + 6]!);
         const streamNumber = table[word + 3]!;
         let streamName: string | undefined;
         if (streamNumber !== 0xffffffff) {
@@ -363,6 +378,7 @@ export class SegmentLog {
         offsets: segment.offsets.values.slice(0, segment.offsets.length),
         lengths: segment.lengths.values.slice(0, segment.lengths.length),
         kinds: segment.kinds.values.slice(0, segment.kinds.length),
+        checks: segment.checks.values.slice(0, segment.checks.length),
       })),
       checksum: this.lastChecksum,
     };
@@ -404,7 +420,7 @@ export class SegmentLog {
    * not kept). Nothing reaches the file until `flushWrites`. `frames` lists, per frame, its
    * payload lengths and kinds in order. Returns the file that must be synced.
    */
-  append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number> }[], lastChecksum: number): FileHandle {
+  append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number>; checks: ArrayLike<number> }[], lastChecksum: number): FileHandle {
     const segment = this.current;
     if (this.pendingLength === 0) {
       this.pendingSegment = segment;
@@ -427,6 +443,7 @@ export class SegmentLog {
         segment.offsets.push(at + ENTRY_HEADER_BYTES);
         segment.lengths.push(length);
         segment.kinds.push(frame.kinds[index]!);
+        segment.checks.push(frame.checks[index]!);
         at += ENTRY_HEADER_BYTES + length;
         payloadBytes += length;
       }
@@ -510,16 +527,24 @@ export class SegmentLog {
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
       const kinds = segment.kinds.values;
+      const checks = segment.checks.values;
+      const size = segment.size;
       const handle = this.lease(segment.handle);
       try {
         while (first < last) {
           const start = offsets[first]!;
           let stop = first + 1;
           while (stop < last && offsets[stop]! + lengths[stop]! - start <= chunkBytes) stop++;
-          const bytes = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
-          await handle.read(bytes, start);
-          for (let index = first; index < stop; index++) {
-            each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+          const end = offsets[stop - 1]! + lengths[stop - 1]!;
+          if (end > size || end < start) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${size} bytes)`);
+          const bytes = new Uint8Array(end - start);
+          await this.readExactly(segment, handle, bytes, start);
+          this.verify(segment, bytes, start, offsets.subarray(first, stop), lengths.subarray(first, stop), checks.subarray(first, stop), first);
+          let index = first;
+          try {
+            for (; index < stop; index++) each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+          } catch (error) {
+            throw malformed(error, segment, offsets[index]!, segment.firstPosition + index);
           }
           first = stop;
         }
@@ -553,18 +578,71 @@ export class SegmentLog {
         end = Math.max(end, nextEnd);
         index++;
       }
+      if (end > segment.size) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${segment.size} bytes)`);
       const bytes = new Uint8Array(end - start);
       const handle = this.lease(segment.handle);
       try {
-        await handle.read(bytes, start);
+        await this.readExactly(segment, handle, bytes, start);
       } finally {
         await this.release(handle);
       }
-      for (let at = startIndex; at < index; at++) {
-        const local = positions[at]! - base;
-        each(positions[at]!, bytes, offsets[local]! - start, lengths[local]!);
+      const count = index - startIndex;
+      const locals = new Uint32Array(count);
+      const groupOffsets = new Uint32Array(count);
+      const groupLengths = new Uint32Array(count);
+      const groupChecks = new Uint32Array(count);
+      const checks = segment.checks.values;
+      for (let at = 0; at < count; at++) {
+        const local = positions[startIndex + at]! - base;
+        locals[at] = local;
+        groupOffsets[at] = offsets[local]!;
+        groupLengths[at] = lengths[local]!;
+        groupChecks[at] = checks[local]!;
+      }
+      this.verify(segment, bytes, start, groupOffsets, groupLengths, groupChecks, 0, locals);
+      let at = startIndex;
+      try {
+        for (; at < index; at++) {
+          const local = positions[at]! - base;
+          each(positions[at]!, bytes, offsets[local]! - start, lengths[local]!);
+        }
+      } catch (error) {
+        throw malformed(error, segment, offsets[positions[at]! - base]!, positions[at]!);
       }
     }
+  }
+
+  /** Reads `bytes` at `offset` of `handle` (the segment's file) and verifies the entries at the local indexes `locals` in them (compaction). */
+  async readVerified(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number, locals: Uint32Array): Promise<void> {
+    await this.readExactly(segment, handle, bytes, offset);
+    const pick = (from: Uint32Array) => locals.map((local) => from[local]!);
+    this.verify(segment, bytes, offset, pick(segment.offsets.values), pick(segment.lengths.values), pick(segment.checks.values), 0, locals);
+  }
+
+  /**
+   * Reads `bytes.length` bytes at `offset`: a file that ends sooner than the index says
+   * (truncated behind the store's back) is corruption, never zeros handed on as data.
+   */
+  private async readExactly(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number): Promise<void> {
+    const read = await handle.read(bytes, offset);
+    if (read < bytes.length) throw new CorruptionError(segment.path, offset + read, `the file ends at offset ${offset + read}, but the index has entries up to offset ${offset + bytes.length}`);
+  }
+
+  /**
+   * Checks the payloads of a batch of entries (local indexes `first + i`, or `locals[i]`)
+   * against their entry checks in one core call; the first that fails is CorruptionError at
+   * its file offset (docs/FORMAT.md §10.4).
+   */
+  private verify(segment: Segment, bytes: Uint8Array, base: number, offsets: Uint32Array, lengths: Uint32Array, checks: Uint32Array, first: number, locals?: Uint32Array): void {
+    const failed = this.options.core.verifyEntries(bytes, base, offsets, lengths, checks, segment.firstPosition + first, locals);
+    if (!failed) return;
+    const position = segment.firstPosition + (locals ? locals[failed.index]! : first + failed.index);
+    const offset = offsets[failed.index]!;
+    const reason =
+      failed.reason === 'mismatch'
+        ? `entry checksum mismatch at position ${position} (${lengths[failed.index]} bytes: expected ${hex(checks[failed.index]!)}, computed ${hex(failed.computed)}); the bytes on disk are damaged`
+        : `entry at position ${position} (${lengths[failed.index]} bytes at offset ${offset}) lies outside the bytes read`;
+    throw new CorruptionError(segment.path, offset, reason);
   }
 
   async close(): Promise<void> {
@@ -593,18 +671,20 @@ export class SegmentLog {
    * Points a sealed segment at its rewritten file and index (compaction), at once; the old
    * handle is closed when the reads still using it finish.
    */
-  async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array): Promise<void> {
+  async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array, checks: Uint32Array): Promise<void> {
     if (segment === this.current) throw new Error('the current segment cannot be replaced');
     const old = segment.handle;
     segment.handle = handle;
     segment.size = size;
-    const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8() };
+    const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8(), checks: new GrowableUint32() };
     index.offsets.assign(offsets);
     index.lengths.assign(lengths);
     index.kinds.assign(kinds);
+    index.checks.assign(checks);
     segment.offsets = index.offsets;
     segment.lengths = index.lengths;
     segment.kinds = index.kinds;
+    segment.checks = index.checks;
     if (this.leases.has(old)) this.retired.add(old);
     else await old.close().catch(() => undefined);
   }

@@ -12,7 +12,9 @@ import type { Core } from '../core/core.js';
 import { joinPath, readWholeFile, writeFileAtomic, type FileHost } from '../host/types.js';
 
 export const SNAPSHOT_NAME = /^snapshot-(\d{20})\.snap$/;
-export const SNAPSHOT_VERSION = 1;
+/** 2: the log section carries each entry's check (docs/FORMAT.md §10.4, §16.3). A snapshot of
+ * another version is ignored with a warning, and open scans the log instead (snapshots are caches). */
+export const SNAPSHOT_VERSION = 2;
 export const SNAPSHOT_HEADER_BYTES = 48;
 export const SECTION_ENTRY_BYTES = 16;
 const MAGIC = [0x52, 0x45, 0x45, 0x4c, 0x53, 0x4e, 0x41, 0x50]; // "REELSNAP"
@@ -36,6 +38,8 @@ export interface SegmentImage {
   offsets: Uint32Array;
   lengths: Uint32Array;
   kinds: Uint8Array;
+  /** Entry check of each entry (wasm-core/src/verify.rs). */
+  checks: Uint32Array;
 }
 
 export interface LogImage {
@@ -87,7 +91,8 @@ class Writer {
   }
   u32s(values: Uint32Array): void {
     this.room(values.length * 4);
-    for (let index = 0; index < values.length; index++) this.view.setUint32(this.length + index * 4, values[index]!, true);
+    if (LITTLE_ENDIAN && this.length % 4 === 0) new Uint32Array(this.bytes.buffer, this.length, values.length).set(values);
+    else for (let index = 0; index < values.length; index++) this.view.setUint32(this.length + index * 4, values[index]!, true);
     this.length += values.length * 4;
   }
   align(to: number): void {
@@ -100,6 +105,9 @@ class Writer {
     return this.bytes.subarray(0, this.length);
   }
 }
+
+/** The format is little-endian; on a little-endian host (all of today's) u32 arrays are copied whole. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Thrown inside decoding; the caller turns it into "ignored snapshot: …". */
 class Invalid extends Error {}
@@ -134,8 +142,14 @@ class Reader {
   }
   u32s(count: number): Uint32Array {
     this.need(count * 4);
-    const values = new Uint32Array(count);
-    for (let index = 0; index < count; index++) values[index] = this.view.getUint32(this.at + index * 4, true);
+    let values: Uint32Array;
+    // One copy when the words are aligned (they are: the log section lays them out so).
+    const offset = this.bytes.byteOffset + this.at;
+    if (LITTLE_ENDIAN && offset % 4 === 0) values = new Uint32Array(this.bytes.buffer, offset, count).slice();
+    else {
+      values = new Uint32Array(count);
+      for (let index = 0; index < count; index++) values[index] = this.view.getUint32(this.at + index * 4, true);
+    }
     this.at += count * 4;
     return values;
   }
@@ -161,6 +175,7 @@ function encodeLog(log: LogImage): Uint8Array {
     writer.u32(0);
     writer.u32s(segment.offsets);
     writer.u32s(segment.lengths);
+    writer.u32s(segment.checks);
     writer.raw(segment.kinds);
     writer.align(8);
   }
@@ -179,9 +194,10 @@ function decodeLog(bytes: Uint8Array): LogImage {
     reader.u32();
     const offsets = reader.u32s(entries);
     const lengths = reader.u32s(entries);
+    const checks = reader.u32s(entries);
     const kinds = reader.raw(entries).slice();
     reader.align(8);
-    segments.push({ firstPosition, coveredSize, offsets, lengths, kinds });
+    segments.push({ firstPosition, coveredSize, offsets, lengths, kinds, checks });
   }
   reader.end();
   return { segments, checksum };
