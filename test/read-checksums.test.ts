@@ -1,6 +1,6 @@
 /**
  * Hardening A3: reads check every entry's bytes against the entry check in the index
- * (docs/FORMAT.md §10.4), so damage to a segment that open never scans (a snapshot covers
+ * (docs/FORMAT.md §10.1), so damage to a segment that open never scans (a snapshot covers
  * it) is CorruptionError naming the file and the entry's offset, never wrong data.
  */
 import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 //! Entry checks: a 32-bit check value of every entry's payload, kept by the host in its
 //! in-memory index beside the entry's offset and length, so that every later read of the
-//! payload can be verified without reading its frame (docs/FORMAT.md §10.4).
+//! payload can be verified without reading its frame (docs/FORMAT.md §10.1).
 //!
 //! The frame checksum (CRC32C) proves a frame was written whole; it is checked when recovery
 //! scans the frame. A read of one entry does not read its frame, and a snapshot lets open skip
@@ -83,7 +83,7 @@ pub fn verify_batch(batch: &VerifyBatch) -> Result<(), (usize, VerifyError)> {
 mod tests {
     use super::*;
 
-    /// Golden values (also in docs/FORMAT.md §10.4): XXH64 of "" with seed 0 is
+    /// Golden values (also in docs/FORMAT.md §10.1): XXH64 of "" with seed 0 is
     /// 0xEF46DB3751D8E999 (the reference implementation's value).
     #[test]
     fn check_values() {

@@ -63,7 +63,7 @@ export class Segment {
   offsets = new GrowableUint32();
   lengths = new GrowableUint32();
   kinds = new GrowableUint8();
-  /** Entry check of each payload (docs/FORMAT.md §10.4): every read verifies against it. */
+  /** Entry check of each payload (docs/FORMAT.md §10.1): every read verifies against it. */
   checks = new GrowableUint32();
   constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle, public size: number) {}
   get nextPosition(): number {
@@ -631,7 +631,7 @@ export class SegmentLog {
   /**
    * Checks the payloads of a batch of entries (local indexes `first + i`, or `locals[i]`)
    * against their entry checks in one core call; the first that fails is CorruptionError at
-   * its file offset (docs/FORMAT.md §10.4).
+   * its file offset (docs/FORMAT.md §10.1).
    */
   private verify(segment: Segment, bytes: Uint8Array, base: number, offsets: Uint32Array, lengths: Uint32Array, checks: Uint32Array, first: number, locals?: Uint32Array): void {
     const failed = this.options.core.verifyEntries(bytes, base, offsets, lengths, checks, segment.firstPosition + first, locals);

@@ -12,7 +12,7 @@ import type { Core } from '../core/core.js';
 import { joinPath, readWholeFile, writeFileAtomic, type FileHost } from '../host/types.js';
 
 export const SNAPSHOT_NAME = /^snapshot-(\d{20})\.snap$/;
-/** 2: the log section carries each entry's check (docs/FORMAT.md §10.4, §16.3). A snapshot of
+/** 2: the log section carries each entry's check (docs/FORMAT.md §10.1, §16.3). A snapshot of
  * another version is ignored with a warning, and open scans the log instead (snapshots are caches). */
 export const SNAPSHOT_VERSION = 2;
 export const SNAPSHOT_HEADER_BYTES = 48;

@@ -1,0 +1,138 @@
+// Read checksums, before and after, in the same run: replay of 100,000 events (decoded and
+// not), readStream of every stream, readAll, and open of 1,000,000 events from a snapshot and
+// by a full scan (fresh processes), for this checkout and for another build of reeldb
+// (`--against REF`: `git archive REF` built into bench/tmp/, or `--old DIR`: a checkout with
+// js/dist built). In-process timings alternate the two builds rep by rep, so a drift in the
+// machine hits both alike; each version writes and reads its own stores.
+//   node bench/read-checksums.mjs --against main [--quick] [--reps N]
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { benchDirectory, collectGarbage, makeEvents, median, now, removePath, rootDirectory, round, runtime, runtimeCommand, tempPath } from './lib.mjs';
+
+const args = process.argv.slice(2);
+const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const quick = args.includes('--quick');
+const reps = Number(option('--reps') ?? (quick ? 3 : 11));
+const SIZE = quick ? { replay: 20000, replayStreams: 100, open: 100000, openStreams: 500, openChildren: 2 } : { replay: 100000, replayStreams: 100, open: 1000000, openStreams: 5000, openChildren: 5 };
+
+function oldCheckout() {
+  if (option('--old')) return path.resolve(option('--old'));
+  const ref = option('--against') ?? 'main';
+  const directory = tempPath(`against-${ref.replace(/[^\w.-]/g, '_')}`);
+  removePath(directory);
+  fs.mkdirSync(directory, { recursive: true });
+  const archive = execFileSync('git', ['archive', ref], { cwd: rootDirectory, maxBuffer: 1 << 30 });
+  execFileSync('tar', ['-x', '-C', directory], { input: archive });
+  fs.symlinkSync(path.join(rootDirectory, 'node_modules'), path.join(directory, 'node_modules'));
+  execFileSync('node', ['scripts/build-js.mjs'], { cwd: directory, stdio: 'inherit' });
+  return directory;
+}
+
+const entry = runtime === 'deno' ? 'js/dist/index.deno.js' : 'js/dist/index.node.js';
+const versions = [
+  { name: 'before', root: oldCheckout() },
+  { name: 'after', root: rootDirectory },
+];
+for (const version of versions) version.reeldb = await import(pathToFileURL(path.join(version.root, entry)).href);
+
+const { events } = makeEvents(4096);
+async function buildStore(reeldb, directory, count, streams) {
+  removePath(directory);
+  const db = await reeldb.open(directory, { durability: 'buffered' });
+  for (let base = 0; base < count; base += 1024) {
+    const pending = [];
+    for (let i = base; i < Math.min(count, base + 1024); i++) pending.push(db.events.append(`run-${i % streams}`, [events[i & 4095]]));
+    await Promise.all(pending);
+  }
+  await db.sync();
+  await db.snapshot();
+  await db.close();
+}
+
+const log = (line) => process.stderr.write(`${line}\n`);
+for (const version of versions) {
+  version.replayStore = tempPath(`rc-${version.name}-replay.reel`);
+  version.openStore = tempPath(`rc-${version.name}-open.reel`);
+  log(`${version.name}: building ${SIZE.replay.toLocaleString()} and ${SIZE.open.toLocaleString()} event stores…`);
+  await buildStore(version.reeldb, version.replayStore, SIZE.replay, SIZE.replayStreams);
+  await buildStore(version.reeldb, version.openStore, SIZE.open, SIZE.openStreams);
+}
+
+const workloads = {
+  'replay decoded': async (db) => {
+    let sink = 0;
+    for await (const event of db.events.replay({ decodeData: true })) sink += event.data.step;
+    return sink;
+  },
+  'replay decodeData:false': async (db) => {
+    let sink = 0;
+    for await (const event of db.events.replay({ decodeData: false })) sink += event.data.length;
+    return sink;
+  },
+  [`readStream × ${SIZE.replayStreams} (whole streams)`]: async (db) => {
+    let sink = 0;
+    for (let stream = 0; stream < SIZE.replayStreams; stream++) sink += (await db.events.readStream(`run-${stream}`)).length;
+    return sink;
+  },
+  'readAll (whole log)': async (db) => (await db.events.readAll({ maxCount: SIZE.replay })).length,
+};
+
+const times = new Map(); // workload -> version -> ms[]
+for (const version of versions) version.db = await version.reeldb.open(version.replayStore);
+for (const [name, run] of Object.entries(workloads)) {
+  const byVersion = new Map(versions.map((version) => [version.name, []]));
+  for (const version of versions) await run(version.db); // warm-up
+  for (let rep = 0; rep < reps; rep++) {
+    const order = rep % 2 === 0 ? versions : [...versions].reverse();
+    for (const version of order) {
+      collectGarbage();
+      const started = now();
+      await run(version.db);
+      byVersion.get(version.name).push(now() - started);
+    }
+  }
+  times.set(name, byVersion);
+  log(`${name}: ${versions.map((version) => `${version.name} ${round(median(byVersion.get(version.name)), 1)} ms`).join(', ')}`);
+}
+for (const version of versions) await version.db.close();
+
+// Open in fresh processes, alternating the builds.
+for (const [name, flags] of [['open from a snapshot', []], ['open by a full scan', ['--full-scan']]]) {
+  const byVersion = new Map(versions.map((version) => [version.name, []]));
+  for (let child = 0; child < SIZE.openChildren; child++) {
+    const order = child % 2 === 0 ? versions : [...versions].reverse();
+    for (const version of order) {
+      const [command, commandArgs] = runtimeCommand(path.join(version.root, 'bench/open-child.mjs'), [...flags, version.openStore]);
+      const run = spawnSync(command, commandArgs, { encoding: 'utf8', maxBuffer: 1 << 26 });
+      const line = run.stdout.trim().split('\n').pop();
+      if (run.status !== 0 || !line?.startsWith('{')) throw new Error(`open child failed (${run.status}): ${run.stderr || run.stdout}`);
+      const result = JSON.parse(line);
+      if (result.fromSnapshot !== (flags.length === 0)) throw new Error(`${version.name}: open ${flags.length ? 'scanned' : 'did not use the snapshot'} unexpectedly`);
+      byVersion.get(version.name).push(result.openMs);
+    }
+  }
+  times.set(name, byVersion);
+  log(`${name}: ${versions.map((version) => `${version.name} ${round(median(byVersion.get(version.name)), 1)} ms`).join(', ')}`);
+}
+for (const version of versions) {
+  removePath(version.replayStore);
+  removePath(version.openStore);
+}
+if (!option('--old')) removePath(versions[0].root);
+
+const rows = [...times].map(([name, byVersion]) => {
+  const before = median(byVersion.get('before'));
+  const after = median(byVersion.get('after'));
+  return { name, beforeMs: round(before, 1), afterMs: round(after, 1), ratio: round(after / before, 3), runs: byVersion.get('after').length };
+});
+const lines = [
+  `${runtime}, ${reps} alternating reps in one process (open: ${SIZE.openChildren} fresh processes each), medians; replay store ${SIZE.replay.toLocaleString()} events over ${SIZE.replayStreams} streams, open store ${SIZE.open.toLocaleString()} events over ${SIZE.openStreams.toLocaleString()} streams`,
+  '',
+  '| workload | before ms | after ms | after / before |',
+  '| --- | --- | --- | --- |',
+  ...rows.map((row) => `| ${row.name} | ${row.beforeMs} | ${row.afterMs} | ${row.ratio.toFixed(3)} |`),
+];
+console.log(lines.join('\n'));
+fs.writeFileSync(path.join(benchDirectory, 'tmp', `read-checksums-${runtime}.json`), JSON.stringify({ runtime, reps, size: SIZE, rows }, null, 2));
