@@ -306,31 +306,31 @@ export class Core {
 
   /**
    * Verifies entries read from one segment in one core call: `bytes` are the file's bytes
-   * from offset `base`; entry `i` has its payload at file offset `offsets[i]`, `lengths[i]`
-   * bytes, and must have the check `checks[i]` at position `firstPosition + i` (or
-   * `firstPosition + locals[i]`). Returns undefined when all verify, else the first entry
-   * that does not: its index, and whether its bytes differ (`mismatch`) or lie outside
-   * `bytes` (`outOfRange`).
+   * from offset `base`; `table` holds `count` payload offsets (file offsets), then `count`
+   * lengths, then `count` expected checks, then when `sparse` `count` indexes relative to
+   * `firstPosition` (otherwise entry `i` is at `firstPosition + i`). Returns -1 when all
+   * verify, else the index of the first that does not, with `lastVerifyFailure` saying why.
    */
-  verifyEntries(bytes: Uint8Array, base: number, offsets: Uint32Array, lengths: Uint32Array, checks: Uint32Array, firstPosition: number, locals?: Uint32Array): { index: number; reason: 'mismatch' | 'outOfRange'; computed: number } | undefined {
-    const count = offsets.length;
-    if (count === 0) return undefined;
-    const words = count * (locals ? 4 : 3);
-    // One region: table first (4-byte aligned), then the bytes.
+  verifyEntries(bytes: Uint8Array, base: number, table: Uint32Array, count: number, firstPosition: number, sparse: boolean): number {
+    if (count === 0) return -1;
+    const words = count * (sparse ? 4 : 3);
+    // One region: the table first (4-byte aligned), then the bytes.
     const pointer = this.verifyRegion.reserve(words * 4 + bytes.length);
     this.refresh();
-    const table = pointer >>> 2;
+    const at = pointer >>> 2;
     const u32 = this.u32View;
-    u32.set(offsets, table);
-    u32.set(lengths, table + count);
-    u32.set(checks, table + 2 * count);
-    if (locals) u32.set(locals, table + 3 * count);
+    if (words <= 32) for (let word = 0; word < words; word++) u32[at + word] = table[word]!;
+    else u32.set(table.length === words ? table : table.subarray(0, words), at);
     const data = pointer + words * 4;
     this.u8View.set(bytes, data);
-    const index = this.exports.reel_entries_verify(data, bytes.length, base, pointer, count, firstPosition, locals ? 1 : 0);
-    if (index >= count) return undefined;
-    return { index, reason: this.result(1) === 1 ? 'mismatch' : 'outOfRange', computed: this.result(6) >>> 0 };
+    const index = this.exports.reel_entries_verify(data, bytes.length, base, pointer, count, firstPosition, sparse ? 1 : 0);
+    if (index >= count) return -1;
+    this.lastVerifyFailure = { reason: this.result(1) === 1 ? 'mismatch' : 'outOfRange', computed: this.result(6) >>> 0 };
+    return index;
   }
+
+  /** Why the last `verifyEntries` that failed did so: the bytes differ, or the entry lies outside them. */
+  lastVerifyFailure: { reason: 'mismatch' | 'outOfRange'; computed: number } = { reason: 'mismatch', computed: 0 };
 
   // ---- checkpoint codec (one core call per checkpoint; the results are copies owned by JS)
 

@@ -92,7 +92,7 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
       }
       // The kept bytes are verified before they go under a new frame checksum: compaction must
       // never turn damaged bytes into a valid frame. (Damage in what is removed is dropped.)
-      await log.readVerified(segment, source, span, start, Uint32Array.from(kept));
+      await log.readVerified(segment, source, span, start, kept);
       // Built and copied out synchronously: the core's frame buffers are shared.
       core.resetOutput();
       core.beginFrame();

@@ -539,7 +539,12 @@ export class SegmentLog {
           if (end > size || end < start) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${size} bytes)`);
           const bytes = new Uint8Array(end - start);
           await this.readExactly(segment, handle, bytes, start);
-          this.verify(segment, bytes, start, offsets.subarray(first, stop), lengths.subarray(first, stop), checks.subarray(first, stop), first);
+          const count = stop - first;
+          const table = this.verifyTable(count * 3);
+          table.set(offsets.subarray(first, stop), 0);
+          table.set(lengths.subarray(first, stop), count);
+          table.set(checks.subarray(first, stop), 2 * count);
+          this.verify(segment, bytes, start, table, count, first, false);
           let index = first;
           try {
             for (; index < stop; index++) each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
@@ -587,19 +592,16 @@ export class SegmentLog {
         await this.release(handle);
       }
       const count = index - startIndex;
-      const locals = new Uint32Array(count);
-      const groupOffsets = new Uint32Array(count);
-      const groupLengths = new Uint32Array(count);
-      const groupChecks = new Uint32Array(count);
+      const table = this.verifyTable(count * 4);
       const checks = segment.checks.values;
       for (let at = 0; at < count; at++) {
         const local = positions[startIndex + at]! - base;
-        locals[at] = local;
-        groupOffsets[at] = offsets[local]!;
-        groupLengths[at] = lengths[local]!;
-        groupChecks[at] = checks[local]!;
+        table[at] = offsets[local]!;
+        table[count + at] = lengths[local]!;
+        table[2 * count + at] = checks[local]!;
+        table[3 * count + at] = local;
       }
-      this.verify(segment, bytes, start, groupOffsets, groupLengths, groupChecks, 0, locals);
+      this.verify(segment, bytes, start, table, count, 0, true);
       let at = startIndex;
       try {
         for (; at < index; at++) {
@@ -613,10 +615,17 @@ export class SegmentLog {
   }
 
   /** Reads `bytes` at `offset` of `handle` (the segment's file) and verifies the entries at the local indexes `locals` in them (compaction). */
-  async readVerified(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number, locals: Uint32Array): Promise<void> {
+  async readVerified(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number, locals: readonly number[]): Promise<void> {
     await this.readExactly(segment, handle, bytes, offset);
-    const pick = (from: Uint32Array) => locals.map((local) => from[local]!);
-    this.verify(segment, bytes, offset, pick(segment.offsets.values), pick(segment.lengths.values), pick(segment.checks.values), 0, locals);
+    const count = locals.length;
+    const table = this.verifyTable(count * 4);
+    locals.forEach((local, at) => {
+      table[at] = segment.offsets.values[local]!;
+      table[count + at] = segment.lengths.values[local]!;
+      table[2 * count + at] = segment.checks.values[local]!;
+      table[3 * count + at] = local;
+    });
+    this.verify(segment, bytes, offset, table, count, 0, true);
   }
 
   /**
@@ -629,20 +638,31 @@ export class SegmentLog {
   }
 
   /**
-   * Checks the payloads of a batch of entries (local indexes `first + i`, or `locals[i]`)
-   * against their entry checks in one core call; the first that fails is CorruptionError at
+   * Checks the payloads of a batch of entries against their entry checks in one core call
+   * (`table`: offsets, lengths, checks and, when `sparse`, local indexes; otherwise the
+   * entries are the local indexes `first + i`); the first that fails is CorruptionError at
    * its file offset (docs/FORMAT.md §10.1).
    */
-  private verify(segment: Segment, bytes: Uint8Array, base: number, offsets: Uint32Array, lengths: Uint32Array, checks: Uint32Array, first: number, locals?: Uint32Array): void {
-    const failed = this.options.core.verifyEntries(bytes, base, offsets, lengths, checks, segment.firstPosition + first, locals);
-    if (!failed) return;
-    const position = segment.firstPosition + (locals ? locals[failed.index]! : first + failed.index);
-    const offset = offsets[failed.index]!;
+  private verify(segment: Segment, bytes: Uint8Array, base: number, table: Uint32Array, count: number, first: number, sparse: boolean): void {
+    const core = this.options.core;
+    const index = core.verifyEntries(bytes, base, table, count, segment.firstPosition + first, sparse);
+    if (index < 0) return;
+    const failure = core.lastVerifyFailure;
+    const position = segment.firstPosition + (sparse ? table[3 * count + index]! : first + index);
+    const offset = table[index]!;
+    const length = table[count + index]!;
     const reason =
-      failed.reason === 'mismatch'
-        ? `entry checksum mismatch at position ${position} (${lengths[failed.index]} bytes: expected ${hex(checks[failed.index]!)}, computed ${hex(failed.computed)}); the bytes on disk are damaged`
-        : `entry at position ${position} (${lengths[failed.index]} bytes at offset ${offset}) lies outside the bytes read`;
+      failure.reason === 'mismatch'
+        ? `entry checksum mismatch at position ${position} (${length} bytes: expected ${hex(table[2 * count + index]!)}, computed ${hex(failure.computed)}); the bytes on disk are damaged`
+        : `entry at position ${position} (${length} bytes at offset ${offset}) lies outside the bytes read`;
     throw new CorruptionError(segment.path, offset, reason);
+  }
+
+  /** Scratch for the verify table of one batch; filled and used synchronously. */
+  private verifyScratch = new Uint32Array(1024);
+  private verifyTable(words: number): Uint32Array {
+    if (words > this.verifyScratch.length) this.verifyScratch = new Uint32Array(Math.max(words, this.verifyScratch.length * 2));
+    return this.verifyScratch;
   }
 
   async close(): Promise<void> {
