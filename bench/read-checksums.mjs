@@ -9,12 +9,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchDirectory, collectGarbage, makeEvents, median, now, removePath, rootDirectory, round, runtime, runtimeCommand, tempPath } from './lib.mjs';
+import { benchDirectory, collectGarbage, makeEvents, measureOtherLoad, median, now, removePath, rootDirectory, round, runtime, runtimeCommand, tempPath, waitForQuiet } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
 const reps = Number(option('--reps') ?? (quick ? 3 : 11));
+const only = option('--only'); // a substring of the workload names
 const SIZE = quick ? { replay: 20000, replayStreams: 100, open: 100000, openStreams: 500, openChildren: 2 } : { replay: 100000, replayStreams: 100, open: 1000000, openStreams: 5000, openChildren: 5 };
 
 function oldCheckout() {
@@ -57,7 +58,7 @@ for (const version of versions) {
   version.openStore = tempPath(`rc-${version.name}-open.reel`);
   log(`${version.name}: building ${SIZE.replay.toLocaleString()} and ${SIZE.open.toLocaleString()} event stores…`);
   await buildStore(version.reeldb, version.replayStore, SIZE.replay, SIZE.replayStreams);
-  await buildStore(version.reeldb, version.openStore, SIZE.open, SIZE.openStreams);
+  if (!only || 'open'.includes(only) || only.startsWith('open')) await buildStore(version.reeldb, version.openStore, SIZE.open, SIZE.openStreams);
 }
 
 const workloads = {
@@ -80,19 +81,25 @@ const workloads = {
 };
 
 const times = new Map(); // workload -> version -> ms[]
+const load = new Map(); // workload -> other processes' CPU (cores) while it ran
 for (const version of versions) version.db = await version.reeldb.open(version.replayStore);
 for (const [name, run] of Object.entries(workloads)) {
+  if (only && !name.includes(only)) continue;
   const byVersion = new Map(versions.map((version) => [version.name, []]));
   for (const version of versions) await run(version.db); // warm-up
-  for (let rep = 0; rep < reps; rep++) {
-    const order = rep % 2 === 0 ? versions : [...versions].reverse();
-    for (const version of order) {
-      collectGarbage();
-      const started = now();
-      await run(version.db);
-      byVersion.get(version.name).push(now() - started);
+  await waitForQuiet();
+  const { otherCores } = await measureOtherLoad(async () => {
+    for (let rep = 0; rep < reps; rep++) {
+      const order = rep % 2 === 0 ? versions : [...versions].reverse();
+      for (const version of order) {
+        collectGarbage();
+        const started = now();
+        await run(version.db);
+        byVersion.get(version.name).push(now() - started);
+      }
     }
-  }
+  });
+  load.set(name, otherCores);
   times.set(name, byVersion);
   log(`${name}: ${versions.map((version) => `${version.name} ${round(median(byVersion.get(version.name)), 1)} ms`).join(', ')}`);
 }
@@ -100,7 +107,9 @@ for (const version of versions) await version.db.close();
 
 // Open in fresh processes, alternating the builds.
 for (const [name, flags] of [['open from a snapshot', []], ['open by a full scan', ['--full-scan']]]) {
+  if (only && !name.includes(only)) continue;
   const byVersion = new Map(versions.map((version) => [version.name, []]));
+  await waitForQuiet();
   for (let child = 0; child < SIZE.openChildren; child++) {
     const order = child % 2 === 0 ? versions : [...versions].reverse();
     for (const version of order) {
@@ -125,14 +134,16 @@ if (!option('--old')) removePath(versions[0].root);
 const rows = [...times].map(([name, byVersion]) => {
   const before = median(byVersion.get('before'));
   const after = median(byVersion.get('after'));
-  return { name, beforeMs: round(before, 1), afterMs: round(after, 1), ratio: round(after / before, 3), runs: byVersion.get('after').length };
+  // Each rep ran both builds back to back: the median of those pairs' ratios resists drift.
+  const pairs = byVersion.get('after').map((ms, index) => ms / byVersion.get('before')[index]);
+  return { name, beforeMs: round(before, 1), afterMs: round(after, 1), ratio: round(after / before, 3), pairRatio: round(median(pairs), 3), runs: pairs.length, otherCores: load.get(name) };
 });
 const lines = [
   `${runtime}, ${reps} alternating reps in one process (open: ${SIZE.openChildren} fresh processes each), medians; replay store ${SIZE.replay.toLocaleString()} events over ${SIZE.replayStreams} streams, open store ${SIZE.open.toLocaleString()} events over ${SIZE.openStreams.toLocaleString()} streams`,
   '',
-  '| workload | before ms | after ms | after / before |',
-  '| --- | --- | --- | --- |',
-  ...rows.map((row) => `| ${row.name} | ${row.beforeMs} | ${row.afterMs} | ${row.ratio.toFixed(3)} |`),
+  '| workload | before ms (median) | after ms (median) | after / before | median of paired ratios | other load (cores) |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...rows.map((row) => `| ${row.name} | ${row.beforeMs} | ${row.afterMs} | ${row.ratio.toFixed(3)} | ${row.pairRatio.toFixed(3)} | ${row.otherCores ?? 'n/a'} |`),
 ];
 console.log(lines.join('\n'));
 fs.writeFileSync(path.join(benchDirectory, 'tmp', `read-checksums-${runtime}.json`), JSON.stringify({ runtime, reps, size: SIZE, rows }, null, 2));
