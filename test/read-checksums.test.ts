@@ -3,7 +3,8 @@
  * (docs/FORMAT.md §10.1), so damage to a segment that open never scans (a snapshot covers
  * it) is CorruptionError naming the file and the entry's offset, never wrong data.
  */
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
@@ -11,6 +12,7 @@ import { decodeEvent } from '../js/src/primitives/event-codec.js';
 import { MalformedEntry } from '../js/src/device/malformed.js';
 
 const { open, CorruptionError } = reeldb;
+const root = new URL('..', import.meta.url).pathname;
 const SEGMENT_HEADER_BYTES = 48;
 const FRAME_BEGIN_BYTES = 32;
 
@@ -216,7 +218,7 @@ describe(`read checksums on ${runtime}`, () => {
       bytes.writeUInt32LE(crc32c(Buffer.concat([bytes.subarray(0, 44), bytes.subarray(48, 48 + count * 16)])), 44);
       writeFileSync(file, bytes);
     }
-    const name = names.sort().pop()!;
+    const name = [...names].sort().pop()!;
     const log = quiet();
     const db = await open(path, log);
     try {
@@ -226,6 +228,15 @@ describe(`read checksums on ${runtime}`, () => {
     } finally {
       await db.close();
     }
+    // `reeldb verify` calls it a cache of another version, not damage.
+    const copy = `${path}-verify`;
+    cpSync(path, copy, { recursive: true });
+    for (const snapshot of readdirSync(copy).filter((file) => file.startsWith('snapshot-'))) rmSync(join(copy, snapshot));
+    for (const snapshot of names) cpSync(join(path, snapshot), join(copy, snapshot));
+    const result = spawnSync('node', [join(root, 'js/bin/reeldb.mjs'), 'verify', copy], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    rmSync(copy, { recursive: true, force: true });
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain(`is snapshot version 1; open ignores it`);
   });
 });
 

@@ -568,8 +568,10 @@ export class SegmentLog {
       const segment = this.segmentOf(positions[index]!);
       if (!segment) return;
       const base = segment.firstPosition;
+      // The index and the file it points into, taken together (compaction replaces both).
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
+      const checks = segment.checks.values;
       const startIndex = index;
       const start = offsets[positions[index]! - base]!;
       let end = start + lengths[positions[index]! - base]!;
@@ -593,7 +595,6 @@ export class SegmentLog {
       }
       const count = index - startIndex;
       const table = this.verifyTable(count * 4);
-      const checks = segment.checks.values;
       for (let at = 0; at < count; at++) {
         const local = positions[startIndex + at]! - base;
         table[at] = offsets[local]!;

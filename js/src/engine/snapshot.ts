@@ -278,7 +278,7 @@ export function encodeSnapshot(core: Core, image: SnapshotImage): Uint8Array {
 }
 
 /** A snapshot decoded, or why it cannot be used, with the byte offset of the problem. */
-export type DecodedSnapshot = { ok: true; image: SnapshotImage } | { ok: false; offset: number; reason: string };
+export type DecodedSnapshot = { ok: true; image: SnapshotImage } | { ok: false; offset: number; reason: string; otherVersion?: number };
 
 export function decodeSnapshot(core: Core, bytes: Uint8Array, storeId: Uint8Array): DecodedSnapshot {
   const bad = (offset: number, reason: string): DecodedSnapshot => ({ ok: false, offset, reason });
@@ -293,7 +293,8 @@ export function decodeSnapshot(core: Core, bytes: Uint8Array, storeId: Uint8Arra
   covered.set(bytes.subarray(0, 44), 0);
   covered.set(bytes.subarray(SNAPSHOT_HEADER_BYTES, SNAPSHOT_HEADER_BYTES + tableBytes), 44);
   if (view.getUint32(44, true) !== core.crc32c(covered)) return bad(44, 'header checksum mismatch');
-  if (version !== SNAPSHOT_VERSION) return bad(8, `snapshot version ${version}; this reeldb reads version ${SNAPSHOT_VERSION}`);
+  // Another version is not damage: a cache from an older (or newer) reeldb, scanned past.
+  if (version !== SNAPSHOT_VERSION) return { ok: false, offset: 8, reason: `snapshot version ${version}; this reeldb reads version ${SNAPSHOT_VERSION}`, otherVersion: version };
   if (storeId.some((byte, index) => bytes[16 + index] !== byte)) return bad(16, 'it belongs to another store');
   const position = view.getFloat64(32, true);
   if (!Number.isSafeInteger(position) || position < 0) return bad(32, `bad position ${position}`);
