@@ -12,6 +12,25 @@ import { pathToFileURL } from 'node:url';
 import { benchDirectory, collectGarbage, makeEvents, measureOtherLoad, median, now, removePath, rootDirectory, round, runtime, runtimeCommand, tempPath, waitForQuiet } from './lib.mjs';
 
 const args = process.argv.slice(2);
+/** CPU time of this process (all its threads), in ms: much less disturbed than wall time on a shared machine. */
+const cpuNow = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+if (args[0] === '--child') {
+  // One open in this fresh process: `--child ROOT STORE [--full-scan]`; prints wall and CPU ms.
+  const reeldb = await import(pathToFileURL(path.join(args[1], runtime === 'deno' ? 'js/dist/index.deno.js' : 'js/dist/index.node.js')).href);
+  await reeldb.init();
+  collectGarbage();
+  const cpu = cpuNow();
+  const started = now();
+  const db = await reeldb.open(args[2], { ignoreSnapshots: args.includes('--full-scan') });
+  const result = { wallMs: now() - started, cpuMs: cpuNow() - cpu, fromSnapshot: db.stats().recovery.snapshot !== undefined };
+  await db.close();
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
 const reps = Number(option('--reps') ?? (quick ? 3 : 11));
@@ -53,12 +72,13 @@ async function buildStore(reeldb, directory, count, streams) {
 }
 
 const log = (line) => process.stderr.write(`${line}\n`);
+const OPENS = ['open from a snapshot', 'open by a full scan'];
 for (const version of versions) {
   version.replayStore = tempPath(`rc-${version.name}-replay.reel`);
   version.openStore = tempPath(`rc-${version.name}-open.reel`);
   log(`${version.name}: building ${SIZE.replay.toLocaleString()} and ${SIZE.open.toLocaleString()} event stores…`);
   await buildStore(version.reeldb, version.replayStore, SIZE.replay, SIZE.replayStreams);
-  if (!only || 'open'.includes(only) || only.startsWith('open')) await buildStore(version.reeldb, version.openStore, SIZE.open, SIZE.openStreams);
+  if (OPENS.some((name) => !only || name.includes(only))) await buildStore(version.reeldb, version.openStore, SIZE.open, SIZE.openStreams);
 }
 
 const workloads = {
@@ -81,11 +101,13 @@ const workloads = {
 };
 
 const times = new Map(); // workload -> version -> ms[]
+const cpuTimes = new Map(); // workload -> version -> CPU ms[]
 const load = new Map(); // workload -> other processes' CPU (cores) while it ran
 for (const version of versions) version.db = await version.reeldb.open(version.replayStore);
 for (const [name, run] of Object.entries(workloads)) {
   if (only && !name.includes(only)) continue;
   const byVersion = new Map(versions.map((version) => [version.name, []]));
+  const cpuByVersion = new Map(versions.map((version) => [version.name, []]));
   for (const version of versions) await run(version.db); // warm-up
   await waitForQuiet();
   const { otherCores } = await measureOtherLoad(async () => {
@@ -93,36 +115,43 @@ for (const [name, run] of Object.entries(workloads)) {
       const order = rep % 2 === 0 ? versions : [...versions].reverse();
       for (const version of order) {
         collectGarbage();
+        const cpu = cpuNow();
         const started = now();
         await run(version.db);
         byVersion.get(version.name).push(now() - started);
+        cpuByVersion.get(version.name).push(cpuNow() - cpu);
       }
     }
   });
   load.set(name, otherCores);
   times.set(name, byVersion);
+  cpuTimes.set(name, cpuByVersion);
   log(`${name}: ${versions.map((version) => `${version.name} ${round(median(byVersion.get(version.name)), 1)} ms`).join(', ')}`);
 }
 for (const version of versions) await version.db.close();
 
 // Open in fresh processes, alternating the builds.
-for (const [name, flags] of [['open from a snapshot', []], ['open by a full scan', ['--full-scan']]]) {
+for (const [name, flags] of OPENS.map((name, index) => [name, index === 0 ? [] : ['--full-scan']])) {
   if (only && !name.includes(only)) continue;
   const byVersion = new Map(versions.map((version) => [version.name, []]));
+  const cpuByVersion = new Map(versions.map((version) => [version.name, []]));
   await waitForQuiet();
   for (let child = 0; child < SIZE.openChildren; child++) {
     const order = child % 2 === 0 ? versions : [...versions].reverse();
     for (const version of order) {
-      const [command, commandArgs] = runtimeCommand(path.join(version.root, 'bench/open-child.mjs'), [...flags, version.openStore]);
+      // This script's own child mode, loading the version's build: the same measurement for both.
+      const [command, commandArgs] = runtimeCommand(path.join(benchDirectory, 'read-checksums.mjs'), ['--child', version.root, version.openStore, ...flags]);
       const run = spawnSync(command, commandArgs, { encoding: 'utf8', maxBuffer: 1 << 26 });
       const line = run.stdout.trim().split('\n').pop();
       if (run.status !== 0 || !line?.startsWith('{')) throw new Error(`open child failed (${run.status}): ${run.stderr || run.stdout}`);
       const result = JSON.parse(line);
       if (result.fromSnapshot !== (flags.length === 0)) throw new Error(`${version.name}: open ${flags.length ? 'scanned' : 'did not use the snapshot'} unexpectedly`);
-      byVersion.get(version.name).push(result.openMs);
+      byVersion.get(version.name).push(result.wallMs);
+      cpuByVersion.get(version.name).push(result.cpuMs);
     }
   }
   times.set(name, byVersion);
+  cpuTimes.set(name, cpuByVersion);
   log(`${name}: ${versions.map((version) => `${version.name} ${round(median(byVersion.get(version.name)), 1)} ms`).join(', ')}`);
 }
 for (const version of versions) {
@@ -136,14 +165,17 @@ const rows = [...times].map(([name, byVersion]) => {
   const after = median(byVersion.get('after'));
   // Each rep ran both builds back to back: the median of those pairs' ratios resists drift.
   const pairs = byVersion.get('after').map((ms, index) => ms / byVersion.get('before')[index]);
-  return { name, beforeMs: round(before, 1), afterMs: round(after, 1), ratio: round(after / before, 3), pairRatio: round(median(pairs), 3), runs: pairs.length, otherCores: load.get(name) };
+  const cpu = cpuTimes.get(name);
+  const cpuBefore = median(cpu.get('before'));
+  const cpuAfter = median(cpu.get('after'));
+  return { name, beforeMs: round(before, 1), afterMs: round(after, 1), ratio: round(after / before, 3), pairRatio: round(median(pairs), 3), cpuBeforeMs: round(cpuBefore, 1), cpuAfterMs: round(cpuAfter, 1), cpuRatio: round(cpuAfter / cpuBefore, 3), runs: pairs.length, otherCores: load.get(name) };
 });
 const lines = [
   `${runtime}, ${reps} alternating reps in one process (open: ${SIZE.openChildren} fresh processes each), medians; replay store ${SIZE.replay.toLocaleString()} events over ${SIZE.replayStreams} streams, open store ${SIZE.open.toLocaleString()} events over ${SIZE.openStreams.toLocaleString()} streams`,
   '',
-  '| workload | before ms (median) | after ms (median) | after / before | median of paired ratios | other load (cores) |',
-  '| --- | --- | --- | --- | --- | --- |',
-  ...rows.map((row) => `| ${row.name} | ${row.beforeMs} | ${row.afterMs} | ${row.ratio.toFixed(3)} | ${row.pairRatio.toFixed(3)} | ${row.otherCores ?? 'n/a'} |`),
+  '| workload | before ms | after ms | after / before | paired ratios (median) | CPU ms before | CPU ms after | CPU after / before | other load (cores) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((row) => `| ${row.name} | ${row.beforeMs} | ${row.afterMs} | ${row.ratio.toFixed(3)} | ${row.pairRatio.toFixed(3)} | ${row.cpuBeforeMs} | ${row.cpuAfterMs} | **${row.cpuRatio.toFixed(3)}** | ${row.otherCores ?? 'n/a'} |`),
 ];
 console.log(lines.join('\n'));
 fs.writeFileSync(path.join(benchDirectory, 'tmp', `read-checksums-${runtime}.json`), JSON.stringify({ runtime, reps, size: SIZE, rows }, null, 2));

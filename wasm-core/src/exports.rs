@@ -112,6 +112,13 @@ pub unsafe extern "C" fn reel_crc32c(pointer: *const u8, length: u32, initial: u
     crc32c::crc32c_append(initial, slice::from_raw_parts(pointer, length as usize))
 }
 
+/// The entry check (`verify::entry_check`) of the bytes with `seed` as the position; snapshots
+/// use it with seed 0 for their section checksums.
+#[no_mangle]
+pub unsafe extern "C" fn reel_entry_check(pointer: *const u8, length: u32, seed: f64) -> u32 {
+    entry_check(bytes(pointer, length), seed as u64)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn reel_segment_header_encode(out: *mut u8, store: *const u8, first_position: f64) -> u32 {
     let out = slice::from_raw_parts_mut(out, crate::format::SEGMENT_HEADER_BYTES);

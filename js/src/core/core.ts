@@ -16,6 +16,7 @@ export interface CoreExports {
   reel_frame_length(entryCount: number, payloadBytes: number): number;
   reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, unsyncedBefore: number, previousChecksum: number, store: number, out: number, checksOut: number): number;
   reel_entries_verify(data: number, length: number, base: number, table: number, count: number, firstPosition: number, sparse: number): number;
+  reel_entry_check(pointer: number, length: number, seed: number): number;
   reel_scan(bytes: number, length: number, isFinal: number, expectedPosition: number, previousChecksum: number, store: number, table: number, tableCapacity: number): number;
   reel_find_valid_frame(bytes: number, length: number, start: number, store: number): number;
   reel_intern(pointer: number, length: number): number;
@@ -198,6 +199,13 @@ export class Core {
     const pointer = this.scratchRegion.reserve(bytes.length);
     this.u8.set(bytes, pointer);
     return this.exports.reel_crc32c(pointer, bytes.length, initial) >>> 0;
+  }
+
+  /** The entry check of `bytes` (low 32 bits of XXH64, seed `seed`; docs/FORMAT.md §10.1): snapshot sections use seed 0. */
+  entryCheck(bytes: Uint8Array, seed = 0): number {
+    const pointer = this.scratchRegion.reserve(bytes.length);
+    this.u8.set(bytes, pointer);
+    return this.exports.reel_entry_check(pointer, bytes.length, seed) >>> 0;
   }
 
   /** CRC32C of bytes already in the scan buffer (for benchmarks without copying). */

@@ -31,6 +31,14 @@ function hex(value: number): string {
 }
 
 
+/**
+ * A read that got fewer bytes than the index says lie there: the file was cut short behind the
+ * store's back. Corruption, never zeros handed on as data.
+ */
+function cutShort(segment: Segment, offset: number, read: number, wanted: number): CorruptionError {
+  return new CorruptionError(segment.path, offset + read, `the file ends at offset ${offset + read}, but the index has entries up to offset ${offset + wanted}`);
+}
+
 /** A payload decoder's MalformedEntry as CorruptionError at the entry; anything else as it is. */
 function malformed(error: unknown, segment: Segment, offset: number, position: number): unknown {
   return error instanceof MalformedEntry ? new CorruptionError(segment.path, offset, `entry at position ${position}: ${error.message}`) : error;
@@ -538,7 +546,8 @@ export class SegmentLog {
           const end = offsets[stop - 1]! + lengths[stop - 1]!;
           if (end > size || end < start) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${size} bytes)`);
           const bytes = new Uint8Array(end - start);
-          await this.readExactly(segment, handle, bytes, start);
+          const read = await handle.read(bytes, start);
+          if (read < bytes.length) throw cutShort(segment, start, read, bytes.length);
           const count = stop - first;
           const table = this.verifyTable(count * 3);
           table.set(offsets.subarray(first, stop), 0);
@@ -589,7 +598,8 @@ export class SegmentLog {
       const bytes = new Uint8Array(end - start);
       const handle = this.lease(segment.handle);
       try {
-        await this.readExactly(segment, handle, bytes, start);
+        const read = await handle.read(bytes, start);
+        if (read < bytes.length) throw cutShort(segment, start, read, bytes.length);
       } finally {
         await this.release(handle);
       }
@@ -617,7 +627,8 @@ export class SegmentLog {
 
   /** Reads `bytes` at `offset` of `handle` (the segment's file) and verifies the entries at the local indexes `locals` in them (compaction). */
   async readVerified(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number, locals: readonly number[]): Promise<void> {
-    await this.readExactly(segment, handle, bytes, offset);
+    const read = await handle.read(bytes, offset);
+    if (read < bytes.length) throw cutShort(segment, offset, read, bytes.length);
     const count = locals.length;
     const table = this.verifyTable(count * 4);
     locals.forEach((local, at) => {
@@ -627,15 +638,6 @@ export class SegmentLog {
       table[3 * count + at] = local;
     });
     this.verify(segment, bytes, offset, table, count, 0, true);
-  }
-
-  /**
-   * Reads `bytes.length` bytes at `offset`: a file that ends sooner than the index says
-   * (truncated behind the store's back) is corruption, never zeros handed on as data.
-   */
-  private async readExactly(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number): Promise<void> {
-    const read = await handle.read(bytes, offset);
-    if (read < bytes.length) throw new CorruptionError(segment.path, offset + read, `the file ends at offset ${offset + read}, but the index has entries up to offset ${offset + bytes.length}`);
   }
 
   /**
