@@ -248,6 +248,8 @@ export class SegmentLog {
       checksum = chainAfter(header, checksum);
     }
     this.lastChecksum = checksum;
+    // Every entry indexed must have its check (a scan loop that forgot one would fail reads later, confusingly).
+    for (const segment of this.segments) if (segment.checks.length !== segment.offsets.length) throw new Error(`reeldb internal error: ${segment.name} has ${segment.offsets.length} entries but ${segment.checks.length} entry checks`);
     return report;
   }
 
