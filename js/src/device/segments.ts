@@ -30,7 +30,6 @@ function hex(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
 }
 
-
 /**
  * A read that got fewer bytes than the index says lie there: the file was cut short behind the
  * store's back. Corruption, never zeros handed on as data.
