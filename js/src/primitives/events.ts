@@ -82,6 +82,13 @@ const encoder = new TextEncoder();
  */
 const REPLAY_BATCH_DECODED = 256;
 const REPLAY_BATCH_RAW = 2048;
+const BINARY_HINT = 'binary values must be a Uint8Array: pass new Uint8Array(buffer), or new Uint8Array(view.buffer, view.byteOffset, view.byteLength)';
+
+/** A Uint8Array subclass (Node's Buffer) as a plain Uint8Array over the same bytes, which is what reads return. */
+function asUint8Array(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
 const LONG_TEXT_CHARS = 64 * 1024;
 
@@ -215,11 +222,12 @@ export class Events {
     let pending: PendingEvent[];
     let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
+    const returned: unknown[] = [];
     try {
       this.store.checkWritable();
       streamBytes = this.checkStream(stream);
       expected = this.checkExpected(checkOptions('append', options));
-      pending = this.encodeInputs(streamBytes, events);
+      pending = this.encodeInputs(streamBytes, events, returned);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -240,13 +248,13 @@ export class Events {
           if (retryChecked) return { done: retryChecked };
         }
         if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
-        return this.writeAppend(stream, streamBytes, pending, events, current, firstPosition, writer);
+        return this.writeAppend(stream, streamBytes, pending, events, returned, current, firstPosition, writer);
       },
     });
   }
 
   /** Writes the events as entries of the frame being built and stages the stream's state. */
-  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
+  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], returned: unknown[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
     const timestamp = Date.now();
     for (let index = 0; index < pending.length; index++) {
       const event = pending[index]!;
@@ -265,7 +273,7 @@ export class Events {
         const recorded: RecordedEvent[] = new Array(pending.length);
         for (let index = 0; index < pending.length; index++) {
           const input = inputs[index]!;
-          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: input.data, metadata: input.metadata, streamVersion: current + 1 + index, position: position + index, timestamp };
+          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: returned[2 * index], metadata: returned[2 * index + 1], streamVersion: current + 1 + index, position: position + index, timestamp };
         }
         return recorded;
       },
@@ -285,7 +293,8 @@ export class Events {
 
   private readonly typeCache = new Map<string, Uint8Array>();
 
-  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[]): PendingEvent[] {
+  /** Checks and encodes the events; `returned` gets each one's data and metadata as reads will return them. */
+  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[], returned: unknown[]): PendingEvent[] {
     if (!Array.isArray(events)) throw new InvalidArgumentError(`events must be an array of { type, data }, got ${describe(events)}`);
     if (events.length === 0) throw new InvalidArgumentError('events must not be empty');
     if (events.length > this.options.maxBatchEvents) throw new InvalidArgumentError(`at most ${this.options.maxBatchEvents} events per append, got ${events.length}`);
@@ -314,12 +323,30 @@ export class Events {
         if (seenIds?.has(id)) throw new InvalidArgumentError(`${where}.id '${id}' appears twice in one append`);
         seenIds?.add(id);
       }
+      // What append returns is what reads will: the given value when JSON stores it exactly.
       const binary = event.data instanceof Uint8Array;
-      let data: string | Uint8Array = binary ? (event.data as Uint8Array) : jsonText(event.data, `${where}.data`);
-      if (typeof data === 'string' && data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
-      let metadata: string | Uint8Array | undefined = event.metadata === undefined ? undefined : jsonText(event.metadata, `${where}.metadata`);
-      if (typeof metadata === 'string' && metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
-      const entry: PendingEvent = { type, id, data, binary, metadata };
+      let data: string | Uint8Array;
+      if (binary) {
+        data = event.data as Uint8Array;
+        returned[2 * index] = asUint8Array(data);
+      } else {
+        const json = jsonText(event.data, `append: ${where}.data`, BINARY_HINT);
+        data = json.text;
+        returned[2 * index] = json.exact ? event.data : JSON.parse(data);
+        if (data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
+      }
+      const binaryMetadata = event.metadata instanceof Uint8Array;
+      let metadata: string | Uint8Array | undefined;
+      if (binaryMetadata) {
+        metadata = event.metadata as Uint8Array;
+        returned[2 * index + 1] = asUint8Array(metadata);
+      } else if (event.metadata !== undefined) {
+        const json = jsonText(event.metadata, `append: ${where}.metadata`, BINARY_HINT);
+        metadata = json.text;
+        returned[2 * index + 1] = json.exact ? event.metadata : JSON.parse(metadata);
+        if (metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
+      }
+      const entry: PendingEvent = { type, id, data, binary, metadata, binaryMetadata };
       let size = maxEncodedSize(streamBytes, entry);
       if (size > maxEventBytes) {
         size = exactEncodedSize(streamBytes, entry);
