@@ -216,7 +216,7 @@ function kindOf(value: object): string {
     name = undefined;
   }
   if (typeof name !== 'string' || name === '') return 'an object of a class';
-  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+  return `${/^([AEIO]|U(?!int))/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 function describeInstance(value: object): string {
