@@ -14,9 +14,10 @@ export type { RecordedEvent, ExpectedVersion };
 
 export interface EventInput {
   type: string;
-  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). */
+  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). A value JSON
+   *  would not store as given (NaN, Date, Map…) is InvalidArgumentError naming its path. */
   data: unknown;
-  /** Optional JSON value stored beside the data. */
+  /** Optional JSON value or Uint8Array stored beside the data, under the same rule. */
   metadata?: unknown;
   /** Unique id; a random UUID when absent. Reusing ids makes a retried append idempotent. */
   id?: string;
