@@ -153,7 +153,12 @@ describe(`values on ${runtime}`, () => {
   it('hardening B12: generated values are either rejected or read back exactly as append and save returned them', async () => {
     const path = storePath();
     const db = await open(path, { durability: 'buffered' });
-    const value = fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true, withBoxedValues: true, maxDepth: 3 });
+    // JSON data, values with harmless changes (undefined properties, -0, no prototype), and junk.
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.anything({ withNullPrototype: true, maxDepth: 3 }),
+      fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true, withBoxedValues: true, maxDepth: 3 }),
+    );
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(value, value, async (data, metadata) => {
@@ -182,7 +187,8 @@ describe(`values on ${runtime}`, () => {
       }),
       { numRuns: RUNS },
     );
-    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeGreaterThan(RUNS / 5);
+    console.log(`values (${runtime}): ${RUNS} generated values, ${accepted} accepted and read back equal, the rest InvalidArgumentError`);
     await db.close();
   });
 
