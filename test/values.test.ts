@@ -100,6 +100,13 @@ describe(`values on ${runtime}`, () => {
       await expect(db.checkpoints.save('t', bytes)).rejects.toThrow(/checkpoints\.save: state is an? \w+; a binary state must be a Uint8Array/);
     }
     await expect(db.events.append('s', [{ type: 't', data: new Date(0) }])).rejects.toThrow('append: events[0].data is a Date, which JSON cannot store; pass date.toISOString()');
+    // A getter that throws is the caller's error, reported as a typed one.
+    const throwing = {
+      get x(): number {
+        throw new Error('boom');
+      },
+    };
+    await expect(db.events.append('s', [{ type: 't', data: { v: throwing } }])).rejects.toThrow(/append: events\[0\]\.data cannot be read \(boom\)/);
     expect(files(path)).toEqual(before);
     expect(db.events.headPosition).toBe(1);
     await db.close();

@@ -22,6 +22,8 @@ interface Problem {
 }
 
 let inexact = false;
+/** The caller takes a Uint8Array as the whole value (said in the advice for bytes inside it). */
+let wholeBytes = false;
 /** Objects being walked by the full walk, with their depth. */
 let ancestors = new Map<object, number>();
 
@@ -34,9 +36,14 @@ let ancestors = new Map<object, number>();
 export function checkJsonValue(value: unknown, what: string, fail: (message: string) => Error, binaryHint?: string): boolean {
   // The common case, on every append: plain data, walked without allocating.
   inexact = false;
-  if (isPlain(value, 0)) return !inexact;
+  try {
+    if (isPlain(value, 0)) return !inexact;
+  } catch {
+    // A getter or proxy that throws: the full walk says where.
+  }
   // Anything else is walked again, tracking cycles and building the path of what is wrong.
   inexact = false;
+  wholeBytes = binaryHint !== undefined;
   let problem: Problem | undefined;
   try {
     problem = check(value, 0);
@@ -224,10 +231,9 @@ function describeInstance(value: object): string {
   if (value instanceof Map) return 'is a Map, which JSON cannot store (it would read back as {}); pass Object.fromEntries(map) or [...map]';
   if (value instanceof Set) return 'is a Set, which JSON cannot store (it would read back as {}); pass [...set]';
   if (value instanceof RegExp) return 'is a RegExp, which JSON cannot store; pass regexp.source';
-  if (isBuffer(value)) {
-    return `is ${kindOf(value)}, which JSON cannot store; encode the bytes (base64) or pass a Uint8Array as the whole value`;
-  }
-  if (ArrayBuffer.isView(value)) return `is ${kindOf(value)}, which JSON cannot store (it would read back as an object of indices); encode the bytes (base64) or pass a Uint8Array as the whole value`;
+  const bytesAdvice = wholeBytes ? 'encode the bytes (base64), or pass a Uint8Array as the whole value' : 'encode the bytes (base64)';
+  if (isBuffer(value)) return `is ${kindOf(value)}, which JSON cannot store; ${bytesAdvice}`;
+  if (ArrayBuffer.isView(value)) return `is ${kindOf(value)}, which JSON cannot store (it would read back as an object of indices); ${bytesAdvice}`;
   if (value instanceof Number || value instanceof String || value instanceof Boolean) return `is ${kindOf(value)} object, which JSON stores as its primitive; pass the primitive`;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') return `is ${kindOf(value)} with a toJSON method, which JSON cannot store as it is; pass what toJSON() returns`;
