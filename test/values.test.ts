@@ -9,6 +9,7 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { eventToJson } from '../js/src/cli/dump.js';
 import { jsonEqual } from '../js/src/json-equal.js';
 import { decodeEvent, encodeEvent, FLAG_BINARY_METADATA, FLAG_HAS_METADATA } from '../js/src/primitives/event-codec.js';
 import { reeldb, runtime, segmentPaths, storePath } from './helpers.js';
@@ -229,6 +230,9 @@ describe(`values on ${runtime}`, () => {
     const json = encodeEvent(stream, { ...base, metadata: new Uint8Array([0x7b, 0x7d]) }, 0, 1);
     expect(json[29]).toBe(FLAG_HAS_METADATA);
     expect(decodeEvent(json, 0, json.length, 0).metadata).toStrictEqual({});
+    // `reeldb dump` prints binary metadata as it prints binary data.
+    const line = JSON.parse(eventToJson(decodeEvent(binary, 0, binary.length, 0)));
+    expect(line.metadata).toEqual({ $binary: 'e30=' });
   });
 
   it('hardening B14: checkpoint metadata counts toward maxCheckpointBytes (UTF-8 bytes); over it is InvalidArgumentError and nothing is written', async () => {
