@@ -9,7 +9,8 @@
  * either the old segment or the new one (docs/FORMAT.md §17).
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, StoreFailedError } from '../errors.js';
+import type { FileHandle } from '../host/types.js';
 import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
 
 export { KIND_PRUNED } from './segments.js';
@@ -37,7 +38,22 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   const lengths = segment.lengths.values.slice(0, count);
   const kinds = segment.kinds.values.slice(0, count);
   const bytesBefore = segment.size;
-  const source = segment.handle;
+  const source = await log.acquire(segment);
+  try {
+    return await rewrite(log, segment, removed, source, { count, offsets, lengths, kinds, bytesBefore });
+  } finally {
+    await log.release(source);
+  }
+}
+
+async function rewrite(
+  log: SegmentLog,
+  segment: Segment,
+  removed: readonly number[],
+  source: FileHandle,
+  { count, offsets, lengths, kinds, bytesBefore }: { count: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; bytesBefore: number },
+): Promise<CompactResult> {
+  const { host, core, storeId } = log.context;
 
   // The chain around the segment: what its first frame chains from, and what the next
   // segment's first frame chains from (kept in the new header).
@@ -126,11 +142,13 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   return { removed: removedCount, bytesBefore, bytesAfter: fileOffset };
 }
 
-/** The rename of a rewritten segment, or what follows it, failed: the file may be old or new. */
-export class RenameFailed extends Error {
+/**
+ * The rename of a rewritten segment, or what follows it, failed: the file may be old or new,
+ * so the store must fail (a StoreFailedError whose cause is the typed I/O error).
+ */
+export class RenameFailed extends StoreFailedError {
   readonly renamed = true;
-  constructor(path: string, override readonly cause: unknown) {
-    super(`replacing ${path} with its rewritten version failed: ${(cause as Error)?.message ?? String(cause)}`);
-    this.name = 'RenameFailed';
+  constructor(path: string, cause: unknown) {
+    super(`replacing ${path} with its rewritten version failed (${(cause as Error)?.message ?? String(cause)})`, cause);
   }
 }

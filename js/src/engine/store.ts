@@ -42,7 +42,7 @@ export const SNAPSHOT_AT_CLOSE_BYTES = 1 << 20;
  * not fit the log is skipped with a warning: the log is the truth, snapshots only save time.
  */
 async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions) {
-  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress };
+  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments };
   const warnings: string[] = [];
   const names = options.ignoreSnapshots ? [] : await listSnapshots(host, path);
   if (!options.readOnly) {
@@ -144,7 +144,7 @@ export class Store {
     try {
       if (!options.readOnly) await host.mkdir(path);
     } catch (error) {
-      const code = (error as { code?: string }).code;
+      const code = (error as { errno?: string }).errno;
       if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`open: '${path}' exists and is not a directory`);
       throw error;
     }

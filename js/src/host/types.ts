@@ -85,17 +85,26 @@ export async function readWholeFile(host: FileHost, path: string): Promise<Uint8
   }
 }
 
-/** Writes a file so that a crash leaves either the old or the new contents, durably. */
+/**
+ * Writes a file so that a crash leaves either the old or the new contents, durably. When a
+ * step before the rename fails (a full disk), the temporary file is removed: nothing
+ * half-made stays behind (a writable open removes any that a crash left).
+ */
 export async function writeFileAtomic(host: FileHost, directory: string, name: string, bytes: Uint8Array): Promise<void> {
   const temporary = joinPath(directory, `${name}.tmp`);
-  const handle = await host.open(temporary, { create: true });
   try {
-    await handle.truncate(0);
-    await handle.write(bytes, 0);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await host.open(temporary, { create: true });
+    try {
+      await handle.truncate(0);
+      await handle.write(bytes, 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await host.replace(temporary, joinPath(directory, name));
+  } catch (error) {
+    await host.remove(temporary).catch(() => undefined);
+    throw error;
   }
-  await host.replace(temporary, joinPath(directory, name));
   await host.syncDirectory(directory);
 }
