@@ -64,6 +64,8 @@ export class Segment {
   offsets = new GrowableUint32();
   lengths = new GrowableUint32();
   kinds = new GrowableUint8();
+  /** Sealed into existence by a prune (not a roll or an open): a prune seals it again only when worth it. */
+  startedByPrune = false;
   /**
    * The open file, or undefined while closed: the current segment's stays open; sealed ones
    * are opened on demand and kept in a bounded cache (SegmentLog.acquire).

@@ -103,15 +103,24 @@ function logBytes(log: SegmentLog): number {
 export async function runPrune(context: PruneContext, policy: Policy): Promise<PruneResult> {
   const { log, pipeline, events, checkpoints } = context;
   const bytesBefore = logBytes(log);
-  const eventPlan = events.planPrune(policy.beforePosition, policy.maxCounts);
-  const checkpointPlan = policy.checkpoints ? await checkpoints.planPrune(policy.keepLast, policy.maxAgeMs, Date.now()) : { cuts: new Map(), positions: [] };
-  const dead = checkpoints.deadPositions((visit) => {
-    for (const segment of log.segments) {
-      const kinds = segment.kinds.values;
-      for (let index = 0; index < segment.kinds.length; index++) visit(kinds[index]!, segment.firstPosition + index);
-    }
-  }, pipeline.writtenPosition);
-  const removed = [...new Set([...eventPlan.positions, ...checkpointPlan.positions, ...dead])].sort((a, b) => a - b);
+  const now = Date.now();
+  const plan = async (limit: number) => {
+    const eventPlan = events.planPrune(policy.beforePosition, policy.maxCounts, limit);
+    const checkpointPlan = policy.checkpoints ? await checkpoints.planPrune(policy.keepLast, policy.maxAgeMs, now, limit) : { cuts: new Map(), positions: [] };
+    const dead = checkpoints.deadPositions((visit) => {
+      for (const segment of log.segments) {
+        const kinds = segment.kinds.values;
+        for (let index = 0; index < segment.kinds.length; index++) visit(kinds[index]!, segment.firstPosition + index);
+      }
+    }, Math.min(pipeline.writtenPosition, limit));
+    const removed = [...new Set([...eventPlan.positions, ...checkpointPlan.positions, ...dead])].sort((a, b) => a - b);
+    return { eventPlan, checkpointPlan, dead, removed };
+  };
+  let planned = await plan(Infinity);
+  // Sealing again, for a few bytes, a nearly empty segment that a prune started would only add
+  // segment files (a prune on every step made one each): what is in it waits for a later prune.
+  if (!worthSealing(log, planned.removed)) planned = await plan(log.current.firstPosition);
+  const { eventPlan, checkpointPlan, dead, removed } = planned;
   const result: PruneResult = {
     events: eventPlan.positions.length,
     checkpoints: checkpointPlan.positions.length,
@@ -132,7 +141,7 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   const last = removed[removed.length - 1]!;
   await pipeline.exclusive(async () => {
     const current = log.current;
-    if (last >= current.firstPosition && current.offsets.length > 0) await log.createSegment(log.nextPosition);
+    if (last >= current.firstPosition && current.offsets.length > 0) (await log.createSegment(log.nextPosition)).startedByPrune = true;
   });
 
   // From here the API no longer shows them; the files follow, oldest segment first.
@@ -165,6 +174,17 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   result.bytesAfter = logBytes(log);
   result.bytesReclaimed = result.bytesBefore - result.bytesAfter;
   return result;
+}
+
+/** A current segment that a prune started, and smaller than this, is sealed by a prune only when that reclaims at least half of it. */
+export const SEAL_MIN_BYTES = 64 << 10;
+
+/** Whether a prune that removes `removed` (sorted) should seal the current segment to reclaim what is in it. */
+function worthSealing(log: SegmentLog, removed: readonly number[]): boolean {
+  const current = log.current;
+  if (!current.startedByPrune || current.size >= SEAL_MIN_BYTES) return true;
+  const inside = removed.filter((position) => position >= current.firstPosition);
+  return inside.length === 0 || payloadBytes(log, inside) * 2 >= current.size;
 }
 
 /** Payload bytes of the entries at `positions` (sorted): what a dry run reports. */

@@ -9,6 +9,7 @@
  * valid one is used, anything doubtful is ignored with a warning (the log is the truth).
  */
 import type { Core } from '../core/core.js';
+import { IOError } from '../errors.js';
 import { joinPath, readWholeFile, writeFileAtomic, type FileHost } from '../host/types.js';
 
 export const SNAPSHOT_NAME = /^snapshot-(\d{20})\.snap$/;
@@ -314,8 +315,20 @@ export async function listSnapshots(host: FileHost, directory: string): Promise<
   return (await host.list(directory)).filter((name) => SNAPSHOT_NAME.test(name)).sort().reverse();
 }
 
+/** The largest snapshot open reads (a larger file, e.g. a sparse one, is skipped with a warning). */
+export const SNAPSHOT_BYTES_MAX = 1 << 30;
+
+/**
+ * The bytes of a snapshot file, or undefined when it is gone. A file that is not a regular
+ * file or is over SNAPSHOT_BYTES_MAX is a typed error (the caller skips the snapshot).
+ */
 export async function readSnapshotFile(host: FileHost, directory: string, name: string): Promise<Uint8Array | undefined> {
-  return readWholeFile(host, joinPath(directory, name));
+  const path = joinPath(directory, name);
+  const bytes = await readWholeFile(host, path, SNAPSHOT_BYTES_MAX);
+  if (bytes && bytes.length > SNAPSHOT_BYTES_MAX) {
+    throw new IOError(`snapshot '${path}' is larger than a snapshot can be (${SNAPSHOT_BYTES_MAX} bytes)`, { path, errno: 'EFBIG', syscall: 'read' });
+  }
+  return bytes;
 }
 
 /** Writes the snapshot atomically (temporary file, sync, rename, directory sync), then removes all but the newest SNAPSHOTS_KEPT. */

@@ -67,12 +67,15 @@ export function joinPath(...parts: string[]): string {
   return parts.join('/').replace(/\/+/g, '/');
 }
 
-/** Reads a whole (small) file, or undefined when it does not exist. */
-export async function readWholeFile(host: FileHost, path: string): Promise<Uint8Array | undefined> {
+/**
+ * Reads a whole (small) file, or undefined when it does not exist. At most `maxBytes + 1`
+ * bytes are read (a huge or sparse file costs no memory; the caller sees it is too long).
+ */
+export async function readWholeFile(host: FileHost, path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | undefined> {
   if (!(await host.exists(path))) return undefined;
   const handle = await host.open(path, { readOnly: true });
   try {
-    const bytes = new Uint8Array(await handle.size());
+    const bytes = new Uint8Array(Math.min(await handle.size(), maxBytes + 1));
     let done = 0;
     while (done < bytes.length) {
       const read = await handle.read(bytes.subarray(done), done);

@@ -170,9 +170,10 @@ export class Checkpoints {
    * @internal What `prune` would remove from each thread: the checkpoints beyond the newest
    * `keepLast` and (when given) older than `maxAgeMs`, the newest always kept; then extended
    * back so that the oldest one kept still has the full checkpoint its delta chain starts
-   * from. Reads the entries it needs; nothing changes until `applyPrune`.
+   * from. Reads the entries it needs; nothing changes until `applyPrune`. Nothing at or after
+   * `limit` (a position) is planned.
    */
-  async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
+  async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number, limit = Infinity): Promise<CheckpointPrunePlan> {
     const cuts = new Map<string, { thread: object; cut: number; lastRemoved: number }>();
     const positions: number[] = [];
     const written = this.store.pipeline.writtenPosition;
@@ -197,6 +198,7 @@ export class Checkpoints {
         }
         cut = Math.min(cut, old);
       }
+      while (cut > 0 && threadPositions[cut - 1]! >= limit) cut--;
       if (cut <= 0) continue;
       // Keep the chain of the oldest kept checkpoint back to its full one.
       const oldestKept = (await this.readEntries([threadPositions[cut]!], false)).get(threadPositions[cut]!);

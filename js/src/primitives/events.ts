@@ -139,9 +139,9 @@ export class Events {
    * each stream in `maxCounts` beyond its count. Only written events; a suffix of each
    * stream stays, never shorter than its newest event (so a stream's versions go on, in
    * memory and in the log, whatever a crash leaves of the rewrite). Nothing changes until
-   * `applyPrune`.
+   * `applyPrune`. Nothing at or after `limit` (a position) is planned.
    */
-  planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
+  planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>, limit = Infinity): EventPrunePlan {
     const cuts = new Map<string, number>();
     const positions: number[] = [];
     for (const state of this.streams.values()) {
@@ -149,7 +149,7 @@ export class Events {
       let cut = lowerBound(state.positions, beforePosition, count);
       const maxCount = maxCounts.get(state.name);
       if (maxCount !== undefined) cut = Math.max(cut, count - maxCount);
-      cut = Math.min(cut, count - 1);
+      cut = Math.min(cut, count - 1, lowerBound(state.positions, limit, count));
       if (cut <= 0) continue;
       cuts.set(state.name, cut);
       for (let index = 0; index < cut; index++) positions.push(state.positions[index]!);
