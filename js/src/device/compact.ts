@@ -137,6 +137,8 @@ async function rewrite(
     await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds);
     await host.syncDirectory(log.logDirectory);
   } catch (error) {
+    // Gone if the rename happened; if it did not, the rewrite is of no use.
+    await host.remove(temporary).catch(() => undefined);
     throw new RenameFailed(segment.path, error);
   }
   return { removed: removedCount, bytesBefore, bytesAfter: fileOffset };
