@@ -324,11 +324,19 @@ export const SNAPSHOT_BYTES_MAX = 1 << 30;
  */
 export async function readSnapshotFile(host: FileHost, directory: string, name: string): Promise<Uint8Array | undefined> {
   const path = joinPath(directory, name);
-  const bytes = await readWholeFile(host, path, SNAPSHOT_BYTES_MAX);
-  if (bytes && bytes.length > SNAPSHOT_BYTES_MAX) {
-    throw new IOError(`snapshot '${path}' is larger than a snapshot can be (${SNAPSHOT_BYTES_MAX} bytes)`, { path, errno: 'EFBIG', syscall: 'read' });
+  if (!(await host.exists(path))) return undefined;
+  // The size first: a sparse file of many GiB costs nothing to skip.
+  const handle = await host.open(path, { readOnly: true });
+  let size: number;
+  try {
+    size = await handle.size();
+  } finally {
+    await handle.close();
   }
-  return bytes;
+  if (size > SNAPSHOT_BYTES_MAX) {
+    throw new IOError(`snapshot '${path}' is ${size} bytes, larger than a snapshot can be (${SNAPSHOT_BYTES_MAX} bytes)`, { path, errno: 'EFBIG', syscall: 'read' });
+  }
+  return readWholeFile(host, path, SNAPSHOT_BYTES_MAX);
 }
 
 /** Writes the snapshot atomically (temporary file, sync, rename, directory sync), then removes all but the newest SNAPSHOTS_KEPT. */
