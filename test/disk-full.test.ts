@@ -5,11 +5,16 @@
  * on the faulty host (once, or until space returns) and checks what a user can rely on.
  * REELDB_DISK_FULL_SEEDS repeats the sweep with more seeds (what a crash keeps of unsynced data).
  */
+import * as fs from 'node:fs';
+import fsModule from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiskFullError, ReeldbError } from '../js/src/errors.js';
 import { FaultyFileHost } from '../js/src/host/faulty.js';
 import { SEGMENT_HEADER_BYTES } from '../js/src/core/core.js';
-import { reeldb, runtime } from './helpers.js';
+import { segmentName } from '../js/src/device/segments.js';
+import { fromHex, quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
 
 const { open } = reeldb;
 type Db = Awaited<ReturnType<typeof open>>;
@@ -193,4 +198,63 @@ describe(`disk full on ${runtime}`, () => {
       console.log(`disk-full sweep (${name}, ${runtime}): ENOSPC at each of ${count} I/O operations, once and until space returned (${count * 2 * seeds} runs): ${rejected} rejected with a typed error, ${failedStores} left the store failed, every reopen complete and verified`);
     });
   }
+
+  it('hardening A1: an empty segment left in the middle of the log by a failed start is removed at open (ignored read-only); one the log needs is still corruption', { timeout: 60_000 }, async () => {
+    const path = storePath();
+    const db = await open(path, { ...quiet(), segmentBytes: 2048 });
+    for (let index = 0; index < 40; index++) await db.events.append('s', [{ type: 'step', data: { index, text: 'x'.repeat(100) } }]);
+    const storeId = fromHex(db.stats().storeId);
+    const second = db.stats().segments[1]!.firstPosition;
+    await db.close();
+    const core = await reeldb.init();
+    const segments = segmentPaths(path);
+    expect(segments.length).toBeGreaterThan(2);
+    // A complete header for a position inside the first segment, and a 0-byte file: starts that
+    // failed while appends went on in the segment before them.
+    const withHeader = join(path, 'log', segmentName(second - 3));
+    fs.writeFileSync(withHeader, core.encodeSegmentHeader(storeId, second - 3));
+    const empty = join(path, 'log', segmentName(second - 1));
+    fs.writeFileSync(empty, '');
+    const readOnly = quiet();
+    const reader = await open(path, { ...readOnly, readOnly: true });
+    expect((await reader.events.readAll()).length).toBe(40);
+    await reader.close();
+    expect(readOnly.warnings.filter((warning) => /^ignored \d{20}\.seg: .*holds no frames/.test(warning)).length).toBe(2);
+    expect(fs.existsSync(withHeader) && fs.existsSync(empty)).toBe(true);
+    const writer = quiet();
+    const reopened = await open(path, writer);
+    expect((await reopened.events.readAll()).length).toBe(40);
+    await reopened.close();
+    expect(writer.warnings.join('\n')).toMatch(/removed \d{20}\.seg: it starts at position \d+, inside the segment before it, and it holds no frames/);
+    expect(writer.warnings.join('\n')).toMatch(/removed \d{20}\.seg: its header is incomplete \(too short\) and it holds no frames/);
+    expect(segmentPaths(path)).toEqual(segments);
+    // A segment the log needs, emptied: its data is gone, so that is corruption, never removed.
+    fs.truncateSync(segments[1]!, 0);
+    await expect(open(path, quiet())).rejects.toMatchObject({ code: 'CORRUPTION' });
+    expect(fs.existsSync(segments[1]!)).toBe(true);
+  });
+
+  it.runIf(runtime === 'node')('hardening A1: taking the lock on a full disk is DiskFullError and leaves no LOCK temporary file', async () => {
+    const path = storePath();
+    await open(path, quiet()).then((db) => db.close());
+    const real = fsModule.writeFileSync;
+    // The lock's private file is created, then writing it fails, as on a full disk.
+    (fsModule as { writeFileSync: unknown }).writeFileSync = (file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      if (String(file).includes('LOCK.')) {
+        real(file, '');
+        throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+      }
+      return (real as (...args: unknown[]) => void)(file, ...rest);
+    };
+    syncBuiltinESMExports();
+    try {
+      await expect(open(path, quiet())).rejects.toMatchObject({ code: 'DISK_FULL', errno: 'ENOSPC' });
+    } finally {
+      (fsModule as { writeFileSync: unknown }).writeFileSync = real;
+      syncBuiltinESMExports();
+    }
+    expect(fs.readdirSync(path).filter((name) => name.startsWith('LOCK'))).toEqual([]);
+    const db = await open(path, quiet());
+    await db.close();
+  });
 });

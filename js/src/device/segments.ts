@@ -209,8 +209,10 @@ export class SegmentLog {
    * reached by an acknowledged frame; open removes it (read-only: ignores it) with a warning.
    */
   private async isLeftover(session: ScanSession, handle: FileHandle, size: number, from: number, index: number, names: readonly string[], expectedPosition: number): Promise<boolean> {
-    const isLast = index === names.length - 1;
-    if (!isLast && positionOfName(names[index + 1]) !== expectedPosition) return false;
+    // Later files named before the end of the log can only be leftovers too (each is judged in its turn).
+    let next = index + 1;
+    while (next < names.length && positionOfName(names[next]) < expectedPosition) next++;
+    if (next < names.length && positionOfName(names[next]) !== expectedPosition) return false;
     return !(await this.anyValidFrame(session, handle, from, size));
   }
 
