@@ -679,7 +679,8 @@ export class SegmentLog {
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
       const kinds = segment.kinds.values;
-      const handle = await this.acquire(segment);
+      const leased = this.leaseOpen(segment);
+      const handle = leased ?? (await this.acquire(segment));
       try {
         while (first < last) {
           const start = offsets[first]!;
@@ -723,7 +724,7 @@ export class SegmentLog {
         index++;
       }
       const bytes = new Uint8Array(end - start);
-      const handle = await this.acquire(segment);
+      const handle = this.leaseOpen(segment) ?? (await this.acquire(segment));
       try {
         await handle.read(bytes, start);
       } finally {
@@ -754,29 +755,36 @@ export class SegmentLog {
    * beyond `maxOpenSegments` is closed, once its reads finish).
    */
   async acquire(segment: Segment): Promise<FileHandle> {
-    let handle = segment.handle;
-    if (handle) {
-      if (this.cached.delete(segment)) this.cached.set(segment, handle);
-    } else {
-      let opening = this.opening.get(segment);
-      if (!opening) {
-        opening = this.options.host.open(segment.path, { readOnly: true });
-        this.opening.set(segment, opening);
-      }
-      try {
-        handle = await opening;
-      } finally {
-        this.opening.delete(segment);
-      }
-      if (segment.handle) {
-        // Opened twice at once, or replaced meanwhile: keep the one the segment has.
-        if (segment.handle !== handle) await handle.close().catch(() => undefined);
-        handle = segment.handle;
-      } else {
-        segment.handle = handle;
-        this.cache(segment, handle);
-      }
+    const open = this.leaseOpen(segment);
+    if (open) return open;
+    let opening = this.opening.get(segment);
+    if (!opening) {
+      opening = this.options.host.open(segment.path, { readOnly: true });
+      this.opening.set(segment, opening);
     }
+    let handle: FileHandle;
+    try {
+      handle = await opening;
+    } finally {
+      this.opening.delete(segment);
+    }
+    if (segment.handle) {
+      // Opened twice at once, or replaced meanwhile: keep the one the segment has.
+      if (segment.handle !== handle) await handle.close().catch(() => undefined);
+      handle = segment.handle;
+    } else {
+      segment.handle = handle;
+      this.cache(segment, handle);
+    }
+    this.leases.set(handle, (this.leases.get(handle) ?? 0) + 1);
+    return handle;
+  }
+
+  /** acquire without a turn of the event loop when the segment's file is open already (the usual case); undefined otherwise. */
+  private leaseOpen(segment: Segment): FileHandle | undefined {
+    const handle = segment.handle;
+    if (!handle) return undefined;
+    if (this.cached.delete(segment)) this.cached.set(segment, handle);
     this.leases.set(handle, (this.leases.get(handle) ?? 0) + 1);
     return handle;
   }
