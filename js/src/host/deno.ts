@@ -202,7 +202,7 @@ export class DenoFileHost implements FileHost {
   }
 
   async replace(from: string, to: string): Promise<void> {
-    io(to, 'rename', () => Deno.renameSync(from, to));
+    io(from, 'rename', () => Deno.renameSync(from, to));
   }
 
   async syncDirectory(directory: string): Promise<void> {

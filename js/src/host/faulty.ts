@@ -269,7 +269,7 @@ export class FaultyFileHost implements FileHost {
     to = normalise(to);
     const inode = this.current.get(from);
     if (!inode) throw errno('ENOENT', `no such file, rename '${from}'`, from, 'rename');
-    this.operation('other', to, 'rename');
+    this.operation('other', from, 'rename');
     this.current.delete(from);
     this.current.set(to, inode);
   }

@@ -140,7 +140,7 @@ export class NodeFileHost implements FileHost {
   }
 
   async replace(from: string, to: string): Promise<void> {
-    io(to, 'rename', () => fs.renameSync(from, to));
+    io(from, 'rename', () => fs.renameSync(from, to));
   }
 
   syncDirectory(directory: string): Promise<void> {
