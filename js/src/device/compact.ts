@@ -78,7 +78,7 @@ async function rewrite(
   view.setUint32(44, core.crc32c(header.subarray(0, 44)), true);
 
   const temporary = `${segment.path}${COMPACT_SUFFIX}`;
-  const target = await host.open(temporary, { create: true });
+  const target = await log.openFile(temporary, { create: true });
   const newOffsets = new Uint32Array(count);
   const newLengths = new Uint32Array(count);
   const newKinds = new Uint8Array(count);
@@ -133,7 +133,7 @@ async function rewrite(
   try {
     await host.replace(temporary, segment.path);
     // The path names the new file from here: read through it before anything else can fail.
-    const handle = await host.open(segment.path, {});
+    const handle = await log.openFile(segment.path, {});
     await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds);
     await host.syncDirectory(log.logDirectory);
   } catch (error) {

@@ -169,7 +169,7 @@ export class SegmentLog {
     const sizes: number[] = [];
     try {
       for (const name of names) {
-        const handle = await host.open(joinPath(this.logDirectory, name), { readOnly });
+        const handle = await this.openFile(joinPath(this.logDirectory, name), { readOnly });
         try {
           sizes.push(await handle.size());
         } finally {
@@ -199,8 +199,34 @@ export class SegmentLog {
 
   /** Opens the segment file `name` as recovery needs it (read-write on a writable open: the last one may be truncated). */
   private openForRecovery(name: string): Promise<FileHandle> {
-    return this.options.host.open(joinPath(this.logDirectory, name), { readOnly: this.options.readOnly });
+    return this.openFile(joinPath(this.logDirectory, name), { readOnly: this.options.readOnly });
   }
+
+  /**
+   * Opens a file; when the process is out of descriptors (EMFILE, ENFILE), closes the cached
+   * read handles, keeps half as many from then on, and tries once more. What still fails is
+   * the host's typed IOError.
+   */
+  /** @internal also used by compaction */
+  async openFile(path: string, options: { readOnly?: boolean; create?: boolean }): Promise<FileHandle> {
+    try {
+      return await this.options.host.open(path, options);
+    } catch (error) {
+      const errno = (error as { errno?: unknown }).errno;
+      if ((errno !== 'EMFILE' && errno !== 'ENFILE') || this.cached.size === 0) throw error;
+      this.openLimit = Math.max(1, Math.floor(this.cached.size / 2));
+      for (const [segment, handle] of [...this.cached]) {
+        if (this.leases.has(handle)) continue;
+        this.cached.delete(segment);
+        if (segment.handle === handle) segment.handle = undefined;
+        await handle.close().catch(() => undefined);
+      }
+      return this.options.host.open(path, options);
+    }
+  }
+
+  /** Cached read handles at most (maxOpenSegments, lowered when the process ran out of descriptors). */
+  private openLimit: number | undefined;
 
   /**
    * Whether the file `name` (at `index`) is a leftover of a segment start that failed or that
@@ -544,7 +570,7 @@ export class SegmentLog {
     const path = joinPath(this.logDirectory, name);
     await host.mkdir(this.logDirectory);
     const existed = await host.exists(path);
-    const handle = await host.open(path, { create: true });
+    const handle = await this.openFile(path, { create: true });
     try {
       await handle.truncate(0);
       await handle.write(core.encodeSegmentHeader(storeId, firstPosition), 0);
@@ -759,7 +785,7 @@ export class SegmentLog {
     if (open) return open;
     let opening = this.opening.get(segment);
     if (!opening) {
-      opening = this.options.host.open(segment.path, { readOnly: true });
+      opening = this.openFile(segment.path, { readOnly: true });
       this.opening.set(segment, opening);
     }
     let handle: FileHandle;
@@ -792,7 +818,7 @@ export class SegmentLog {
   /** Puts a sealed segment's open handle in the cache, closing the least recently used beyond the limit. */
   private cache(segment: Segment, handle: FileHandle): void {
     this.cached.set(segment, handle);
-    const limit = this.options.maxOpenSegments ?? MAX_OPEN_SEGMENTS;
+    const limit = this.openLimit ?? this.options.maxOpenSegments ?? MAX_OPEN_SEGMENTS;
     for (const [oldest, oldHandle] of this.cached) {
       if (this.cached.size <= limit) break;
       this.cached.delete(oldest);
