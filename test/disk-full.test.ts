@@ -5,6 +5,7 @@
  * on the faulty host (once, or until space returns) and checks what a user can rely on.
  * REELDB_DISK_FULL_SEEDS repeats the sweep with more seeds (what a crash keeps of unsynced data).
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import fsModule from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -221,6 +222,13 @@ describe(`disk full on ${runtime}`, () => {
     await reader.close();
     expect(readOnly.warnings.filter((warning) => /^ignored \d{20}\.seg: .*holds no frames/.test(warning)).length).toBe(2);
     expect(fs.existsSync(withHeader) && fs.existsSync(empty)).toBe(true);
+    if (runtime === 'node') {
+      // reeldb verify (a read-only full scan) says ok and names what it ignored.
+      const verified = spawnSync('node', [new URL('../js/bin/reeldb.mjs', import.meta.url).pathname, 'verify', path], { encoding: 'utf8', timeout: 30_000 });
+      expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/^ok: /m);
+      expect(verified.stderr).toMatch(/ignored \d{20}\.seg/);
+    }
     const writer = quiet();
     const reopened = await open(path, writer);
     expect((await reopened.events.readAll()).length).toBe(40);
