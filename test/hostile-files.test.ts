@@ -7,7 +7,7 @@
  * event loop, where no timer could fire).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Core } from '../js/src/core/core.js';
@@ -186,6 +186,32 @@ describe(`hostile files on ${runtime}`, () => {
       expect(after.rss - before.rss).toBeLessThan(384 << 20);
     }
     expect(statSync(segment!).size).toBe(size);
+  });
+
+  it('hardening A5: valid frames after a zero gap too long to probe at once are still found: damage, not a torn tail', { timeout: 120_000 }, async () => {
+    const path = storePath();
+    await build(path, 10);
+    const [segment] = segmentPaths(path);
+    const bytes = readFileSync(segment!);
+    // Frame boundaries (begin record: magic "RLFB", then the frame's length).
+    const ends: number[] = [];
+    for (let offset = 48; offset + 32 <= bytes.length && bytes.toString('latin1', offset, offset + 4) === 'RLFB'; ) {
+      offset += bytes.readUInt32LE(offset + 4);
+      ends.push(offset);
+    }
+    expect(ends.length).toBe(10);
+    // The first five frames, a 96 MiB hole where the sixth should be, then the last four:
+    // each was written after the one before was synced, so the hole is damage to synced data.
+    const gap = 96 << 20;
+    writeFileSync(segment!, bytes.subarray(0, ends[4]!));
+    truncateSync(segment!, ends[4]! + gap);
+    const fd = openSync(segment!, 'r+');
+    writeSync(fd, bytes.subarray(ends[5]!), 0, bytes.length - ends[5]!, ends[4]! + gap);
+    closeSync(fd);
+    for (const readOnly of [true, false]) {
+      await expect(open(path, { ...quiet(), readOnly })).rejects.toMatchObject({ code: 'CORRUPTION', offset: ends[4], file: segment!.replaceAll('\\', '/') });
+    }
+    expect(statSync(segment!).size).toBe(ends[4]! + gap + bytes.length - ends[5]!);
   });
 
   it('hardening A5: a wasm trap in the core is an InternalError, never a RuntimeError', async () => {

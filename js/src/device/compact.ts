@@ -38,11 +38,11 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   const lengths = segment.lengths.values.slice(0, count);
   const kinds = segment.kinds.values.slice(0, count);
   const bytesBefore = segment.size;
-  const source = await log.acquire(segment);
+  const source = await log.handles.acquire(segment);
   try {
     return await rewrite(log, segment, removed, source, { count, offsets, lengths, kinds, bytesBefore });
   } finally {
-    await log.release(source);
+    await log.handles.release(source);
   }
 }
 
@@ -78,7 +78,7 @@ async function rewrite(
   view.setUint32(44, core.crc32c(header.subarray(0, 44)), true);
 
   const temporary = `${segment.path}${COMPACT_SUFFIX}`;
-  const target = await log.openFile(temporary, { create: true });
+  const target = await log.handles.open(temporary, { create: true });
   const newOffsets = new Uint32Array(count);
   const newLengths = new Uint32Array(count);
   const newKinds = new Uint8Array(count);
@@ -133,7 +133,7 @@ async function rewrite(
   try {
     await host.replace(temporary, segment.path);
     // The path names the new file from here: read through it before anything else can fail.
-    const handle = await log.openFile(segment.path, {});
+    const handle = await log.handles.open(segment.path, {});
     await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds);
     await host.syncDirectory(log.logDirectory);
   } catch (error) {

@@ -7,6 +7,8 @@ import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, ty
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
 import { GrowableUint32, GrowableUint8 } from './growable.js';
+import { SegmentHandles } from './handles.js';
+import { probeInChunks } from './probe.js';
 import type { LogImage } from '../engine/snapshot.js';
 
 export const SEGMENT_NAME = /^(\d{20})\.seg$/;
@@ -18,9 +20,6 @@ export const SCAN_CHUNK_BYTES = 4 << 20;
 export const PROBE_WHOLE_BYTES = 64 << 20;
 /** Sealed segments whose read handles stay open by default (`maxOpenSegments`); the current segment's is extra. */
 export const MAX_OPEN_SEGMENTS = 64;
-const FRAME_BEGIN_MAGIC = 0x42464c52;
-/** The format's frame size cap (docs/FORMAT.md §6). */
-const FRAME_BYTES_MAX = 1 << 30;
 
 /** The first position a segment file's name gives, or -1. */
 function positionOfName(name: string | undefined): number {
@@ -68,7 +67,7 @@ export class Segment {
   startedByPrune = false;
   /**
    * The open file, or undefined while closed: the current segment's stays open; sealed ones
-   * are opened on demand and kept in a bounded cache (SegmentLog.acquire).
+   * are opened on demand and kept in a bounded cache (handles.ts).
    */
   constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle | undefined, public size: number) {}
   get nextPosition(): number {
@@ -121,12 +120,8 @@ export class SegmentLog {
   lastChecksum = 0;
   /** Bytes of frames appended since open. */
   appendedBytes = 0;
-  /** Reads in flight per file handle; a handle replaced by compaction is closed once it has none. */
-  private readonly leases = new Map<FileHandle, number>();
-  private readonly retired = new Set<FileHandle>();
-  /** Sealed segments with an open handle, least recently used first (at most maxOpenSegments). */
-  private readonly cached = new Map<Segment, FileHandle>();
-  private readonly opening = new Map<Segment, Promise<FileHandle>>();
+  /** Open segment files: the current one's, and a bounded cache of sealed ones. */
+  readonly handles: SegmentHandles;
   /** Frames appended but not yet written: they go to the OS in one write per flush. */
   private pending = new Uint8Array(0);
   private pendingLength = 0;
@@ -136,6 +131,7 @@ export class SegmentLog {
 
   private constructor(private readonly options: SegmentLogOptions) {
     this.logDirectory = joinPath(options.directory, 'log');
+    this.handles = new SegmentHandles(options.host, options.maxOpenSegments ?? MAX_OPEN_SEGMENTS);
   }
 
   get nextPosition(): number {
@@ -169,7 +165,7 @@ export class SegmentLog {
     const sizes: number[] = [];
     try {
       for (const name of names) {
-        const handle = await this.openFile(joinPath(this.logDirectory, name), { readOnly });
+        const handle = await this.handles.open(joinPath(this.logDirectory, name), { readOnly });
         try {
           sizes.push(await handle.size());
         } finally {
@@ -182,7 +178,7 @@ export class SegmentLog {
       await this.recovering?.close().catch(() => undefined);
       for (const segment of this.segments) await segment.handle?.close().catch(() => undefined);
       this.segments.length = 0;
-      this.cached.clear();
+      await this.handles.closeAll([]);
       throw error;
     }
   }
@@ -193,40 +189,14 @@ export class SegmentLog {
   /** A recovered segment joins the log; the one before it is sealed, and its handle joins the bounded cache. */
   private pushRecovered(segment: Segment): void {
     this.segments.push(segment);
-    const sealed = this.segments[this.segments.length - 2];
-    if (sealed?.handle && !this.cached.has(sealed)) this.cache(sealed, sealed.handle);
+    this.handles.seal(this.segments[this.segments.length - 2]);
   }
 
   /** Opens the segment file `name` as recovery needs it (read-write on a writable open: the last one may be truncated). */
   private openForRecovery(name: string): Promise<FileHandle> {
-    return this.openFile(joinPath(this.logDirectory, name), { readOnly: this.options.readOnly });
+    return this.handles.open(joinPath(this.logDirectory, name), { readOnly: this.options.readOnly });
   }
 
-  /**
-   * Opens a file; when the process is out of descriptors (EMFILE, ENFILE), closes the cached
-   * read handles, keeps half as many from then on, and tries once more. What still fails is
-   * the host's typed IOError.
-   */
-  /** @internal also used by compaction */
-  async openFile(path: string, options: { readOnly?: boolean; create?: boolean }): Promise<FileHandle> {
-    try {
-      return await this.options.host.open(path, options);
-    } catch (error) {
-      const errno = (error as { errno?: unknown }).errno;
-      if ((errno !== 'EMFILE' && errno !== 'ENFILE') || this.cached.size === 0) throw error;
-      this.openLimit = Math.max(1, Math.floor(this.cached.size / 2));
-      for (const [segment, handle] of [...this.cached]) {
-        if (this.leases.has(handle)) continue;
-        this.cached.delete(segment);
-        if (segment.handle === handle) segment.handle = undefined;
-        await handle.close().catch(() => undefined);
-      }
-      return this.options.host.open(path, options);
-    }
-  }
-
-  /** Cached read handles at most (maxOpenSegments, lowered when the process ran out of descriptors). */
-  private openLimit: number | undefined;
 
   /**
    * Whether the file `name` (at `index`) is a leftover of a segment start that failed or that
@@ -499,64 +469,11 @@ export class SegmentLog {
   private async probeAfter(session: ScanSession, handle: FileHandle, offset: number, size: number): Promise<Probe> {
     const length = size - offset;
     if (length <= 0) return { offset: -1, frames: 0, durablePosition: 0 };
-    if (length > PROBE_WHOLE_BYTES) return this.probeInChunks(session, handle, offset, size);
+    if (length > PROBE_WHOLE_BYTES) return probeInChunks(session, handle, offset, size, this.options.storeId);
     const view = session.bufferView(length);
     const read = await handle.read(view.subarray(0, length), offset);
     const probe = session.probeAfter(read, 8, this.options.storeId);
     return probe.offset >= 0 ? { ...probe, offset: offset + probe.offset } : probe;
-  }
-
-  /**
-   * probeAfter over a long rest (a zero-filled or garbage tail of any size) in bounded memory:
-   * reads it in SCAN_CHUNK_BYTES pieces looking for begin magics at frame alignment, and has
-   * the core check only the frame each one claims (so memory is at most one frame, never the
-   * rest). Frames found are skipped over, as the core's probe does.
-   */
-  private async probeInChunks(session: ScanSession, handle: FileHandle, offset: number, size: number): Promise<Probe> {
-    const found: Probe = { offset: -1, frames: 0, durablePosition: 0 };
-    const chunk = new Uint8Array(SCAN_CHUNK_BYTES);
-    const chunkView = new DataView(chunk.buffer);
-    let base = 0; // the file offset of chunk[0]
-    let filled = 0; // bytes of chunk read from there
-    const edges = new Uint8Array(8);
-    const edgeView = new DataView(edges.buffer);
-    let at = offset + 8;
-    while (at + FRAME_BEGIN_BYTES + 8 <= size) {
-      // The next aligned begin magic at or after `at` (offsets are 8-aligned, so a magic never
-      // straddles chunks); the chunk in memory is searched on before the next one is read.
-      let candidate = -1;
-      while (candidate < 0 && at < size) {
-        if (at < base || at >= base + filled) {
-          base = at;
-          filled = await handle.read(chunk.subarray(0, Math.min(chunk.length, size - base)), base);
-          if (filled === 0) break;
-        }
-        for (let index = chunk.indexOf(0x52, at - base); index >= 0 && index + 4 <= filled; index = chunk.indexOf(0x52, index + 1)) {
-          if ((base + index) % 8 === 0 && chunkView.getUint32(index, true) === FRAME_BEGIN_MAGIC) {
-            candidate = base + index;
-            break;
-          }
-        }
-        if (candidate < 0) at = base + filled;
-      }
-      if (candidate < 0) break;
-      at = candidate + 8;
-      // Its claimed length, and the end magic there, before reading the whole frame.
-      await handle.read(edges, candidate);
-      const length = edgeView.getUint32(4, true);
-      if (length < FRAME_BEGIN_BYTES + 8 || length % 8 !== 0 || length > FRAME_BYTES_MAX || candidate + length > size) continue;
-      await handle.read(edges, candidate + length - 8);
-      if (edgeView.getUint32(4, true) !== FRAME_END_MAGIC) continue;
-      const view = session.bufferView(length);
-      const read = await handle.read(view.subarray(0, length), candidate);
-      const probe = session.probeAfter(read, 0, this.options.storeId);
-      if (probe.offset !== 0) continue;
-      if (found.offset < 0) found.offset = candidate;
-      found.frames++;
-      found.durablePosition = Math.max(found.durablePosition, probe.durablePosition);
-      at = candidate + length;
-    }
-    return found;
   }
 
   /**
@@ -570,7 +487,7 @@ export class SegmentLog {
     const path = joinPath(this.logDirectory, name);
     await host.mkdir(this.logDirectory);
     const existed = await host.exists(path);
-    const handle = await this.openFile(path, { create: true });
+    const handle = await this.handles.open(path, { create: true });
     try {
       await handle.truncate(0);
       await handle.write(core.encodeSegmentHeader(storeId, firstPosition), 0);
@@ -588,8 +505,7 @@ export class SegmentLog {
     const segment = new Segment(name, path, firstPosition, handle, SEGMENT_HEADER_BYTES);
     this.segments.push(segment);
     // The segment before it is sealed now: its handle joins the bounded cache.
-    const sealed = this.segments[this.segments.length - 2];
-    if (sealed?.handle && !this.cached.has(sealed)) this.cache(sealed, sealed.handle);
+    this.handles.seal(this.segments[this.segments.length - 2]);
     return segment;
   }
 
@@ -705,8 +621,7 @@ export class SegmentLog {
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
       const kinds = segment.kinds.values;
-      const leased = this.leaseOpen(segment);
-      const handle = leased ?? (await this.acquire(segment));
+      const handle = this.handles.leaseOpen(segment) ?? (await this.handles.acquire(segment));
       try {
         while (first < last) {
           const start = offsets[first]!;
@@ -720,7 +635,7 @@ export class SegmentLog {
           first = stop;
         }
       } finally {
-        await this.release(handle);
+        await this.handles.release(handle);
       }
       position = end;
     }
@@ -750,11 +665,11 @@ export class SegmentLog {
         index++;
       }
       const bytes = new Uint8Array(end - start);
-      const handle = this.leaseOpen(segment) ?? (await this.acquire(segment));
+      const handle = this.handles.leaseOpen(segment) ?? (await this.handles.acquire(segment));
       try {
         await handle.read(bytes, start);
       } finally {
-        await this.release(handle);
+        await this.handles.release(handle);
       }
       for (let at = startIndex; at < index; at++) {
         const local = positions[at]! - base;
@@ -765,82 +680,7 @@ export class SegmentLog {
 
   async close(): Promise<void> {
     await this.flushWrites().catch(() => undefined);
-    for (const segment of this.segments) {
-      const handle = segment.handle;
-      segment.handle = undefined;
-      await handle?.close().catch(() => undefined);
-    }
-    this.cached.clear();
-    for (const handle of this.retired) await handle.close().catch(() => undefined);
-    this.retired.clear();
-  }
-
-  /**
-   * A handle on `segment`'s file for a read, leased until `release`: the current segment's,
-   * or a sealed one's from the bounded cache (opened on demand; the least recently used one
-   * beyond `maxOpenSegments` is closed, once its reads finish).
-   */
-  async acquire(segment: Segment): Promise<FileHandle> {
-    const open = this.leaseOpen(segment);
-    if (open) return open;
-    let opening = this.opening.get(segment);
-    if (!opening) {
-      opening = this.openFile(segment.path, { readOnly: true });
-      this.opening.set(segment, opening);
-    }
-    let handle: FileHandle;
-    try {
-      handle = await opening;
-    } finally {
-      this.opening.delete(segment);
-    }
-    if (segment.handle) {
-      // Opened twice at once, or replaced meanwhile: keep the one the segment has.
-      if (segment.handle !== handle) await handle.close().catch(() => undefined);
-      handle = segment.handle;
-    } else {
-      segment.handle = handle;
-      this.cache(segment, handle);
-    }
-    this.leases.set(handle, (this.leases.get(handle) ?? 0) + 1);
-    return handle;
-  }
-
-  /** acquire without a turn of the event loop when the segment's file is open already (the usual case); undefined otherwise. */
-  private leaseOpen(segment: Segment): FileHandle | undefined {
-    const handle = segment.handle;
-    if (!handle) return undefined;
-    if (this.cached.delete(segment)) this.cached.set(segment, handle);
-    this.leases.set(handle, (this.leases.get(handle) ?? 0) + 1);
-    return handle;
-  }
-
-  /** Puts a sealed segment's open handle in the cache, closing the least recently used beyond the limit. */
-  private cache(segment: Segment, handle: FileHandle): void {
-    this.cached.set(segment, handle);
-    const limit = this.openLimit ?? this.options.maxOpenSegments ?? MAX_OPEN_SEGMENTS;
-    for (const [oldest, oldHandle] of this.cached) {
-      if (this.cached.size <= limit) break;
-      this.cached.delete(oldest);
-      if (oldest.handle === oldHandle) oldest.handle = undefined;
-      if (this.leases.has(oldHandle)) this.retired.add(oldHandle);
-      else void oldHandle.close().catch(() => undefined);
-    }
-  }
-
-  /** Open sealed-segment handles (for tests and stats). */
-  get openSegmentHandles(): number {
-    return this.cached.size;
-  }
-
-  async release(handle: FileHandle): Promise<void> {
-    const count = (this.leases.get(handle) ?? 1) - 1;
-    if (count > 0) {
-      this.leases.set(handle, count);
-      return;
-    }
-    this.leases.delete(handle);
-    if (this.retired.delete(handle)) await handle.close().catch(() => undefined);
+    await this.handles.closeAll(this.segments);
   }
 
   /**
@@ -849,10 +689,6 @@ export class SegmentLog {
    */
   async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array): Promise<void> {
     if (segment === this.current) throw new Error('the current segment cannot be replaced');
-    const old = segment.handle;
-    segment.handle = handle;
-    this.cached.delete(segment);
-    this.cache(segment, handle);
     segment.size = size;
     const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8() };
     index.offsets.assign(offsets);
@@ -861,9 +697,7 @@ export class SegmentLog {
     segment.offsets = index.offsets;
     segment.lengths = index.lengths;
     segment.kinds = index.kinds;
-    if (!old) return;
-    if (this.leases.has(old)) this.retired.add(old);
-    else await old.close().catch(() => undefined);
+    await this.handles.replace(segment, handle);
   }
 
   /** @internal what compaction needs: the host, core and store id. */
