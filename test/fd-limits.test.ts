@@ -88,6 +88,25 @@ describe.runIf(linux)(`file descriptors on ${runtime}`, () => {
     expect(openUnderLimit(path, 256, undefined, 4)).toMatchObject({ opened: true, events });
   });
 
+  it('hardening A6: a read-only store that reopens a segment file the writer rewrote since gets a typed ESTALE error, never other bytes', { timeout: 120_000 }, async () => {
+    const path = storePath();
+    const events = await build(path, 30);
+    const reader = await open(path, { ...quiet(), readOnly: true, maxOpenSegments: 1 });
+    const writer = await open(path, quiet());
+    const result = await writer.prune({ events: { beforePosition: events } });
+    expect(result.segmentsRewritten).toBeGreaterThan(2);
+    // The reader holds one sealed file at most: reading from the start reopens rewritten ones.
+    const outcome = await reader.events.readAll().then(
+      (all) => ({ all }),
+      (error: unknown) => ({ error }),
+    );
+    if ('all' in outcome) expect(outcome.all.length).toBe(events);
+    else expect(outcome.error).toMatchObject({ code: 'IO_ERROR', errno: 'ESTALE' });
+    expect('error' in outcome).toBe(true);
+    await reader.close();
+    await writer.close();
+  });
+
   it('hardening A6: a prune on every step does not seal a nearly empty segment each time', { timeout: 120_000 }, async () => {
     const path = storePath();
     const db = await open(path, { ...quiet(), snapshotBytes: 0 });

@@ -5,11 +5,13 @@
  * (`maxOpenSegments`). Reads lease a handle; one closed by the cache or replaced by compaction
  * while leased is closed when its last read releases it.
  */
+import { IOError } from '../errors.js';
 import type { FileHandle, FileHost, OpenOptions } from '../host/types.js';
 
-/** What the cache needs of a segment: its path and its open handle, if any. */
+/** What the cache needs of a segment: its path, its size as indexed, and its open handle, if any. */
 export interface HandleOwner {
   readonly path: string;
+  readonly size: number;
   handle: FileHandle | undefined;
 }
 
@@ -25,6 +27,11 @@ export class SegmentHandles {
   private lowered: number | undefined;
 
   constructor(private readonly host: FileHost, private readonly limit: number) {}
+
+  /** Sealed-segment handles kept open at most. */
+  get capacity(): number {
+    return this.lowered ?? this.limit;
+  }
 
   /**
    * Opens a file; when the process is out of descriptors (EMFILE, ENFILE), closes the cached
@@ -68,7 +75,16 @@ export class SegmentHandles {
     if (open) return open;
     let opening = this.opening.get(segment);
     if (!opening) {
-      opening = this.open(segment.path, { readOnly: true });
+      opening = this.open(segment.path, { readOnly: true }).then(async (handle) => {
+        // Reopened later, the file must still be the one indexed: another process (a writer
+        // beside this read-only store) may have rewritten it since, and its offsets differ.
+        const size = await handle.size();
+        if (size !== segment.size) {
+          await handle.close().catch(() => undefined);
+          throw new IOError(`segment '${segment.path}' is ${size} bytes, not the ${segment.size} this store indexed: another process rewrote it (a compaction by the writer); reopen the store`, { path: segment.path, errno: 'ESTALE', syscall: 'open' });
+        }
+        return handle;
+      });
       this.opening.set(segment, opening);
     }
     let handle: FileHandle;

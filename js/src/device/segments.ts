@@ -433,6 +433,13 @@ export class SegmentLog {
       position += image.offsets.length;
     }
     if (position !== resume.position) throw new SnapshotMismatch(`its segments hold ${position} entries, it covers ${resume.position}`);
+    // The newest covered files held open now (as many as the cache keeps), as a full scan leaves
+    // them: what this open reads of them cannot change under it.
+    for (let index = Math.max(0, images.length - 1 - this.handles.capacity); index < images.length - 1; index++) {
+      const segment = this.segments[index]!;
+      segment.handle = await this.handles.open(segment.path, { readOnly: true });
+      this.handles.seal(segment);
+    }
     const lastImage = images[images.length - 1]!;
     if (lastImage.coveredSize > SEGMENT_HEADER_BYTES) {
       // The last covered frame ends there: its end record holds the checksum the chain goes on from.
