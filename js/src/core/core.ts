@@ -44,14 +44,23 @@ function guardExports(exports: CoreExports): CoreExports {
       continue;
     }
     const call = value as (...args: number[]) => number;
-    guarded[name] = (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => {
-      try {
-        return call(a, b, c, d, e, f, g, h);
-      } catch (error) {
-        if (error instanceof WebAssembly.RuntimeError || error instanceof RangeError) throw new InternalError(name, error);
-        throw error;
-      }
-    };
+    const trapped = (error: unknown) => (error instanceof WebAssembly.RuntimeError || error instanceof RangeError ? new InternalError(name, error) : error);
+    guarded[name] =
+      call.length <= 8
+        ? (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => {
+            try {
+              return call(a, b, c, d, e, f, g, h);
+            } catch (error) {
+              throw trapped(error);
+            }
+          }
+        : (...args: number[]) => {
+            try {
+              return call(...args);
+            } catch (error) {
+              throw trapped(error);
+            }
+          };
   }
   return guarded as unknown as CoreExports;
 }
