@@ -345,6 +345,11 @@ export async function readSnapshotFile(host: FileHost, directory: string, name: 
 export async function writeSnapshotFile(core: Core, host: FileHost, directory: string, image: SnapshotImage): Promise<{ name: string; bytes: number }> {
   const bytes = encodeSnapshot(core, image);
   const name = snapshotName(image.position);
+  if (bytes.length > SNAPSHOT_BYTES_MAX) {
+    // Open would skip it: writing it only costs disk.
+    const path = joinPath(directory, name);
+    throw new IOError(`snapshot '${path}' would be ${bytes.length} bytes, larger than a snapshot can be (${SNAPSHOT_BYTES_MAX} bytes); open scans the log instead`, { path, errno: 'EFBIG', syscall: 'write' });
+  }
   await writeFileAtomic(host, directory, name, bytes);
   const names = await listSnapshots(host, directory);
   let removed = false;
