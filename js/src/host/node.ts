@@ -182,7 +182,7 @@ export class NodeFileHost implements FileHost {
           try {
             fs.rmSync(temporary, { force: true });
           } catch {
-            // nothing more can be done; a writable open removes stale lock temporaries
+            // nothing more can be done here (a crash at this point can leave it too; it is harmless)
           }
         }
       },
