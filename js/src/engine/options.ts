@@ -18,7 +18,7 @@ export const LIMITS = {
   maxBatchEvents: 65536,
   /** Encoded bytes of one append: 256 MiB (a frame is capped at 1 GiB by the format). */
   maxBatchBytes: 256 << 20,
-  /** One checkpoint state, serialised: 64 MiB. */
+  /** One checkpoint: its state serialised plus its metadata (UTF-8 JSON): 64 MiB. */
   maxCheckpointBytes: 64 << 20,
   /** Sealed segments whose read handles stay open at once: 64 (the current segment's is extra; others are reopened on demand). */
   maxOpenSegments: 64,
@@ -48,7 +48,7 @@ export interface OpenOptions {
   maxBatchEvents?: number;
   /** Encoded bytes of one append (at most 512 MiB, which keeps a frame under the format's 1 GiB). */
   maxBatchBytes?: number;
-  /** One checkpoint state, serialised (at most 256 MiB). */
+  /** One checkpoint: its state serialised plus its metadata (at most 256 MiB). */
   maxCheckpointBytes?: number;
   /** Sealed segments whose read handles stay open at once, least recently used closed first (1–65,536). Default 64:
    *  the store needs about this many file descriptors plus a few, whatever the number of segments. */
