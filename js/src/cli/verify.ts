@@ -13,7 +13,9 @@ import { CorruptionError } from '../index.node.js';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { init } from '../index.node.js';
-import { decodeSnapshot, SNAPSHOT_NAME } from '../engine/snapshot.js';
+import { decodeSnapshot, readSnapshotFile, SNAPSHOT_NAME } from '../engine/snapshot.js';
+import { ReeldbError } from '../errors.js';
+import { NodeFileHost } from '../host/node.js';
 import { EXIT_FAILURE, EXIT_OK, onePath, openStore, parseArgs, type Cli } from './common.js';
 
 export const VERIFY_USAGE = `usage: reeldb verify <path>
@@ -93,7 +95,15 @@ async function checkSnapshots(cli: Cli, path: string, scanned: Opened): Promise<
   const storeId = Uint8Array.from(scanned.stats().storeId.match(/../g)!.map((hex) => parseInt(hex, 16)));
   const otherVersion = new Set<string>();
   for (const name of names) {
-    const decoded = decodeSnapshot(core, new Uint8Array(fs.readFileSync(join(path, name))), storeId);
+    // Through the host: a FIFO or directory named like a snapshot is refused, never read (a FIFO would hang).
+    let decoded: ReturnType<typeof decodeSnapshot>;
+    try {
+      const bytes = await readSnapshotFile(new NodeFileHost(), path, name);
+      decoded = bytes ? decodeSnapshot(core, bytes, storeId) : { ok: false, offset: 0, reason: 'it vanished' };
+    } catch (error) {
+      if (!(error instanceof ReeldbError)) throw error;
+      decoded = { ok: false, offset: 0, reason: error.message };
+    }
     if (!decoded.ok && decoded.otherVersion !== undefined) {
       // A snapshot of another version (before entry checks, docs/FORMAT.md §15) is a cache open skips, not damage.
       await cli.stdout.line(`note: ${join(path, name)} is snapshot version ${decoded.otherVersion}; open ignores it and scans the log, and the next snapshot replaces it`);

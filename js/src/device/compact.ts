@@ -9,7 +9,8 @@
  * either the old segment or the new one (docs/FORMAT.md §17).
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, StoreFailedError } from '../errors.js';
+import type { FileHandle } from '../host/types.js';
 import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
 
 export { KIND_PRUNED } from './segments.js';
@@ -70,14 +71,27 @@ export function compactedSize(segment: Segment, removed: ReadonlySet<number>, re
  * the new file.
  */
 export async function compactSegment(log: SegmentLog, segment: Segment, rewrite: Rewrite): Promise<CompactResult> {
-  const { removed, replaced } = rewrite;
-  const { host, core, storeId } = log.context;
   const count = segment.offsets.length;
   const offsets = segment.offsets.values.slice(0, count);
   const lengths = segment.lengths.values.slice(0, count);
   const kinds = segment.kinds.values.slice(0, count);
   const bytesBefore = segment.size;
-  const source = segment.handle;
+  const source = await log.handles.acquire(segment);
+  try {
+    return await rewriteFrom(log, segment, rewrite, source, { count, offsets, lengths, kinds, bytesBefore });
+  } finally {
+    await log.handles.release(source);
+  }
+}
+
+async function rewriteFrom(
+  log: SegmentLog,
+  segment: Segment,
+  { removed, replaced }: Rewrite,
+  source: FileHandle,
+  { count, offsets, lengths, kinds, bytesBefore }: { count: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; bytesBefore: number },
+): Promise<CompactResult> {
+  const { host, core, storeId } = log.context;
 
   // The chain around the segment: what its first frame chains from, and what the next
   // segment's first frame chains from (kept in the new header).
@@ -102,7 +116,7 @@ export async function compactSegment(log: SegmentLog, segment: Segment, rewrite:
   view.setUint32(44, core.crc32c(header.subarray(0, 44)), true);
 
   const temporary = `${segment.path}${COMPACT_SUFFIX}`;
-  const target = await host.open(temporary, { create: true });
+  const target = await log.handles.open(temporary, { create: true });
   const newOffsets = new Uint32Array(count);
   const newLengths = new Uint32Array(count);
   const newKinds = new Uint8Array(count);
@@ -166,20 +180,24 @@ export async function compactSegment(log: SegmentLog, segment: Segment, rewrite:
   try {
     await host.replace(temporary, segment.path);
     // The path names the new file from here: read through it before anything else can fail.
-    const handle = await host.open(segment.path, {});
+    const handle = await log.handles.open(segment.path, {});
     await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds, newChecks);
     await host.syncDirectory(log.logDirectory);
   } catch (error) {
+    // Gone if the rename happened; if it did not, the rewrite is of no use.
+    await host.remove(temporary).catch(() => undefined);
     throw new RenameFailed(segment.path, error);
   }
   return { removed: removedCount, bytesBefore, bytesAfter: fileOffset };
 }
 
-/** The rename of a rewritten segment, or what follows it, failed: the file may be old or new. */
-export class RenameFailed extends Error {
+/**
+ * The rename of a rewritten segment, or what follows it, failed: the file may be old or new,
+ * so the store must fail (a StoreFailedError whose cause is the typed I/O error).
+ */
+export class RenameFailed extends StoreFailedError {
   readonly renamed = true;
-  constructor(path: string, override readonly cause: unknown) {
-    super(`replacing ${path} with its rewritten version failed: ${(cause as Error)?.message ?? String(cause)}`);
-    this.name = 'RenameFailed';
+  constructor(path: string, cause: unknown) {
+    super(`replacing ${path} with its rewritten version failed (${(cause as Error)?.message ?? String(cause)})`, cause);
   }
 }

@@ -110,6 +110,10 @@ function logBytes(log: SegmentLog): number {
 }
 
 /** Entry kinds whose dead entries in the current segment make a prune seal it: data, and explicit deletions (their names). */
+function isDeletion(kind: number): boolean {
+  return kind === KIND_EVENT_STREAM_DELETED || kind === KIND_CHECKPOINT_THREAD_DELETED;
+}
+
 function sealsFor(kind: number): boolean {
   return kind === KIND_EVENT || kind === KIND_CHECKPOINT || kind === KIND_EVENT_STREAM_DELETED || kind === KIND_CHECKPOINT_THREAD_DELETED;
 }
@@ -192,10 +196,17 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   // So is one that holds an oldest kept delta to re-base.
   const current = log.current;
   let seal = false;
+  let mustSeal = false;
   if (current.offsets.length > 0) {
     for (const position of planned) if (position >= current.firstPosition && sealsFor(log.kindAt(position))) seal = true;
-    for (const position of replaced.keys()) if (position >= current.firstPosition) seal = true;
+    for (const position of replaced.keys()) if (position >= current.firstPosition) mustSeal = true;
+    // An erasure (a stream or thread delete) is not left waiting either.
+    for (const position of planned) if (position >= current.firstPosition && isDeletion(log.kindAt(position))) mustSeal = true;
   }
+  // Sealing again, for a few bytes, a nearly empty segment that a prune started would only add
+  // segment files (a prune on every step made one each): what is in it waits for a later prune.
+  if (seal && !mustSeal && !worthSealing(log, [...planned].sort((a, b) => a - b))) seal = false;
+  seal ||= mustSeal;
 
   if (policy.dryRun) {
     const end = seal ? Infinity : current.firstPosition;
@@ -214,7 +225,7 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   if (seal) {
     await pipeline.exclusive(async () => {
       // Unless a roll sealed it meanwhile.
-      if (log.current === current) await log.createSegment(log.nextPosition);
+      if (log.current === current) (await log.createSegment(log.nextPosition)).startedByPrune = true;
     });
   }
   const sizeBefore = new Map<Segment, number>();
@@ -279,4 +290,25 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   result.bytesAfter = logBytes(log);
   for (const [segment, size] of sizeBefore) result.bytesReclaimed += size - segment.size;
   return result;
+}
+
+/** A current segment that a prune started, and smaller than this, is sealed by a prune only when that reclaims at least half of it. */
+export const SEAL_MIN_BYTES = 64 << 10;
+
+/** Whether a prune that removes `removed` (sorted) should seal the current segment to reclaim what is in it. */
+function worthSealing(log: SegmentLog, removed: readonly number[]): boolean {
+  const current = log.current;
+  if (!current.startedByPrune || current.size >= SEAL_MIN_BYTES) return true;
+  const inside = removed.filter((position) => position >= current.firstPosition);
+  return inside.length === 0 || payloadBytes(log, inside) * 2 >= current.size;
+}
+
+/** Payload bytes of the entries at `positions` (sorted): what a dry run reports. */
+function payloadBytes(log: SegmentLog, positions: readonly number[]): number {
+  let total = 0;
+  for (const position of positions) {
+    const segment = log.segmentOf(position);
+    if (segment) total += segment.lengths.values[position - segment.firstPosition]!;
+  }
+  return total;
 }

@@ -3,7 +3,7 @@
  * primitives, closes. Primitives register with the store and never touch files.
  */
 import type { Core } from '../core/core.js';
-import { InvalidArgumentError, StoreClosedError } from '../errors.js';
+import { InvalidArgumentError, ReeldbError, StoreClosedError } from '../errors.js';
 import { SegmentLog, SnapshotMismatch, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import { joinPath, type FileHost, type HostLock } from '../host/types.js';
@@ -42,7 +42,7 @@ export const SNAPSHOT_AT_CLOSE_BYTES = 1 << 20;
  * not fit the log is skipped with a warning: the log is the truth, snapshots only save time.
  */
 async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions) {
-  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress };
+  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments };
   const warnings: string[] = [];
   const names = options.ignoreSnapshots ? [] : await listSnapshots(host, path);
   if (!options.readOnly) {
@@ -57,7 +57,15 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
       kind < 0x80 ? events.recover(kind, position, entryName, version) : checkpoints.recover(kind, position, entryName, version);
     let resume: Resume | undefined;
     if (name !== undefined) {
-      const bytes = await readSnapshotFile(host, path, name);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await readSnapshotFile(host, path, name);
+      } catch (error) {
+        // Not a regular file, too large, unreadable: snapshots only save time, the log is the truth.
+        if (!(error instanceof ReeldbError)) throw error;
+        warnings.push(`ignored snapshot ${name}: ${error.message}; the log is scanned instead`);
+        continue;
+      }
       const decoded = bytes ? decodeSnapshot(core, bytes, storeId) : { ok: false as const, offset: 0, reason: 'it vanished' };
       if (!decoded.ok) {
         warnings.push(`ignored snapshot ${name}: ${decoded.reason} (offset ${decoded.offset}); the log is scanned instead`);
@@ -144,7 +152,7 @@ export class Store {
     try {
       if (!options.readOnly) await host.mkdir(path);
     } catch (error) {
-      const code = (error as { code?: string }).code;
+      const code = (error as { errno?: string }).errno;
       if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`open: '${path}' exists and is not a directory`);
       throw error;
     }
