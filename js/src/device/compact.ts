@@ -10,7 +10,7 @@
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { CorruptionError } from '../errors.js';
-import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
+import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, isSealed, type Segment, type SegmentLog } from './segments.js';
 
 export { KIND_PRUNED } from './segments.js';
 /** A rewritten frame holds at most this many entries or payload bytes (reads stay bounded). */
@@ -38,6 +38,7 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   const kinds = segment.kinds.values.slice(0, count);
   const bytesBefore = segment.size;
   const source = segment.handle;
+  const sealed = isSealed(segment);
 
   // The chain around the segment: what its first frame chains from, and what the next
   // segment's first frame chains from (kept in the new header).
@@ -106,6 +107,15 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
       await target.write(frame, fileOffset);
       fileOffset += frame.length;
       first = stop;
+    }
+    if (sealed) {
+      // The rewritten segment stays sealed: its successor still exists (docs/FORMAT.md §17).
+      core.resetOutput();
+      core.beginFrame();
+      core.finishFrame(segment.firstPosition + count, checksum, storeId, 0);
+      const seal = core.output().slice();
+      await target.write(seal, fileOffset);
+      fileOffset += seal.length;
     }
     await target.sync();
   } catch (error) {

@@ -28,6 +28,20 @@ export const SEGMENT_FLAG_COMPACTED = 1;
 /** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
 export const FRAME_END_MAGIC = 0x45464c52;
 
+/** A frame with no entries (40 bytes) ends a sealed segment: "a successor exists" (docs/FORMAT.md §6.2, §9.2). */
+export const SEAL_FRAME_BYTES = 40;
+
+/**
+ * Whether a segment ends with a seal frame: bytes after the frame that holds its last entry
+ * can only be frames with no entries, which the writer writes only as seals. Computed from the
+ * index, so no payload bytes can pass for a seal.
+ */
+export function isSealed(segment: Segment, size = segment.size): boolean {
+  const count = segment.offsets.length;
+  const entriesEnd = count === 0 ? SEGMENT_HEADER_BYTES : Math.ceil((segment.offsets.values[count - 1]! + segment.lengths.values[count - 1]!) / 8) * 8 + 8;
+  return size > entriesEnd;
+}
+
 /**
  * The chain checksum after a segment whose header is `header` and whose last frame's checksum
  * is `last`: a compacted segment (§5.1 flags bit 0) had its frames rewritten, so the chain goes
@@ -92,6 +106,18 @@ export interface SegmentLogOptions {
   readOnly: boolean;
   /** Progress during long scans (bytes done, bytes total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The log is known to have reached this position durably (the MANIFEST's end at the last
+   * clean close, or a snapshot's position): a log that ends below it lost synced entries,
+   * which is CorruptionError naming what is missing, never a torn tail.
+   */
+  durableEnd?: DurableEnd;
+}
+
+/** A position the log reached durably, and what records it (for messages). */
+export interface DurableEnd {
+  position: number;
+  source: string;
 }
 
 export class SegmentLog {
@@ -160,6 +186,7 @@ export class SegmentLog {
   private async recoverFiles(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined, names: string[], handles: FileHandle[], sizes: number[]): Promise<RecoveryReport> {
     const { host, storeId, readOnly } = this.options;
     const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
+    this.recoverySizes = sizes;
     const total = sizes.reduce((sum, size) => sum + size, 0);
     let done = 0;
     let expectedPosition = 0;
@@ -203,7 +230,11 @@ export class SegmentLog {
       if (decoded.code !== 0) {
         // A segment whose header never made it to disk is a roll interrupted by a crash; it
         // holds no data if nothing valid follows, and only the last segment can be like that.
-        if (isLast && !(await this.anyValidFrame(session, handle, 0, size)) && decoded.code !== 5) {
+        const previous = this.segments[this.segments.length - 1];
+        // Not after a sealed segment: a roll seals the old segment only once the new one's
+        // header is durable, so a bad header there is damage.
+        if (isLast && !(previous && isSealed(previous)) && !(await this.anyValidFrame(session, handle, 0, size)) && decoded.code !== 5) {
+          this.checkReached(expectedPosition, path, 0, `the segment header is ${HEADER_ERRORS[decoded.code]}`);
           report.warnings.push(`${readOnly ? 'ignored' : 'removed'} ${name}: its header is incomplete (${HEADER_ERRORS[decoded.code]}) and it holds no frames`);
           await handle.close();
           if (!readOnly) {
@@ -225,8 +256,33 @@ export class SegmentLog {
       if (stop.truncated) break;
       checksum = chainAfter(header, checksum);
     }
+    const last = this.segments[this.segments.length - 1];
+    if (last && isSealed(last) && last === this.segments[names.length - 1]) {
+      const missing = segmentName(expectedPosition);
+      throw new CorruptionError(joinPath(this.logDirectory, missing), 0, `missing: ${last.name} is sealed (its last frame records that a segment follows it), but log/ has no ${missing}`);
+    }
+    const where = last ? { file: last.path, offset: last.size } : { file: joinPath(this.logDirectory, segmentName(0)), offset: 0 };
+    this.checkReached(expectedPosition, where.file, where.offset, last ? `the log ends at offset ${last.size} of ${last.name}` : 'log/ holds no segment');
     this.lastChecksum = checksum;
     return report;
+  }
+
+  /** Sizes of the files in log/ during recovery (a torn seal is judged by its successor's). */
+  private recoverySizes: readonly number[] = [];
+
+  /**
+   * Throws CorruptionError when the log, cut at `position`, would end below its durable end:
+   * the entries from there were synced once, so what removes them is damage, not a crash.
+   */
+  private checkReached(position: number, file: string, offset: number, what: string): void {
+    const end = this.options.durableEnd;
+    if (!end || position >= end.position) return;
+    throw new CorruptionError(
+      file,
+      offset,
+      `${what}, at position ${position}, but ${end.source} records that the log reached position ${end.position}: entries ${position}..${end.position - 1} are missing ` +
+        `(the end of a segment was cut or damaged, or log/${segmentName(position)} or a later segment was removed)`,
+    );
   }
 
   /**
@@ -301,7 +357,12 @@ export class SegmentLog {
       // A bad frame: corruption if anything valid follows it, otherwise a torn tail.
       if (result.badEvent) throw new CorruptionError(path, offset, result.message);
       const laterSegments = names.length - index - 1;
-      if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
+      // A roll makes the new segment durable, then seals the old one: a crash in between can
+      // leave a torn seal (at most one seal frame of bytes) before an empty last segment.
+      const tornSeal = laterSegments === 1 && size - offset <= SEAL_FRAME_BYTES && (this.recoverySizes[index + 1] ?? 0) <= SEGMENT_HEADER_BYTES;
+      if (laterSegments > 0 && !tornSeal) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
+      // Nothing is ever written after a seal: bytes there are damage.
+      if (isSealed(segment, offset)) throw new CorruptionError(path, offset, `${result.message}, after the seal frame that ends ${name}`);
       // Frames after the bad one that were written once it was durable prove it is damage
       // to synced data. Frames written while it was still unsynced (a crash can keep later
       // pages and lose earlier ones) do not: then everything from here is a torn tail.
@@ -309,12 +370,18 @@ export class SegmentLog {
       if (probe.offset >= 0 && probe.durablePosition > expectedPosition) {
         throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${probe.offset}, written after this one was synced`);
       }
-      report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`);
+      this.checkReached(expectedPosition, path, offset, `${result.message}; this is not a torn tail: the log ends here`);
+      report.warnings.push(
+        tornSeal
+          ? `${readOnly ? 'ignored' : 'truncated'} a torn seal of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); a crash came while the segment was being sealed`
+          : `${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`,
+      );
       if (!readOnly) {
         await handle.truncate(offset);
         await handle.sync();
       }
       segment.size = offset;
+      if (tornSeal) return { expectedPosition, checksum, done: done + size - offset, truncated: false };
       this.options.onProgress?.(cursor.total, cursor.total);
       return { expectedPosition, checksum, done, truncated: true };
     }
@@ -396,6 +463,34 @@ export class SegmentLog {
     const segment = new Segment(name, path, firstPosition, handle, SEGMENT_HEADER_BYTES);
     this.segments.push(segment);
     return segment;
+  }
+
+  /**
+   * Rolls the log: creates the next segment durably, then seals the current one with a frame
+   * of no entries (synced), which records that a successor exists (docs/FORMAT.md §9.2). Call
+   * with everything written durable and nothing pending. A failed seal fails the store (the
+   * pipeline's onWriteFailed): a half-written seal must not end up before later frames.
+   */
+  async roll(): Promise<Segment> {
+    await this.flushWrites();
+    const old = this.current;
+    const next = await this.createSegment(this.nextPosition);
+    if (old) {
+      const { core, storeId } = this.options;
+      core.resetOutput();
+      core.beginFrame();
+      const checksum = core.finishFrame(old.nextPosition, this.lastChecksum, storeId, 0);
+      const frame = core.output().slice();
+      try {
+        await old.handle.write(frame, old.size);
+        await old.handle.sync();
+      } catch (error) {
+        throw this.onWriteFailed(error);
+      }
+      old.size += frame.length;
+      this.lastChecksum = checksum;
+    }
+    return next;
   }
 
   /**

@@ -132,7 +132,7 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   const last = removed[removed.length - 1]!;
   await pipeline.exclusive(async () => {
     const current = log.current;
-    if (last >= current.firstPosition && current.offsets.length > 0) await log.createSegment(log.nextPosition);
+    if (last >= current.firstPosition && current.offsets.length > 0) await log.roll();
   });
 
   // From here the API no longer shows them; the files follow, oldest segment first.
