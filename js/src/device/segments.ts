@@ -47,7 +47,7 @@ export function isSealed(segment: Segment, size = segment.size): boolean {
  * is `last`: a compacted segment (§5.1 flags bit 0) had its frames rewritten, so the chain goes
  * on from the checksum its header records, that of its last frame before the rewrite.
  */
-function chainAfter(header: Uint8Array, last: number): number {
+export function chainAfter(header: Uint8Array, last: number): number {
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
   return view.getUint32(12, true) & SEGMENT_FLAG_COMPACTED ? view.getUint32(40, true) : last;
 }

@@ -17,6 +17,7 @@ import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
 import { checkPruneOptions, runPrune, type PruneOptions, type PruneResult } from './prune.js';
 import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
+import { Follower, type FollowStats } from './follower.js';
 
 function parentDirectory(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
@@ -116,6 +117,8 @@ export interface StoreStats {
   checkpoints: number;
   threads: number;
   recovery: RecoveryReport;
+  /** A read-only store: how far it has followed the writer (undefined on a writer). */
+  follow?: FollowStats;
 }
 
 export interface KindStats {
@@ -130,6 +133,18 @@ export class Store {
   private closing: Promise<void> | undefined;
   /** @internal the MANIFEST as read at open (or written since). */
   manifest!: Manifest;
+  /** @internal a read-only store follows the writer. */
+  follower: Follower | undefined;
+
+  /**
+   * Read-only store: makes every commit the writer has finished writing visible now (reads,
+   * `subscribe`, stats), including its segment rolls and prunes. It also happens in the
+   * background every `followIntervalMs` and when the files change. On a writer: nothing to do.
+   */
+  async refresh(): Promise<void> {
+    this.checkOpen();
+    await this.follower?.refresh();
+  }
 
   private constructor(
     readonly path: string,
@@ -199,6 +214,10 @@ export class Store {
         acknowledged(position);
         store.maybeSnapshot();
       };
+      if (options.readOnly) {
+        store.follower = new Follower({ core, host, directory: path, storeId: manifest.storeId, log, pipeline, events, checkpoints, intervalMs: options.followIntervalMs, onWarning: options.onWarning });
+        store.follower.start();
+      }
       return store;
     } catch (error) {
       await lock?.release();
@@ -341,6 +360,7 @@ export class Store {
       checkpoints: this.checkpoints.totalCount,
       threads: this.checkpoints.threadIds().length,
       recovery: this.recovery,
+      ...(this.follower ? { follow: this.follower.stats() } : {}),
     };
   }
 
@@ -393,6 +413,8 @@ export class Store {
           if (!this.pipeline.failure) this.options.onWarning(`no snapshot at close (the next open scans more of the log): ${(error as Error)?.message ?? String(error)}`);
         }
         this.pipeline.closed = true;
+        this.follower?.stop();
+        await this.follower?.idle();
         try {
           await this.pipeline.drain().catch(() => undefined);
           await this.recordEnd();

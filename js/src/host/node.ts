@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { takeLockFile } from './lockfile.js';
-import type { FileHandle, FileHost, HostLock, OpenOptions } from './types.js';
+import type { FileHandle, FileHost, HostLock, HostWatcher, OpenOptions } from './types.js';
 
 class NodeFileHandle implements FileHandle {
   private closed = false;
@@ -108,6 +108,17 @@ export class NodeFileHost implements FileHost {
         error ? reject(error) : resolve();
       }),
     );
+  }
+
+  /** fs.watch (inotify, FSEvents, …); a directory that cannot be watched gives a watcher that never fires (the reader polls). */
+  watch(directory: string, onChange: () => void): HostWatcher {
+    try {
+      const watcher = fs.watch(directory, { persistent: false }, () => onChange());
+      watcher.on('error', () => watcher.close());
+      return { close: () => watcher.close() };
+    } catch {
+      return { close() {} };
+    }
   }
 
   async lock(directory: string): Promise<HostLock> {
