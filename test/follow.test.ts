@@ -98,6 +98,19 @@ describe(`read-only followers on ${runtime}`, () => {
     await reader.close();
   });
 
+  it('hardening B19: where the host watches files, new commits appear without waiting for the poll', { timeout: 60_000 }, async () => {
+    const path = storePath();
+    await seed(path);
+    const writer = await startWriter(path);
+    // A poll every hour: only the file watcher (fs.watch, Deno.watchFs) can bring the commits.
+    const reader = await reeldb.open(path, { readOnly: true, followIntervalMs: 3_600_000, ...quiet() });
+    expect(reader.stats().follow!.watching).toBe(true);
+    await writer.send({ op: 'append', stream: 'watched', count: 2 });
+    await until('the watcher to bring the commits', () => reader.events.streamVersion('watched') === 1);
+    await writer.send({ op: 'close' });
+    await reader.close();
+  });
+
   it('hardening B19: subscribe on a reader delivers commits written by another process', { timeout: 60_000 }, async () => {
     const path = storePath();
     await seed(path);
@@ -160,6 +173,44 @@ describe(`read-only followers on ${runtime}`, () => {
     expect((await reader.events.readAll()).map((event) => event.position)).toEqual([0, ...Array.from({ length: 9 }, (_, index) => 30 + index)]);
     expect(reader.stats().segments.map((segment) => segment.bytes).slice(0, 2)).not.toEqual(before.slice(0, 2));
     await writer.send({ op: 'close' });
+    await reader.close();
+  });
+
+  it('hardening B19: while a writer appends, rolls and prunes, every read of the reader is consistent, and it ends equal to a fresh open', { timeout: 120_000 }, async () => {
+    const path = storePath();
+    await seed(path);
+    const writer = await startWriter(path, 1024);
+    const reader = await reeldb.open(path, { readOnly: true, followIntervalMs: 5, ...quiet() });
+    let writing = true;
+    const work = (async () => {
+      for (let round = 0; round < 40; round++) {
+        await writer.send({ op: 'append', stream: `s${round % 3}`, count: 1 + (round % 4) });
+        if (round % 13 === 12) await writer.send({ op: 'prune', beforePosition: round * 2 });
+      }
+      writing = false;
+    })();
+    let checks = 0;
+    while (writing) {
+      // A reader's view: per stream, contiguous versions in position order, never past the head.
+      const all = await reader.events.readAll();
+      const versions = new Map<string, number>();
+      for (const event of all) {
+        const last = versions.get(event.stream);
+        if (last !== undefined && event.streamVersion !== last + 1) throw new Error(`stream ${event.stream} jumps from ${last} to ${event.streamVersion}`);
+        versions.set(event.stream, event.streamVersion);
+      }
+      expect(all.every((event) => event.position <= reader.events.headPosition)).toBe(true);
+      checks++;
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    await work;
+    await writer.send({ op: 'close' });
+    await reader.refresh();
+    const fresh = await reeldb.open(path, { readOnly: true, followIntervalMs: 0 });
+    const summary = async (db: Awaited<ReturnType<typeof reeldb.open>>) => JSON.stringify([(await db.events.readAll()).map((event) => [event.position, event.stream, event.streamVersion, event.id]), db.events.headPosition, db.stats().segments]);
+    expect(await summary(reader)).toBe(await summary(fresh));
+    expect(checks).toBeGreaterThan(0);
+    await fresh.close();
     await reader.close();
   });
 

@@ -12,7 +12,8 @@
  * removed leave the streams and threads (positions never move, so nothing else changes).
  */
 import { ENTRY_RECORD_WORDS, ScanStatus, SEGMENT_HEADER_BYTES, type Core, type ScanSession } from '../core/core.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, ReeldbError } from '../errors.js';
+import { toIOError } from '../host/os-error.js';
 import { chainAfter, isSealed, Segment, segmentName, type RecoveryVisitor, type SegmentLog } from '../device/segments.js';
 import { joinPath, type FileHandle, type FileHost, type HostWatcher } from '../host/types.js';
 import { KIND_CHECKPOINT } from '../primitives/checkpoint-codec.js';
@@ -67,6 +68,7 @@ export class Follower {
   private snapshotNames = '';
   /** The last failure reported, so a damaged file is warned about once, not at every poll. */
   private lastProblem = '';
+  private failed: CorruptionError | undefined;
 
   constructor(private readonly context: FollowerContext) {}
 
@@ -128,6 +130,7 @@ export class Follower {
 
   /** Makes everything the writer has finished writing visible. Runs one at a time; a call during a refresh runs another after it. */
   refresh(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
     if (this.running) {
       this.again = true;
       return this.running;
@@ -147,11 +150,26 @@ export class Follower {
   }
 
   private async step(): Promise<void> {
-    const { core, log, pipeline } = this.context;
+    const { core, log, directory } = this.context;
     if (this.stopped) return;
     const before = log.nextPosition;
-    await core.scanSession((session) => this.catchUp(session));
-    await this.checkRewrites();
+    try {
+      await core.scanSession((session) => this.catchUp(session));
+      await this.checkRewrites();
+    } catch (error) {
+      // What is visible stays visible; the error is typed (a damaged file, an I/O failure).
+      // Damage ends following: the in-memory index may hold part of what it rejected.
+      if (error instanceof CorruptionError) throw (this.failed = error);
+      if (error instanceof ReeldbError) throw error;
+      throw toIOError(error, joinPath(directory, 'log'), 'read');
+    } finally {
+      this.publish(before);
+    }
+  }
+
+  /** Makes the entries found visible to reads and wakes subscriptions. */
+  private publish(before: number): void {
+    const { log, pipeline } = this.context;
     this.refreshes++;
     this.lastRefreshAt = Date.now();
     const position = log.nextPosition;
@@ -199,7 +217,13 @@ export class Follower {
         if (!current) this.pendingBytes = 0;
         return;
       }
-      const handle = await host.open(path, { readOnly: true });
+      let handle: FileHandle;
+      try {
+        handle = await host.open(path, { readOnly: true });
+      } catch {
+        // Gone again (a writer's open removed an interrupted roll): next time.
+        return;
+      }
       try {
         const header = new Uint8Array(SEGMENT_HEADER_BYTES);
         const read = await handle.read(header, 0);
@@ -243,21 +267,23 @@ export class Follower {
       const read = await segment.handle.read(view.subarray(0, length), offset);
       // Never final: whatever ends the file may still be being written.
       const result = session.scan(read, false, expectedPosition, checksum, storeId, tableCapacity);
-      const table = session.entryTable(result.entries);
+      const table = session.entryTable(result.entries).slice();
       for (let entry = 0; entry < result.entries; entry++) {
         const word = entry * ENTRY_RECORD_WORDS;
-        const kind = table[word + 2]!;
-        const position = expectedPosition + entry;
-        if (!dryRun) {
-          segment.offsets.push(offset + table[word]!);
-          segment.lengths.push(table[word + 1]!);
-          segment.kinds.push(kind);
-        }
         const number = table[word + 3]!;
         let name: string | undefined;
         if (number !== 0xffffffff) name = names[number] ??= session.streamName(number);
-        const problem = visit(kind, position, name, table[word + 4]! + table[word + 5]! * 2 ** 32);
+        const problem = visit(table[word + 2]!, expectedPosition + entry, name, table[word + 4]! + table[word + 5]! * 2 ** 32);
+        // Nothing of this chunk is indexed, so nothing of it becomes visible.
         if (problem) throw new CorruptionError(segment.path, offset + table[word]!, problem);
+      }
+      if (!dryRun) {
+        for (let entry = 0; entry < result.entries; entry++) {
+          const word = entry * ENTRY_RECORD_WORDS;
+          segment.offsets.push(offset + table[word]!);
+          segment.lengths.push(table[word + 1]!);
+          segment.kinds.push(table[word + 2]!);
+        }
       }
       frames += result.frames;
       offset += result.consumed;
