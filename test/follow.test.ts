@@ -5,11 +5,11 @@
  * of a frame. Every wait has a deadline, so a reader that stops following fails fast.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { quiet, reeldb, runtime, storePath } from './helpers.js';
+import { asIfCrashed, quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = join(root, 'test/fixtures/follow-writer.mjs');
@@ -211,6 +211,36 @@ describe(`read-only followers on ${runtime}`, () => {
     expect(await summary(reader)).toBe(await summary(fresh));
     expect(checks).toBeGreaterThan(0);
     await fresh.close();
+    await reader.close();
+  });
+
+  it('hardening B19: a reader that opened between a roll and its seal picks up the seal, then the next segment', { timeout: 60_000 }, async () => {
+    // The files as a writer leaves them at each step of a roll, replayed under a reader.
+    const path = storePath();
+    const db = await reeldb.open(path, { segmentBytes: 1024 });
+    while (db.stats().segments.length < 2) {
+      await db.events.append('run', [{ type: 'step', data: 'y'.repeat(100) }]);
+      await db.sync();
+    }
+    const head = db.events.streamVersion('run')!;
+    await db.events.append('run', [{ type: 'step', data: 'after the roll' }]);
+    await db.close();
+    await asIfCrashed(path);
+    const [old, next] = segmentPaths(path);
+    const oldBytes = readFileSync(old!);
+    const nextBytes = readFileSync(next!);
+    // The next segment exists (empty) and the old one is not sealed yet.
+    writeFileSync(old!, oldBytes.subarray(0, oldBytes.length - 40));
+    writeFileSync(next!, nextBytes.subarray(0, 48));
+    const reader = await reeldb.open(path, { readOnly: true, followIntervalMs: 0, ...quiet() });
+    expect(reader.events.streamVersion('run')).toBe(head);
+    // The seal arrives, then the first frame of the next segment (chained from the seal).
+    writeFileSync(old!, oldBytes);
+    await reader.refresh();
+    writeFileSync(next!, nextBytes);
+    await reader.refresh();
+    expect(reader.events.streamVersion('run')).toBe(head + 1);
+    expect((await reader.events.readStream('run', { fromVersion: head + 1 }))[0]!.data).toBe('after the roll');
     await reader.close();
   });
 

@@ -195,15 +195,21 @@ export class Follower {
     const last = segments[segments.length - 1];
     const previous = segments[segments.length - 2];
     if (last && previous && last.offsets.length === 0 && last.size === SEGMENT_HEADER_BYTES && !isSealed(previous)) {
-      const header = await readHeader(previous.handle);
-      const found = await this.scanTail(session, previous, visit);
-      if (found.frames > 0) log.lastChecksum = chainAfter(header, log.lastChecksum);
+      // Its handle may be closed (sealed segments' handles are cached, not always open).
+      const handle = (previous.handle as FileHandle | undefined) ?? (await host.open(previous.path, { readOnly: true }));
+      try {
+        const header = await readHeader(handle);
+        const found = await this.scanTail(session, previous, handle, visit);
+        if (found.frames > 0) log.lastChecksum = chainAfter(header, log.lastChecksum);
+      } finally {
+        if (handle !== previous.handle) await handle.close().catch(() => undefined);
+      }
     }
     for (;;) {
       const current = segments[segments.length - 1];
       if (current) {
         const header = await readHeader(current.handle);
-        const found = await this.scanTail(session, current, visit);
+        const found = await this.scanTail(session, current, current.handle, visit);
         // After a compacted segment the chain goes on from its header (idempotent otherwise).
         if (!found.stopped && isSealed(current)) log.lastChecksum = chainAfter(header, log.lastChecksum);
         this.pendingBytes = found.pendingBytes;
@@ -234,7 +240,7 @@ export class Follower {
         const segment = new Segment(name, path, log.nextPosition, handle, SEGMENT_HEADER_BYTES);
         if (current && !isSealed(current)) {
           // A writer that does not seal: move on only once this segment's first frame continues the chain.
-          const trial = await this.scanTail(session, segment, () => undefined, true);
+          const trial = await this.scanTail(session, segment, handle, () => undefined, true);
           if (trial.frames === 0) throw new Later();
         }
         segments.push(segment);
@@ -251,9 +257,9 @@ export class Follower {
    * visiting their entries. Stops before anything else (a frame being written, or damage that a
    * writer's open will judge): nothing is truncated. `dryRun`: checks only, keeps the chain.
    */
-  private async scanTail(session: ScanSession, segment: Segment, visit: RecoveryVisitor, dryRun = false): Promise<{ frames: number; stopped: boolean; pendingBytes: number }> {
+  private async scanTail(session: ScanSession, segment: Segment, handle: FileHandle, visit: RecoveryVisitor, dryRun = false): Promise<{ frames: number; stopped: boolean; pendingBytes: number }> {
     const { log, storeId } = this.context;
-    const size = await segment.handle.size();
+    const size = await handle.size();
     let offset = segment.size;
     let expectedPosition = segment.nextPosition;
     let checksum = log.lastChecksum;
@@ -264,7 +270,7 @@ export class Follower {
     while (offset < size) {
       const length = Math.min(chunk, size - offset);
       const view = session.bufferView(length);
-      const read = await segment.handle.read(view.subarray(0, length), offset);
+      const read = await handle.read(view.subarray(0, length), offset);
       // Never final: whatever ends the file may still be being written.
       const result = session.scan(read, false, expectedPosition, checksum, storeId, tableCapacity);
       const table = session.entryTable(result.entries).slice();
@@ -351,7 +357,7 @@ export class Follower {
     const saved = log.lastChecksum;
     log.lastChecksum = chainIn;
     try {
-      const found = await core.scanSession((session) => this.scanTail(session, fresh, () => undefined));
+      const found = await core.scanSession((session) => this.scanTail(session, fresh, handle, () => undefined));
       if (found.stopped || fresh.size !== size || fresh.offsets.length !== segment.offsets.length) {
         throw new CorruptionError(segment.path, fresh.size, `the rewritten segment does not hold the same ${segment.offsets.length} positions`);
       }
