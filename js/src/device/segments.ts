@@ -468,8 +468,9 @@ export class SegmentLog {
   /**
    * Rolls the log: creates the next segment durably, then seals the current one with a frame
    * of no entries (synced), which records that a successor exists (docs/FORMAT.md §9.2). Call
-   * with everything written durable and nothing pending. A failed seal fails the store (the
-   * pipeline's onWriteFailed): a half-written seal must not end up before later frames.
+   * with everything written durable and nothing pending. A half-written seal must not stay
+   * before later frames: a failed seal write is cut off again (the segment stays unsealed,
+   * which is valid) or, if that fails too, fails the store, as a failed sync does.
    */
   async roll(): Promise<Segment> {
     await this.flushWrites();
@@ -483,6 +484,16 @@ export class SegmentLog {
       const frame = core.output().slice();
       try {
         await old.handle.write(frame, old.size);
+      } catch (error) {
+        try {
+          await old.handle.truncate(old.size);
+          await old.handle.sync();
+        } catch {
+          throw this.onWriteFailed(error);
+        }
+        return next;
+      }
+      try {
         await old.handle.sync();
       } catch (error) {
         throw this.onWriteFailed(error);
