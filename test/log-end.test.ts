@@ -266,3 +266,45 @@ describe(`the end of the log on ${runtime}`, () => {
     expect((await openError(path))?.code).toBe('CORRUPTION');
   });
 });
+
+describe(`sealing on ${runtime}`, () => {
+  it('hardening A4: a seal write that fails (disk full) is cut off again: the segment stays unsealed and the store goes on', async () => {
+    const host = new reeldb.MemoryFileHost();
+    let failed = 0;
+    // Fails the first write of a seal frame (40 bytes, "RLFB", no entries), as a full disk would.
+    const faulty = new Proxy(host, {
+      get(target, key, receiver) {
+        if (key !== 'open') return Reflect.get(target, key, receiver);
+        return async (path: string, options?: object) => {
+          const handle = await target.open(path, options);
+          const write = handle.write.bind(handle);
+          handle.write = async (bytes: Uint8Array, position: number) => {
+            const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+            if (failed === 0 && bytes.length === SEAL_FRAME_BYTES && view.getUint32(0, true) === 0x42464c52 && view.getUint32(8, true) === 0) {
+              failed++;
+              await write(bytes.subarray(0, 17), position); // part of it reached the file
+              throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+            }
+            return write(bytes, position);
+          };
+          return handle;
+        };
+      },
+    });
+    const path = '/stores/seal-fails.reel';
+    const db = await open(path, { host: faulty, segmentBytes: 1024, ...quiet() });
+    while (db.stats().segments.length < 3) {
+      await db.events.append('s', [{ type: 'step', data: 'y'.repeat(100) }]);
+      await db.sync();
+    }
+    expect(failed).toBe(1);
+    const version = db.events.streamVersion('s')!;
+    await db.close();
+    const log = quiet();
+    const again = await open(path, { host, ...log });
+    expect(log.warnings).toEqual([]);
+    expect(again.events.streamVersion('s')).toBe(version);
+    expect((await again.events.readAll()).length).toBe(version + 1);
+    await again.close();
+  });
+});
