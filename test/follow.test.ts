@@ -244,6 +244,27 @@ describe(`read-only followers on ${runtime}`, () => {
     await reader.close();
   });
 
+  it('hardening B19: a reader also follows a writer that does not seal its segments (an older reeldb)', { timeout: 60_000 }, async () => {
+    const path = storePath();
+    const db = await reeldb.open(path, { segmentBytes: 1024 });
+    // Rolls as a writer before seal frames did: only the next segment is created.
+    const log = db.log as unknown as { roll(): Promise<unknown>; createSegment(position: number): Promise<unknown>; nextPosition: number };
+    log.roll = () => log.createSegment(log.nextPosition);
+    await db.events.append('run', [{ type: 'step', data: 0 }]);
+    await db.sync();
+    const reader = await reeldb.open(path, { readOnly: true, followIntervalMs: 0, ...quiet() });
+    for (let index = 1; index < 40; index++) await db.events.append('run', [{ type: 'step', data: index }]);
+    await db.sync();
+    expect(db.stats().segments.length).toBeGreaterThan(3);
+    await reader.refresh();
+    // It moves to the next segment once that one holds a frame (it cannot know a seal is not coming).
+    expect(reader.stats().entries).toBe(db.stats().entries);
+    expect(reader.stats().segments.length).toBeGreaterThan(3);
+    expect((await reader.events.readStream('run')).map((event) => event.data)).toEqual(Array.from({ length: 40 }, (_, index) => index));
+    await reader.close();
+    await db.close();
+  });
+
   it('hardening B19: a writer killed in the middle of a frame leaves the reader consistent, and it follows the next writer', { timeout: 90_000 }, async () => {
     const path = storePath();
     await seed(path);
