@@ -119,7 +119,9 @@ export class Follower {
         )
         .finally(() => this.schedule());
     }, this.context.intervalMs);
+    // The poll never keeps a process alive by itself (Node/Bun: unref; Deno: Deno.unrefTimer).
     (this.timer as { unref?: () => void }).unref?.();
+    if (typeof this.timer === 'number') (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(this.timer);
   }
 
   /** A file changed: refresh soon (coalesced with one in progress). */
