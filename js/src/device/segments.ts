@@ -257,7 +257,8 @@ export class SegmentLog {
       checksum = chainAfter(header, checksum);
     }
     const last = this.segments[this.segments.length - 1];
-    if (last && isSealed(last) && last === this.segments[names.length - 1]) {
+    // A successor at the expected position would have joined the log: a sealed last segment has none.
+    if (last && isSealed(last)) {
       const missing = segmentName(expectedPosition);
       throw new CorruptionError(joinPath(this.logDirectory, missing), 0, `missing: ${last.name} is sealed (its last frame records that a segment follows it), but log/ has no ${missing}`);
     }
