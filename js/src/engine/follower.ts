@@ -291,6 +291,7 @@ export class Follower {
           segment.offsets.push(offset + table[word]!);
           segment.lengths.push(table[word + 1]!);
           segment.kinds.push(table[word + 2]!);
+          segment.checks.push(table[word + 6]!);
         }
       }
       frames += result.frames;
@@ -366,7 +367,7 @@ export class Follower {
     } finally {
       log.lastChecksum = saved;
     }
-    await log.replaceSegment(segment, handle, size, fresh.offsets.values.slice(0, fresh.offsets.length), fresh.lengths.values.slice(0, fresh.lengths.length), fresh.kinds.values.slice(0, fresh.kinds.length));
+    await log.replaceSegment(segment, handle, size, fresh.offsets.values.slice(0, fresh.offsets.length), fresh.lengths.values.slice(0, fresh.lengths.length), fresh.kinds.values.slice(0, fresh.kinds.length), fresh.checks.values.slice(0, fresh.checks.length));
   }
 
   /** The entries a prune removed (now placeholders) leave the streams and threads: each lost a prefix. */
