@@ -18,7 +18,7 @@ export const LIMITS = {
   maxBatchEvents: 65536,
   /** Encoded bytes of one append: 256 MiB (a frame is capped at 1 GiB by the format). */
   maxBatchBytes: 256 << 20,
-  /** One checkpoint state, serialised: 64 MiB. */
+  /** One checkpoint: its state serialised plus its metadata (UTF-8 JSON): 64 MiB. */
   maxCheckpointBytes: 64 << 20,
 } as const;
 
@@ -46,7 +46,7 @@ export interface OpenOptions {
   maxBatchEvents?: number;
   /** Encoded bytes of one append (at most 512 MiB, which keeps a frame under the format's 1 GiB). */
   maxBatchBytes?: number;
-  /** One checkpoint state, serialised (at most 256 MiB). */
+  /** One checkpoint: its state serialised plus its metadata (at most 256 MiB). */
   maxCheckpointBytes?: number;
   /** Budget of the cache of each recently used thread's newest checkpoint state. Default 64 MiB. */
   checkpointCacheBytes?: number;

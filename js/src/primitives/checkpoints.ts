@@ -16,6 +16,7 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
+import { jsonEqual } from '../json-equal.js';
 import { checkCount, checkOptions, describe, jsonText } from '../validate.js';
 import { checkName, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
@@ -111,11 +112,11 @@ class PrunedMeanwhile extends Error {}
 
 const encoder = new TextEncoder();
 
+const BINARY_HINT = 'a binary state must be a Uint8Array: pass new Uint8Array(buffer), or new Uint8Array(view.buffer, view.byteOffset, view.byteLength)';
 
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+/** A JSON object (not an array, not bytes), as metadata and filters must be. */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
 }
 
 export class Checkpoints {
@@ -351,28 +352,36 @@ export class Checkpoints {
     let nameBytes: Uint8Array;
     let raw: Uint8Array;
     let valueKind: number;
-    let metadataText: string | undefined;
+    let metadataBytes: Uint8Array | undefined;
     let metadata: unknown;
     try {
       this.store.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId));
       const given = checkOptions('checkpoints.save', options);
+      const limit = this.options.maxCheckpointBytes;
       if (given.metadata !== undefined) {
-        if (given.metadata === null || typeof given.metadata !== 'object' || Array.isArray(given.metadata)) {
-          throw new InvalidArgumentError(`checkpoint metadata must be a JSON object, got ${describe(given.metadata)}`);
-        }
-        metadataText = jsonText(given.metadata, 'checkpoint metadata');
-        metadata = JSON.parse(metadataText);
+        if (!isObject(given.metadata)) throw new InvalidArgumentError(`checkpoints.save: metadata must be a JSON object, got ${describe(given.metadata)}`);
+        const text = jsonText(given.metadata, 'checkpoints.save: metadata').text;
+        // A copy: what save returns is what list and load will, whatever the caller does with its object.
+        metadata = JSON.parse(text);
+        metadataBytes = encoder.encode(text);
+        if (metadataBytes.length > limit) throw new InvalidArgumentError(`checkpoints.save: metadata is ${metadataBytes.length} bytes serialised; the limit of state and metadata together is ${limit} (maxCheckpointBytes)`);
       }
       if (state instanceof Uint8Array) {
-        raw = state.slice();
+        // A copy (Buffer's slice() would be a view): later changes by the caller must not reach the cached head.
+        raw = new Uint8Array(state);
         valueKind = VALUE_BINARY;
       } else {
-        raw = encoder.encode(jsonText(state, 'checkpoint state'));
+        raw = encoder.encode(jsonText(state, 'checkpoints.save: state', BINARY_HINT).text);
         valueKind = VALUE_JSON;
       }
-      if (raw.length > this.options.maxCheckpointBytes) {
-        throw new InvalidArgumentError(`checkpoint state is ${raw.length} bytes serialised; the limit is ${this.options.maxCheckpointBytes} (maxCheckpointBytes)`);
+      const size = raw.length + (metadataBytes?.length ?? 0);
+      if (size > limit) {
+        throw new InvalidArgumentError(
+          metadataBytes === undefined
+            ? `checkpoints.save: state is ${raw.length} bytes serialised; the limit is ${limit} (maxCheckpointBytes)`
+            : `checkpoints.save: state (${raw.length} bytes serialised) and metadata (${metadataBytes.length}) are ${size} bytes; the limit of both together is ${limit} (maxCheckpointBytes)`,
+        );
       }
     } catch (error) {
       return Promise.reject(error);
@@ -396,7 +405,7 @@ export class Checkpoints {
         stored = core.encodeCheckpointFull(raw);
         descriptor = { encoding: ENCODING_FULL, valueKind, chainLength: 0, rawBytes: raw.length, rawChecksum, basePosition: 0 };
       }
-      const entry = pendingEntry(descriptor!, '', metadataText, stored);
+      const entry = pendingEntry(descriptor!, '', metadataBytes, stored);
       const body = stored;
       const info = await this.store.pipeline.submit<CheckpointInfo>({
         prepare: (firstPosition, writer): Prepared<CheckpointInfo> => {
@@ -578,9 +587,12 @@ export class Checkpoints {
     const given = checkOptions('checkpoints.list', options);
     const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
     if (given.before !== undefined && typeof given.before !== 'string') throw new InvalidArgumentError(`before must be a checkpoint id (a string), got ${describe(given.before)}`);
-    const filter = given.filter;
-    if (filter !== undefined && (filter === null || typeof filter !== 'object' || Array.isArray(filter))) {
-      throw new InvalidArgumentError(`filter must be an object of metadata keys and values, got ${describe(filter)}`);
+    let filter = given.filter;
+    if (filter !== undefined) {
+      if (!isObject(filter)) throw new InvalidArgumentError(`checkpoints.list: filter must be an object of metadata keys and values, got ${describe(filter)}`);
+      // The filter as JSON stores it (so an undefined value is no condition, as it would be no key).
+      const json = jsonText(filter, 'checkpoints.list: filter');
+      if (!json.exact) filter = JSON.parse(json.text) as Record<string, unknown>;
     }
     const thread = this.threads.get(threadId);
     if (!thread || limit === 0) return [];
@@ -594,8 +606,10 @@ export class Checkpoints {
       end = Math.min(end, index);
     }
     const found: CheckpointInfo[] = [];
+    const conditions = filter === undefined ? [] : Object.entries(filter);
     const matches = (info: CheckpointInfo) =>
-      !filter || Object.entries(filter).every(([key, value]) => info.metadata !== null && typeof info.metadata === 'object' && sameJson((info.metadata as Record<string, unknown>)[key], value));
+      conditions.length === 0 ||
+      (isObject(info.metadata) && conditions.every(([key, value]) => Object.prototype.hasOwnProperty.call(info.metadata, key) && jsonEqual((info.metadata as Record<string, unknown>)[key], value)));
     while (end > 0 && found.length < limit) {
       const start = Math.max(0, end - Math.max(limit - found.length, 16));
       const positions = threadPositions.slice(start, end);

@@ -16,9 +16,10 @@ export type { RecordedEvent, ExpectedVersion };
 
 export interface EventInput {
   type: string;
-  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). */
+  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). A value JSON
+   *  would not store as given (NaN, Date, Map…) is InvalidArgumentError naming its path. */
   data: unknown;
-  /** Optional JSON value stored beside the data. */
+  /** Optional JSON value or Uint8Array stored beside the data, under the same rule. */
   metadata?: unknown;
   /** Unique id; a random UUID when absent. Reusing ids makes a retried append idempotent. */
   id?: string;
@@ -84,6 +85,13 @@ const encoder = new TextEncoder();
  */
 const REPLAY_BATCH_DECODED = 256;
 const REPLAY_BATCH_RAW = 2048;
+const BINARY_HINT = 'binary values must be a Uint8Array: pass new Uint8Array(buffer), or new Uint8Array(view.buffer, view.byteOffset, view.byteLength)';
+
+/** A Uint8Array subclass (Node's Buffer) as a plain Uint8Array over the same bytes, which is what reads return. */
+function asUint8Array(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
 const LONG_TEXT_CHARS = 64 * 1024;
 
@@ -229,11 +237,12 @@ export class Events {
     let pending: PendingEvent[];
     let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
+    const returned: unknown[] = [];
     try {
       this.store.checkWritable();
       ({ text: stream, bytes: streamBytes } = this.checkStream(stream));
       expected = this.checkExpected(checkOptions('append', options));
-      pending = this.encodeInputs(streamBytes, events);
+      pending = this.encodeInputs(streamBytes, events, returned);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -254,13 +263,13 @@ export class Events {
           if (retryChecked) return { done: retryChecked };
         }
         if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
-        return this.writeAppend(stream, streamBytes, pending, events, current, firstPosition, writer);
+        return this.writeAppend(stream, streamBytes, pending, events, returned, current, firstPosition, writer);
       },
     });
   }
 
   /** Writes the events as entries of the frame being built and stages the stream's state. */
-  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
+  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], returned: unknown[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
     const timestamp = Date.now();
     for (let index = 0; index < pending.length; index++) {
       const event = pending[index]!;
@@ -279,7 +288,7 @@ export class Events {
         const recorded: RecordedEvent[] = new Array(pending.length);
         for (let index = 0; index < pending.length; index++) {
           const input = inputs[index]!;
-          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: input.data, metadata: input.metadata, streamVersion: current + 1 + index, position: position + index, timestamp };
+          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: returned[2 * index], metadata: returned[2 * index + 1], streamVersion: current + 1 + index, position: position + index, timestamp };
         }
         return recorded;
       },
@@ -309,7 +318,8 @@ export class Events {
 
   private readonly typeCache = new Map<string, Uint8Array>();
 
-  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[]): PendingEvent[] {
+  /** Checks and encodes the events; `returned` gets each one's data and metadata as reads will return them. */
+  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[], returned: unknown[]): PendingEvent[] {
     if (!Array.isArray(events)) throw new InvalidArgumentError(`events must be an array of { type, data }, got ${describe(events)}`);
     if (events.length === 0) throw new InvalidArgumentError('events must not be empty');
     if (events.length > this.options.maxBatchEvents) throw new InvalidArgumentError(`at most ${this.options.maxBatchEvents} events per append, got ${events.length}`);
@@ -338,12 +348,34 @@ export class Events {
         if (seenIds?.has(id)) throw new InvalidArgumentError(`${where}.id '${id}' appears twice in one append`);
         seenIds?.add(id);
       }
+      // What append returns is what reads will: the given value when JSON stores it exactly.
       const binary = event.data instanceof Uint8Array;
-      let data: string | Uint8Array = binary ? (event.data as Uint8Array) : jsonText(event.data, `${where}.data`);
-      if (typeof data === 'string' && data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
-      let metadata: string | Uint8Array | undefined = event.metadata === undefined ? undefined : jsonText(event.metadata, `${where}.metadata`);
-      if (typeof metadata === 'string' && metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
-      const entry: PendingEvent = { type, id, data, binary, metadata };
+      let data: string | Uint8Array;
+      let returnedData: unknown;
+      if (binary) {
+        data = event.data as Uint8Array;
+        returnedData = asUint8Array(data);
+      } else {
+        const json = jsonText(event.data, `append: ${where}.data`, BINARY_HINT);
+        data = json.text;
+        returnedData = json.exact ? event.data : JSON.parse(data);
+        if (data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
+      }
+      const binaryMetadata = event.metadata instanceof Uint8Array;
+      let metadata: string | Uint8Array | undefined;
+      let returnedMetadata: unknown;
+      if (binaryMetadata) {
+        metadata = event.metadata as Uint8Array;
+        returnedMetadata = asUint8Array(metadata);
+      } else if (event.metadata !== undefined) {
+        const json = jsonText(event.metadata, `append: ${where}.metadata`, BINARY_HINT);
+        metadata = json.text;
+        returnedMetadata = json.exact ? event.metadata : JSON.parse(metadata);
+        if (metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
+      }
+      // Two per event, always pushed: a packed array (reading a hole or past the end is slow in V8).
+      returned.push(returnedData, returnedMetadata);
+      const entry: PendingEvent = { type, id, data, binary, metadata, binaryMetadata };
       let size = maxEncodedSize(streamBytes, entry);
       if (size > maxEventBytes) {
         size = exactEncodedSize(streamBytes, entry);
