@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from '../js/src/index.node.js';
+import { asIfCrashed } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'js/bin/reeldb.mjs');
@@ -132,8 +133,9 @@ describe('reeldb verify', () => {
     for (const other of [names[0]!, names[2]!]) expect(result.stdout).not.toContain(other);
   });
 
-  it('reports a truncated last frame as a torn tail: a warning, exit 0, nothing changed', () => {
+  it('reports a truncated last frame as a torn tail: a warning, exit 0, nothing changed', async () => {
     const copy = copyStore('torn');
+    await asIfCrashed(copy); // as a crash leaves it: the MANIFEST records no clean end
     const segment = join(copy, 'log', FIRST_SEGMENT);
     const last = frames(segment).at(-1)!;
     fs.truncateSync(segment, last.offset + Math.floor(last.length / 2));
@@ -144,6 +146,18 @@ describe('reeldb verify', () => {
     expect(result.stderr).toContain(`offset ${last.offset}`);
     expect(result.stdout).toMatch(new RegExp(`^ok: ${APPENDS - 1} frames, ${EVENTS - 1} entries, ${last.offset} bytes in 1 segment`));
     expect(fs.statSync(segment).size).toBe(size); // read-only: the next writable open truncates
+  });
+
+  it('hardening A4: after a clean close, a tail cut at a frame boundary is damage: exit 1 naming what is missing', () => {
+    const copy = copyStore('cut');
+    const segment = join(copy, 'log', FIRST_SEGMENT);
+    const last = frames(segment).at(-1)!;
+    fs.truncateSync(segment, last.offset);
+    const result = reeldb('verify', copy);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`damaged: ${segment}`);
+    expect(result.stdout).toContain(`MANIFEST (written at the last clean close) records that the log reached position ${EVENTS}`);
+    expect(fs.statSync(segment).size).toBe(last.offset);
   });
 
   it('exits 1 when the MANIFEST is damaged', () => {
@@ -226,7 +240,7 @@ describe('reeldb inspect and stats', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(storeId);
-    expect(result.stdout).toMatch(/format\s+version 1/);
+    expect(result.stdout).toMatch(/format\s+version 2/);
     expect(result.stdout).toMatch(/head\s+position 11 \(12 entries\)/);
     expect(result.stdout).toMatch(/events\s+12 in 2 streams/);
     expect(result.stdout).toMatch(new RegExp(`${FIRST_SEGMENT}\\s+0\\s+12\\s`));
@@ -234,7 +248,7 @@ describe('reeldb inspect and stats', () => {
     expect(result.stdout).toMatch(/alpha\s+8\n\s+beta\s+4/);
 
     const json = JSON.parse(reeldb('inspect', storePath, '--json', '--top', '1').stdout);
-    expect(json).toMatchObject({ storeId, formatVersion: 1, headPosition: 11, entries: 12, events: 12, streams: 2, topStreams: [{ name: 'alpha', events: 8 }] });
+    expect(json).toMatchObject({ storeId, formatVersion: 2, headPosition: 11, entries: 12, events: 12, streams: 2, topStreams: [{ name: 'alpha', events: 8 }] });
     expect(json.segments).toEqual([{ name: FIRST_SEGMENT, firstPosition: 0, entries: 12, bytes: fs.statSync(join(storePath, 'log', FIRST_SEGMENT)).size }]);
   });
 

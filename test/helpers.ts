@@ -48,3 +48,17 @@ export function fromHex(text: string): Uint8Array {
 export function toHex(bytes: Uint8Array): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
+
+/**
+ * Makes a cleanly closed store look like one whose writer crashed: its MANIFEST records no
+ * durable end (docs/FORMAT.md §3), so damage at the tail is judged by the torn-tail rule.
+ */
+export async function asIfCrashed(store: string): Promise<void> {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const core = await reeldb.init();
+  const file = join(store, 'MANIFEST');
+  const bytes = readFileSync(file);
+  bytes.fill(0, 28, 36);
+  bytes.writeUInt32LE(core.crc32c(bytes.subarray(0, 36)), 36);
+  writeFileSync(file, bytes);
+}

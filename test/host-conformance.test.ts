@@ -31,6 +31,25 @@ for (const [name, make] of hosts) {
       expect(await host.exists(`${root}/file`)).toBe(true);
     });
 
+    it('hardening B19: watch, where a host has it, reports a change to a file in the directory, and stops once closed', { timeout: 20_000 }, async () => {
+      const { host, root } = make();
+      if (!host.watch) return; // optional: a host without it is polled
+      await host.mkdir(root);
+      const handle = await host.open(`${root}/file`, { create: true });
+      let changes = 0;
+      const watcher = host.watch(root, () => changes++);
+      try {
+        for (let attempt = 0; changes === 0 && attempt < 1000; attempt++) {
+          await handle.write(bytes(attempt & 255), attempt);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(changes).toBeGreaterThan(0);
+      } finally {
+        watcher.close();
+        await handle.close();
+      }
+    });
+
     it('reads short only at the end and 0 past it; writes past the end leave a zero gap', async () => {
       const { host, root } = make();
       await host.mkdir(root);

@@ -1,11 +1,15 @@
 /** Recovery on open: torn tails are truncated, damage followed by valid data is corruption. */
 import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
+import { asIfCrashed, quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
 
 const { open } = reeldb;
 
-/** Appends `batches` commits to stream 's' (each of `size` events) and returns frame end offsets. */
+/**
+ * Appends `batches` commits to stream 's' (each of `size` events) and returns frame end offsets.
+ * The store is closed cleanly, then made to look as a crash leaves it (no durable end in the
+ * MANIFEST), so that damage at its tail is judged by the torn-tail rule.
+ */
 async function build(path: string, batches: number, size = 1, options = {}): Promise<number[]> {
   const db = await open(path, options);
   const ends: number[] = [];
@@ -15,6 +19,7 @@ async function build(path: string, batches: number, size = 1, options = {}): Pro
     ends.push(segments[segments.length - 1]!.bytes);
   }
   await db.close();
+  await asIfCrashed(path);
   return ends;
 }
 
@@ -183,6 +188,7 @@ describe(`recovery of an unsynced tail on ${runtime}`, () => {
     const db = await open(path, { durability: 'buffered' });
     await Promise.all([1, 2, 3].map((index) => db.events.append('s', [{ type: 'late', data: index }])));
     await db.close();
+    await asIfCrashed(path);
     const [segment] = segmentPaths(path);
     flip(segment!, ends[1]! + 50); // inside the first of the three
     const log = quiet();

@@ -43,7 +43,11 @@ export async function verify(cli: Cli, argv: readonly string[]): Promise<number>
     await cli.stdout.line(`damaged: ${error.file}`);
     await cli.stdout.line(`  offset  ${error.offset} (0x${error.offset.toString(16)})`);
     await cli.stdout.line(`  reason  ${reasonOf(error)}`);
-    await cli.stdout.line('Valid data follows the damage, so reeldb will not open this store until the file is restored from a backup.');
+    await cli.stdout.line(
+      / are missing /.test(error.reason)
+        ? 'The log was longer than what is on disk, so reeldb will not open this store until the missing data is restored from a backup.'
+        : 'Valid data follows the damage, so reeldb will not open this store until the file is restored from a backup.',
+    );
     return EXIT_FAILURE;
   }
   const { db, warnings } = opened;

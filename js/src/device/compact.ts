@@ -11,7 +11,7 @@
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { CorruptionError, StoreFailedError } from '../errors.js';
 import type { FileHandle } from '../host/types.js';
-import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
+import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, SEAL_FRAME_BYTES, isSealed, type Segment, type SegmentLog } from './segments.js';
 
 export { KIND_PRUNED } from './segments.js';
 /** A rewritten frame holds at most this many entries or payload bytes (reads stay bounded). */
@@ -48,10 +48,11 @@ export interface Rewrite {
 }
 
 /** The size `compactSegment` gives the segment (a dry run's figure is exactly what the prune reclaims). */
-export function compactedSize(segment: Segment, removed: ReadonlySet<number>, replacedLength: (position: number) => number | undefined): number {
+export function compactedSize(segment: Segment, removed: ReadonlySet<number>, replacedLength: (position: number) => number | undefined, sealed = isSealed(segment)): number {
   const count = segment.offsets.length;
   const lengths = segment.lengths.values;
-  let size = SEGMENT_HEADER_BYTES;
+  // A sealed segment stays sealed.
+  let size = SEGMENT_HEADER_BYTES + (sealed ? SEAL_FRAME_BYTES : 0);
   let first = 0;
   for (const stop of frameStops(count, segment.offsets.values, lengths)) {
     let body = FRAME_BEGIN_BYTES;
@@ -92,6 +93,7 @@ async function rewriteFrom(
   { count, offsets, lengths, kinds, bytesBefore }: { count: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; bytesBefore: number },
 ): Promise<CompactResult> {
   const { host, core, storeId } = log.context;
+  const sealed = isSealed(segment);
 
   // The chain around the segment: what its first frame chains from, and what the next
   // segment's first frame chains from (kept in the new header).
@@ -169,6 +171,15 @@ async function rewriteFrom(
       await target.write(frame, fileOffset);
       fileOffset += frame.length;
       first = stop;
+    }
+    if (sealed) {
+      // The rewritten segment stays sealed: its successor still exists (docs/FORMAT.md §17).
+      core.resetOutput();
+      core.beginFrame();
+      core.finishFrame(segment.firstPosition + count, checksum, storeId, 0);
+      const seal = core.output().slice();
+      await target.write(seal, fileOffset);
+      fileOffset += seal.length;
     }
     await target.sync();
   } catch (error) {

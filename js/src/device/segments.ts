@@ -58,12 +58,26 @@ function malformed(error: unknown, segment: Segment, offset: number, position: n
 /** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
 export const FRAME_END_MAGIC = 0x45464c52;
 
+/** A frame with no entries (40 bytes) ends a sealed segment: "a successor exists" (docs/FORMAT.md §6.2, §9.2). */
+export const SEAL_FRAME_BYTES = 40;
+
+/**
+ * Whether a segment ends with a seal frame: bytes after the frame that holds its last entry
+ * can only be frames with no entries, which the writer writes only as seals. Computed from the
+ * index, so no payload bytes can pass for a seal.
+ */
+export function isSealed(segment: Segment, size = segment.size): boolean {
+  const count = segment.offsets.length;
+  const entriesEnd = count === 0 ? SEGMENT_HEADER_BYTES : Math.ceil((segment.offsets.values[count - 1]! + segment.lengths.values[count - 1]!) / 8) * 8 + 8;
+  return size > entriesEnd;
+}
+
 /**
  * The chain checksum after a segment whose header is `header` and whose last frame's checksum
  * is `last`: a compacted segment (§5.1 flags bit 0) had its frames rewritten, so the chain goes
  * on from the checksum its header records, that of its last frame before the rewrite.
  */
-function chainAfter(header: Uint8Array, last: number): number {
+export function chainAfter(header: Uint8Array, last: number): number {
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
   return view.getUint32(12, true) & SEGMENT_FLAG_COMPACTED ? view.getUint32(40, true) : last;
 }
@@ -133,6 +147,18 @@ export interface SegmentLogOptions {
   onProgress?: (done: number, total: number) => void;
   /** Sealed segments whose read handles stay open at once (default MAX_OPEN_SEGMENTS). */
   maxOpenSegments?: number;
+  /**
+   * The log is known to have reached this position durably (the MANIFEST's end at the last
+   * clean close, or a snapshot's position): a log that ends below it lost synced entries,
+   * which is CorruptionError naming what is missing, never a torn tail.
+   */
+  durableEnd?: DurableEnd;
+}
+
+/** A position the log reached durably, and what records it (for messages). */
+export interface DurableEnd {
+  position: number;
+  source: string;
 }
 
 export class SegmentLog {
@@ -246,6 +272,7 @@ export class SegmentLog {
   private async recoverFiles(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined, names: string[], sizes: number[]): Promise<RecoveryReport> {
     const { host, storeId, readOnly } = this.options;
     const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
+    this.recoverySizes = sizes;
     const total = sizes.reduce((sum, size) => sum + size, 0);
     let done = 0;
     let expectedPosition = 0;
@@ -292,7 +319,12 @@ export class SegmentLog {
       if (decoded.code !== 0) {
         // A segment whose header never made it to disk is a roll interrupted by a crash (or a
         // start that failed, e.g. on a full disk): it holds no data if nothing valid is in it.
-        if (decoded.code !== 5 && (await this.isLeftover(session, handle, size, 0, index, names, expectedPosition))) {
+        // Not as the last file after a sealed segment: a roll seals the old segment only once
+        // the new one's header is durable, so a bad header there is damage.
+        const previous = this.segments[this.segments.length - 1];
+        if (decoded.code !== 5 && !(isLast && previous && isSealed(previous)) && (await this.isLeftover(session, handle, size, 0, index, names, expectedPosition))) {
+          // Removing the last file must not hide a log that was durably longer (checked before anything is removed).
+          if (isLast || !(await this.liveLaterSegments(session, index, names, expectedPosition))) this.checkReached(expectedPosition, path, 0, `the segment header is ${HEADER_ERRORS[decoded.code]}`);
           await this.dropLeftover(name, handle, report, `its header is incomplete (${HEADER_ERRORS[decoded.code]})`);
           continue;
         }
@@ -315,10 +347,36 @@ export class SegmentLog {
       if (stop.truncated) continue; // only leftovers can follow a torn tail
       checksum = chainAfter(header, checksum);
     }
+    const last = this.segments[this.segments.length - 1];
+    // A successor at the expected position would have joined the log: a sealed last segment has none.
+    if (last && isSealed(last)) {
+      const missing = segmentName(expectedPosition);
+      throw new CorruptionError(joinPath(this.logDirectory, missing), 0, `missing: ${last.name} is sealed (its last frame records that a segment follows it), but log/ has no ${missing}`);
+    }
+    const where = last ? { file: last.path, offset: last.size } : { file: joinPath(this.logDirectory, segmentName(0)), offset: 0 };
+    this.checkReached(expectedPosition, where.file, where.offset, last ? `the log ends at offset ${last.size} of ${last.name}` : 'log/ holds no segment');
     this.lastChecksum = checksum;
     // Every entry indexed must have its check (a scan loop that forgot one would fail reads later, confusingly).
     for (const segment of this.segments) if (segment.checks.length !== segment.offsets.length) throw new Error(`reeldb internal error: ${segment.name} has ${segment.offsets.length} entries but ${segment.checks.length} entry checks`);
     return report;
+  }
+
+  /** Sizes of the files in log/ during recovery (a torn seal is judged by its successor's). */
+  private recoverySizes: readonly number[] = [];
+
+  /**
+   * Throws CorruptionError when the log, cut at `position`, would end below its durable end:
+   * the entries from there were synced once, so what removes them is damage, not a crash.
+   */
+  private checkReached(position: number, file: string, offset: number, what: string): void {
+    const end = this.options.durableEnd;
+    if (!end || position >= end.position) return;
+    throw new CorruptionError(
+      file,
+      offset,
+      `${what}, at position ${position}, but ${end.source} records that the log reached position ${end.position}: entries ${position}..${end.position - 1} are missing ` +
+        `(the end of a segment was cut or damaged, or log/${segmentName(position)} or a later segment was removed)`,
+    );
   }
 
   /**
@@ -394,8 +452,13 @@ export class SegmentLog {
       }
       // A bad frame: corruption if anything valid follows it, otherwise a torn tail.
       if (result.badEvent) throw new CorruptionError(path, offset, result.message);
-      const laterSegments = await this.liveLaterSegments(session, index, names, expectedPosition);
+      // A roll makes the new segment durable, then seals the old one: a crash in between can
+      // leave a torn seal (at most one seal frame of bytes) before an empty last segment.
+      const tornSeal = names.length - index - 1 === 1 && size - offset <= SEAL_FRAME_BYTES && (this.recoverySizes[index + 1] ?? 0) <= SEGMENT_HEADER_BYTES;
+      const laterSegments = tornSeal ? 0 : await this.liveLaterSegments(session, index, names, expectedPosition);
       if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
+      // Nothing is ever written after a seal: bytes there are damage.
+      if (isSealed(segment, offset)) throw new CorruptionError(path, offset, `${result.message}, after the seal frame that ends ${name}`);
       // Frames after the bad one that were written once it was durable prove it is damage
       // to synced data. Frames written while it was still unsynced (a crash can keep later
       // pages and lose earlier ones) do not: then everything from here is a torn tail.
@@ -403,12 +466,18 @@ export class SegmentLog {
       if (probe.offset >= 0 && probe.durablePosition > expectedPosition) {
         throw new CorruptionError(path, offset, `${result.message}; a valid frame follows at offset ${probe.offset}, written after this one was synced`);
       }
-      report.warnings.push(`${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`);
+      this.checkReached(expectedPosition, path, offset, `${result.message}; this is not a torn tail: the log ends here`);
+      report.warnings.push(
+        tornSeal
+          ? `${readOnly ? 'ignored' : 'truncated'} a torn seal of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); a crash came while the segment was being sealed`
+          : `${readOnly ? 'ignored' : 'truncated'} a torn tail of ${size - offset} bytes at offset ${offset} of ${name} (${result.message}); the frames from there on were written before the log was last synced past them, as a crash leaves them`,
+      );
       if (!readOnly) {
         await handle.truncate(offset);
         await handle.sync();
       }
       segment.size = offset;
+      if (tornSeal) return { expectedPosition, checksum, done: done + size - offset, truncated: false };
       this.options.onProgress?.(cursor.total, cursor.total);
       return { expectedPosition, checksum, done, truncated: true };
     }
@@ -539,6 +608,51 @@ export class SegmentLog {
     // The segment before it is sealed now: its handle joins the bounded cache.
     this.handles.seal(this.segments[this.segments.length - 2]);
     return segment;
+  }
+
+  /**
+   * Rolls the log: creates the next segment durably, then seals the current one with a frame
+   * of no entries (synced), which records that a successor exists (docs/FORMAT.md §9.2). Call
+   * with everything written durable and nothing pending. A half-written seal must not stay
+   * before later frames: a failed seal write is cut off again (the segment stays unsealed,
+   * which is valid) or, if that fails too, fails the store, as a failed sync does.
+   */
+  async roll(): Promise<Segment> {
+    await this.flushWrites();
+    const old = this.current;
+    // Leased while it is still current (open for writing): once sealed its handle belongs to
+    // the bounded cache, which must not close it under the seal write.
+    const handle = old ? await this.handles.acquire(old) : undefined;
+    try {
+      const next = await this.createSegment(this.nextPosition);
+      if (!old || !handle) return next;
+      const { core, storeId } = this.options;
+      core.resetOutput();
+      core.beginFrame();
+      const checksum = core.finishFrame(old.nextPosition, this.lastChecksum, storeId, 0);
+      const frame = core.output().slice();
+      try {
+        await handle.write(frame, old.size);
+      } catch (error) {
+        try {
+          await handle.truncate(old.size);
+          await handle.sync();
+        } catch {
+          throw this.onWriteFailed(error);
+        }
+        return next;
+      }
+      try {
+        await handle.sync();
+      } catch (error) {
+        throw this.onWriteFailed(error);
+      }
+      old.size += frame.length;
+      this.lastChecksum = checksum;
+      return next;
+    } finally {
+      if (handle) await this.handles.release(handle);
+    }
   }
 
   /**

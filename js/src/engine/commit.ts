@@ -230,11 +230,11 @@ export class CommitPipeline {
     else acknowledge();
   }
 
-  /** Seals the current segment (synced first, so only the newest segment can have a torn tail). */
+  /** Seals the current segment (synced first, so only the newest segment can have a torn tail) and starts the next. */
   private async roll(): Promise<void> {
     try {
       if (this.options.durability !== 'memory') await this.waitDurable(this.writtenPosition);
-      await this.log.createSegment(this.log.nextPosition);
+      await this.log.roll();
     } catch (error) {
       this.fail('starting a new segment failed', error);
     }

@@ -1,7 +1,10 @@
 /**
- * MANIFEST: 40 bytes, replaced atomically. magic "REELMAN\0" · format version u32 ·
- * flags u32 · store id (16) · reserved u32 · CRC32C of the preceding bytes u32.
- * Segments are found by listing log/ (their headers chain them); see docs/FORMAT.md.
+ * MANIFEST: 40 bytes, replaced atomically (docs/FORMAT.md §3). Version 2: magic "REELMAN\0" ·
+ * version u32 · store id (16) · durable end u64 · CRC32C of the preceding bytes u32. The
+ * durable end is a position the log is known to have reached durably (written at each clean
+ * close): positions never move, so it stays true however the log grows or is pruned, and
+ * recovery treats a log that ends below it as damaged, never as a torn tail. Version 1
+ * (flags · store id · reserved, no end) is still read. Segments are found by listing log/.
  */
 import type { Core } from '../core/core.js';
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
@@ -9,22 +12,24 @@ import { joinPath, readWholeFile, writeFileAtomic, type FileHost } from '../host
 
 export const MANIFEST_NAME = 'MANIFEST';
 export const MANIFEST_BYTES = 40;
-export const FORMAT_VERSION = 1;
+/** The MANIFEST version written; versions 1 and 2 are read. */
+export const FORMAT_VERSION = 2;
 const MAGIC = [0x52, 0x45, 0x45, 0x4c, 0x4d, 0x41, 0x4e, 0x00];
 
 export interface Manifest {
   formatVersion: number;
   storeId: Uint8Array;
+  /** Entries below this position were durable at the last clean close (0: none recorded). */
+  durableEnd: number;
 }
 
 export function encodeManifest(core: Core, manifest: Manifest): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_BYTES);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
-  view.setUint32(8, manifest.formatVersion, true);
-  view.setUint32(12, 0, true);
-  bytes.set(manifest.storeId, 16);
-  view.setUint32(32, 0, true);
+  view.setUint32(8, FORMAT_VERSION, true);
+  bytes.set(manifest.storeId, 12);
+  view.setBigUint64(28, BigInt(manifest.durableEnd), true);
   view.setUint32(36, core.crc32c(bytes.subarray(0, 36)), true);
   return bytes;
 }
@@ -40,10 +45,13 @@ export async function readManifest(core: Core, host: FileHost, directory: string
   }
   if (view.getUint32(36, true) !== core.crc32c(bytes.subarray(0, 36))) throw new CorruptionError(path, 36, 'MANIFEST checksum mismatch');
   const formatVersion = view.getUint32(8, true);
+  if (formatVersion === 1) return { formatVersion, storeId: bytes.slice(16, 32), durableEnd: 0 };
   if (formatVersion !== FORMAT_VERSION) {
-    throw new IncompatibleFormatError(`${path}: store format version ${formatVersion}, this reeldb reads version ${FORMAT_VERSION}; use a matching reeldb release`);
+    throw new IncompatibleFormatError(`${path}: store format version ${formatVersion}, this reeldb reads versions 1 and ${FORMAT_VERSION}; use a matching reeldb release`);
   }
-  return { formatVersion, storeId: bytes.slice(16, 32) };
+  const durableEnd = Number(view.getBigUint64(28, true));
+  if (!Number.isSafeInteger(durableEnd)) throw new CorruptionError(path, 28, `MANIFEST durable end ${durableEnd} is not a position`);
+  return { formatVersion, storeId: bytes.slice(12, 28), durableEnd };
 }
 
 export async function writeManifest(core: Core, host: FileHost, directory: string, manifest: Manifest): Promise<void> {

@@ -64,6 +64,9 @@ export interface OpenOptions {
   snapshotIntervalMs?: number;
   /** Open with a full scan of the log, ignoring snapshots. Default false. */
   ignoreSnapshots?: boolean;
+  /** readOnly: how often the reader looks for the writer's new commits (it also watches the
+   *  files where the host can). Default 100 ms; 0: only `await db.refresh()` does. */
+  followIntervalMs?: number;
   /** Where warnings go (torn tails truncated on open…). Default console.warn. */
   onWarning?: (message: string) => void;
   /** Progress of the recovery scan on open. */
@@ -111,6 +114,7 @@ export function resolveOptions(given?: OpenOptions): ResolvedOptions {
     snapshotBytes: positiveInteger('snapshotBytes', options.snapshotBytes, 16 << 20, 2 ** 40, 0),
     snapshotIntervalMs: positiveInteger('snapshotIntervalMs', options.snapshotIntervalMs, 0, 2 ** 40, 0),
     ignoreSnapshots: checkBoolean('open: ignoreSnapshots', options.ignoreSnapshots, false),
+    followIntervalMs: positiveInteger('followIntervalMs', options.followIntervalMs, 100, 3_600_000, 0),
     onWarning: checkFunction<(message: string) => void>('open: onWarning', options.onWarning) ?? ((message) => console.warn(`reeldb: ${message}`)),
     onProgress: checkFunction('open: onProgress', options.onProgress),
     host,

@@ -12,7 +12,7 @@
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { compactedSize, compactSegment, type Rewrite } from '../device/compact.js';
-import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, type Segment, type SegmentLog } from '../device/segments.js';
+import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, SEAL_FRAME_BYTES, type Segment, type SegmentLog } from '../device/segments.js';
 import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
 import { cutRecordBytes, isCutRecord, KIND_CHECKPOINT_THREAD_PRUNED, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED } from '../primitives/cut-records.js';
 import { KIND_EVENT } from '../primitives/event-codec.js';
@@ -221,9 +221,12 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
     const none = new Set<number>();
     for (const segment of log.segments) {
       if (segment.firstPosition >= end) break;
-      if (compacted.has(segment) || rebased.has(segment)) result.bytesReclaimed += segment.size - compactedSize(segment, compacted.has(segment) ? planned : none, (position) => replaced.get(position)?.length);
+      // The current segment, once sealed, ends with a seal frame (a roll writes one).
+      const sealing = segment === current && seal;
+      const size = segment.size + (sealing ? SEAL_FRAME_BYTES : 0);
+      if (compacted.has(segment) || rebased.has(segment)) result.bytesReclaimed += size - compactedSize(segment, compacted.has(segment) ? planned : none, (position) => replaced.get(position)?.length, sealing || undefined);
     }
-    result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(records) + (seal ? SEGMENT_HEADER_BYTES : 0);
+    result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(records) + (seal ? SEGMENT_HEADER_BYTES + SEAL_FRAME_BYTES : 0);
     count(new Set([...planned].filter((position) => position < end && compacted.has(log.segmentOf(position)!))));
     return result;
   }
@@ -231,7 +234,10 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   if (seal) {
     await pipeline.exclusive(async () => {
       // Unless a roll sealed it meanwhile.
-      if (log.current === current) (await log.createSegment(log.nextPosition)).startedByPrune = true;
+      if (log.current === current) {
+        await log.roll();
+        log.current.startedByPrune = true;
+      }
     });
   }
   const sizeBefore = new Map<Segment, number>();

@@ -4,7 +4,7 @@
  */
 import type { Core } from '../core/core.js';
 import { InvalidArgumentError, ReeldbError, StoreClosedError } from '../errors.js';
-import { SegmentLog, SnapshotMismatch, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
+import { SegmentLog, SnapshotMismatch, type DurableEnd, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import { joinPath, type FileHost, type HostLock } from '../host/types.js';
 import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
@@ -12,11 +12,12 @@ import { Checkpoints } from '../primitives/checkpoints.js';
 import { KIND_EVENT } from '../primitives/event-codec.js';
 import { Events } from '../primitives/events.js';
 import { CommitPipeline } from './commit.js';
-import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
+import { FORMAT_VERSION, readManifest, writeManifest, type Manifest } from './manifest.js';
 import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
 import { checkPruneOptions, runPrune, type PruneOptions, type PruneResult } from './prune.js';
 import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
+import { Follower, type FollowStats } from './follower.js';
 
 function parentDirectory(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
@@ -41,10 +42,29 @@ export const SNAPSHOT_AT_CLOSE_BYTES = 1 << 20;
  * only the log after it is scanned), else by a full scan. A snapshot that is damaged or does
  * not fit the log is skipped with a warning: the log is the truth, snapshots only save time.
  */
-async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions) {
-  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments };
+async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions, manifestEnd: number) {
+  // The log reached durably at least the MANIFEST's end and the position of any snapshot that
+  // passes its checks (written only once everything below it was durable): recovery that ends
+  // below that is CorruptionError naming what is missing (docs/FORMAT.md §9.3).
+  let durableEnd: DurableEnd | undefined = manifestEnd > 0 ? { position: manifestEnd, source: 'MANIFEST (written at the last clean close)' } : undefined;
+  const reached = (position: number, source: string) => {
+    if (position > (durableEnd?.position ?? 0)) durableEnd = { position, source };
+  };
+  const logOptions = () => ({ host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments, durableEnd });
   const warnings: string[] = [];
-  const names = options.ignoreSnapshots ? [] : await listSnapshots(host, path);
+  const all = await listSnapshots(host, path);
+  const names = options.ignoreSnapshots ? [] : all;
+  if (options.ignoreSnapshots) {
+    // Not used to recover, but still a record of how far the log reached: the newest valid one.
+    for (const name of all) {
+      const bytes = await readSnapshotFile(host, path, name);
+      const decoded = bytes ? decodeSnapshot(core, bytes, storeId) : undefined;
+      if (decoded?.ok) {
+        reached(decoded.image.position, `snapshot ${name}`);
+        break;
+      }
+    }
+  }
   if (!options.readOnly) {
     // Leftovers of a crash: a snapshot or a rewritten segment not yet renamed into place.
     for (const name of await host.list(path)) if (/^snapshot-\d{20}\.snap\.tmp$/.test(name)) await host.remove(joinPath(path, name));
@@ -71,12 +91,13 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
         warnings.push(`ignored snapshot ${name}: ${decoded.reason} (offset ${decoded.offset}); the log is scanned instead`);
         continue;
       }
+      reached(decoded.image.position, `snapshot ${name}`);
       events.restoreState(decoded.image.events);
       checkpoints.restoreState(decoded.image.checkpoints);
       resume = { name, position: decoded.image.position, log: decoded.image.log };
     }
     try {
-      const { log, report } = await SegmentLog.open(logOptions, visit, resume);
+      const { log, report } = await SegmentLog.open(logOptions(), visit, resume);
       report.warnings.unshift(...warnings);
       return { log, report, events, checkpoints };
     } catch (error) {
@@ -104,6 +125,8 @@ export interface StoreStats {
   checkpoints: number;
   threads: number;
   recovery: RecoveryReport;
+  /** A read-only store: how far it has followed the writer (undefined on a writer). */
+  follow?: FollowStats;
 }
 
 export interface KindStats {
@@ -116,6 +139,20 @@ export class Store {
   readonly events: Events;
   readonly checkpoints: Checkpoints;
   private closing: Promise<void> | undefined;
+  /** @internal the MANIFEST as read at open (or written since). */
+  manifest!: Manifest;
+  /** @internal a read-only store follows the writer. */
+  follower: Follower | undefined;
+
+  /**
+   * Read-only store: makes every commit the writer has finished writing visible now (reads,
+   * `subscribe`, stats), including its segment rolls and prunes. It also happens in the
+   * background every `followIntervalMs` and when the files change. On a writer: nothing to do.
+   */
+  async refresh(): Promise<void> {
+    this.checkOpen();
+    await this.follower?.refresh();
+  }
 
   private constructor(
     readonly path: string,
@@ -165,7 +202,7 @@ export class Store {
         if (options.readOnly) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
         const storeId = new Uint8Array(16);
         crypto.getRandomValues(storeId);
-        manifest = { formatVersion: FORMAT_VERSION, storeId };
+        manifest = { formatVersion: FORMAT_VERSION, storeId, durableEnd: 0 };
         await writeManifest(core, host, path, manifest);
         // Make the new directories themselves durable: the store's entry in its parent and
         // log/ in the store (segment files are synced into log/ as they are created).
@@ -173,10 +210,11 @@ export class Store {
         await host.syncDirectory(path);
         await host.syncDirectory(parentDirectory(path));
       }
-      const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options);
+      const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options, manifest.durableEnd);
       for (const warning of report.warnings) options.onWarning(warning);
       const pipeline = new CommitPipeline(core, log, manifest.storeId, options);
       const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, checkpoints, report, core);
+      store.manifest = manifest;
       events.attach(store);
       checkpoints.attach(store);
       const acknowledged = pipeline.onAcknowledged;
@@ -184,6 +222,10 @@ export class Store {
         acknowledged(position);
         store.maybeSnapshot();
       };
+      if (options.readOnly) {
+        store.follower = new Follower({ core, host, directory: path, storeId: manifest.storeId, log, pipeline, events, checkpoints, intervalMs: options.followIntervalMs, onWarning: options.onWarning });
+        store.follower.start();
+      }
       return store;
     } catch (error) {
       await lock?.release();
@@ -319,7 +361,7 @@ export class Store {
       durability: this.durability,
       readOnly: this.options.readOnly,
       storeId: [...this.storeId].map((byte) => byte.toString(16).padStart(2, '0')).join(''),
-      formatVersion: FORMAT_VERSION,
+      formatVersion: this.manifest.formatVersion,
       segments,
       entries: this.log.nextPosition,
       bytes: segments.reduce((sum, segment) => sum + segment.bytes, 0),
@@ -328,6 +370,7 @@ export class Store {
       checkpoints: this.checkpoints.totalCount,
       threads: this.checkpoints.threadIds().length,
       recovery: this.recovery,
+      ...(this.follower ? { follow: this.follower.stats() } : {}),
     };
   }
 
@@ -347,6 +390,25 @@ export class Store {
     return kinds;
   }
 
+  /**
+   * A clean close records in the MANIFEST how far the log durably reached, so that a later
+   * open tells a lost tail (CorruptionError) from a torn one (docs/FORMAT.md §3, §9.3). Not in
+   * 'memory' mode (nothing is synced) nor after a failure; a failed write is a warning: the
+   * data is durable, only the record of its end is older.
+   */
+  private async recordEnd(): Promise<void> {
+    if (this.options.readOnly || this.durability === 'memory' || this.pipeline.failure) return;
+    const durableEnd = Math.min(this.pipeline.syncedPosition, this.log.nextPosition);
+    if (durableEnd <= this.manifest.durableEnd && this.manifest.formatVersion === FORMAT_VERSION) return;
+    const manifest = { formatVersion: FORMAT_VERSION, storeId: this.storeId, durableEnd: Math.max(durableEnd, this.manifest.durableEnd) };
+    try {
+      await writeManifest(this.core, this.host, this.path, manifest);
+      this.manifest = manifest;
+    } catch (error) {
+      this.options.onWarning(`the end of the log could not be recorded in the MANIFEST (the next open cannot tell a lost tail from a torn one): ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
   /** Waits for queued commits, syncs, releases the lock. Later calls reject with StoreClosedError. */
   close(): Promise<void> {
     if (!this.closing) {
@@ -361,8 +423,11 @@ export class Store {
           if (!this.pipeline.failure) this.options.onWarning(`no snapshot at close (the next open scans more of the log): ${(error as Error)?.message ?? String(error)}`);
         }
         this.pipeline.closed = true;
+        this.follower?.stop();
+        await this.follower?.idle();
         try {
           await this.pipeline.drain().catch(() => undefined);
+          await this.recordEnd();
         } finally {
           this.events.closeSubscriptions();
           await this.log.close();

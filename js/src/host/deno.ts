@@ -6,7 +6,7 @@
 import { IOError } from '../errors.js';
 import { takeLockFile } from './lockfile.js';
 import { toIOError } from './os-error.js';
-import type { FileHandle, FileHost, HostLock, OpenOptions } from './types.js';
+import type { FileHandle, FileHost, HostLock, HostWatcher, OpenOptions } from './types.js';
 
 // Only the parts of the Deno namespace this host uses.
 interface DenoFile {
@@ -43,6 +43,7 @@ interface DenoNamespace {
   writeFileSync(path: string, data: Uint8Array, options?: { createNew?: boolean }): void;
   errors: { NotFound: new () => Error; AlreadyExists: new () => Error };
   SeekMode: { Start: number };
+  watchFs(path: string, options?: { recursive: boolean }): AsyncIterable<unknown> & { close(): void };
 }
 const Deno = (globalThis as unknown as { Deno: DenoNamespace }).Deno;
 
@@ -212,6 +213,25 @@ export class DenoFileHost implements FileHost {
     } finally {
       file.close();
     }
+  }
+
+  /** Deno.watchFs; a directory that cannot be watched gives a watcher that never fires (the reader polls). */
+  watch(directory: string, onChange: () => void): HostWatcher {
+    let watcher: (AsyncIterable<unknown> & { close(): void }) | undefined;
+    try {
+      watcher = Deno.watchFs(directory, { recursive: false });
+    } catch {
+      return { close() {} };
+    }
+    const events = watcher;
+    void (async () => {
+      try {
+        for await (const _event of events) onChange();
+      } catch {
+        // Closed or failed: polling goes on.
+      }
+    })();
+    return { close: () => events.close() };
   }
 
   async lock(directory: string): Promise<HostLock> {

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import { IOError } from '../errors.js';
 import { takeLockFile } from './lockfile.js';
 import { toIOError } from './os-error.js';
-import type { FileHandle, FileHost, HostLock, OpenOptions } from './types.js';
+import type { FileHandle, FileHost, HostLock, HostWatcher, OpenOptions } from './types.js';
 
 /** Runs a synchronous file operation, turning what it throws into a typed error. */
 function io<T>(path: string, syscall: string, work: () => T): T {
@@ -151,6 +151,17 @@ export class NodeFileHost implements FileHost {
         error ? reject(toIOError(error, directory, 'fsync')) : resolve();
       }),
     );
+  }
+
+  /** fs.watch (inotify, FSEvents, …); a directory that cannot be watched gives a watcher that never fires (the reader polls). */
+  watch(directory: string, onChange: () => void): HostWatcher {
+    try {
+      const watcher = fs.watch(directory, { persistent: false }, () => onChange());
+      watcher.on('error', () => watcher.close());
+      return { close: () => watcher.close() };
+    } catch {
+      return { close() {} };
+    }
   }
 
   async lock(directory: string): Promise<HostLock> {

@@ -59,6 +59,16 @@ export interface FileHost {
    * holder. A lock left by a dead process is taken over.
    */
   lock(directory: string): Promise<HostLock>;
+  /**
+   * Optional: calls `onChange` (soon, possibly spuriously or coalesced) after files in
+   * `directory` change, until the returned watcher is closed. A host without it is polled.
+   * Read-only stores use it to follow the writer.
+   */
+  watch?(directory: string, onChange: () => void): HostWatcher;
+}
+
+export interface HostWatcher {
+  close(): void;
 }
 
 export type { LockHolder };
