@@ -5,12 +5,12 @@ import type { OpenOptions } from './engine/options.js';
 import type { FileHost } from './host/types.js';
 
 export * from './errors.js';
-export { init, setDefaultWasmSource, type WasmSource } from './core/load.js';
+export { init, setDefaultWasmSource, type WasmSource, type InitOptions } from './core/load.js';
 export { Store, type StoreStats, type KindStats, type SnapshotInfo } from './engine/store.js';
-export type { PruneOptions, PruneResult } from './engine/prune.js';
+export type { PruneOptions, PruneResult, CheckpointRetention, EventRetention, StreamRetention } from './engine/prune.js';
 export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
 export type { RecoveryReport } from './device/segments.js';
-export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
+export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
 export type { Events, EventInput, AppendOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
 export { MemoryFileHost } from './host/memory.js';

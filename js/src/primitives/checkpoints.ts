@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
-import { checkCount, checkName, checkOptions, describe, jsonText } from '../validate.js';
+import { checkCount, checkName, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
 import { HeadCache } from './checkpoint-cache.js';
 import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
@@ -65,6 +65,17 @@ export interface ListCheckpointsOptions {
   before?: string;
   /** Only checkpoints whose metadata has these keys with these (JSON-equal) values. */
   filter?: Record<string, unknown>;
+}
+
+/** The options each call takes (checked: any other key is InvalidArgumentError). */
+const SAVE_KEYS: OptionKeys<SaveCheckpointOptions> = { metadata: true };
+const LOAD_KEYS: OptionKeys<LoadCheckpointOptions> = { id: true };
+const LIST_KEYS: OptionKeys<ListCheckpointsOptions> = { limit: true, before: true, filter: true };
+
+/** What `load` returns. `S` types the state (a promise of the caller's, not checked at run time). */
+export interface LoadedCheckpoint<S = unknown> {
+  info: CheckpointInfo;
+  state: S;
 }
 
 /** What `summary` reports for one thread. */
@@ -327,7 +338,7 @@ export class Checkpoints {
    * Saves `state` (a JSON value, or a Uint8Array kept as binary) as the thread's newest
    * checkpoint. Resolves once it is acknowledged by the store's durability mode.
    */
-  save(threadId: string, state: unknown, options?: SaveCheckpointOptions): Promise<CheckpointInfo> {
+  save<S = unknown>(threadId: string, state: S, options?: SaveCheckpointOptions): Promise<CheckpointInfo> {
     let nameBytes: Uint8Array;
     let raw: Uint8Array;
     let valueKind: number;
@@ -336,7 +347,7 @@ export class Checkpoints {
     try {
       this.store.checkWritable();
       nameBytes = this.checkThread(threadId);
-      const given = checkOptions('checkpoints.save', options);
+      const given = checkOptions('checkpoints.save', options, SAVE_KEYS);
       if (given.metadata !== undefined) {
         if (given.metadata === null || typeof given.metadata !== 'object' || Array.isArray(given.metadata)) {
           throw new InvalidArgumentError(`checkpoint metadata must be a JSON object, got ${describe(given.metadata)}`);
@@ -506,10 +517,10 @@ export class Checkpoints {
    * Loads the thread's newest checkpoint, or the one with `id`. Undefined when there is none.
    * A state that does not reconstruct exactly is CorruptionError.
    */
-  async load(threadId: string, options?: LoadCheckpointOptions): Promise<{ info: CheckpointInfo; state: unknown } | undefined> {
+  async load<S = unknown>(threadId: string, options?: LoadCheckpointOptions): Promise<LoadedCheckpoint<S> | undefined> {
     this.store.checkOpen();
     this.checkThread(threadId);
-    const given = checkOptions('checkpoints.load', options);
+    const given = checkOptions('checkpoints.load', options, LOAD_KEYS);
     if (given.id !== undefined && typeof given.id !== 'string') throw new InvalidArgumentError(`id must be a string, got ${describe(given.id)}`);
     const thread = this.threads.get(threadId);
     const written = this.store.pipeline.writtenPosition;
@@ -548,14 +559,14 @@ export class Checkpoints {
       throw error;
     }
     const state = entry.descriptor.valueKind === VALUE_BINARY ? raw.slice() : JSON.parse(utf8Decode(raw, 0, raw.length));
-    return { info: entry.info, state };
+    return { info: entry.info, state: state as S };
   }
 
   /** The thread's checkpoints, newest first, without their states; costs O(limit) reads. */
   async list(threadId: string, options?: ListCheckpointsOptions): Promise<CheckpointInfo[]> {
     this.store.checkOpen();
     this.checkThread(threadId);
-    const given = checkOptions('checkpoints.list', options);
+    const given = checkOptions('checkpoints.list', options, LIST_KEYS);
     const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
     if (given.before !== undefined && typeof given.before !== 'string') throw new InvalidArgumentError(`before must be a checkpoint id (a string), got ${describe(given.before)}`);
     const filter = given.filter;

@@ -4,7 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkName, checkOptions, describe, jsonText } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkLimit, checkName, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -12,12 +12,13 @@ import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSiz
 
 export type { RecordedEvent, ExpectedVersion };
 
-export interface EventInput {
+/** An event to append. `T` and `M` type `data` and `metadata` (not checked at run time). */
+export interface EventInput<T = unknown, M = unknown> {
   type: string;
   /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). */
-  data: unknown;
+  data: T;
   /** Optional JSON value stored beside the data. */
-  metadata?: unknown;
+  metadata?: M;
   /** Unique id; a random UUID when absent. Reusing ids makes a retried append idempotent. */
   id?: string;
 }
@@ -31,12 +32,17 @@ export interface ReadStreamOptions {
   /** First version to read (default 0 forward, the last version backward). */
   fromVersion?: number;
   /** Most events to return (default: all). */
+  limit?: number;
+  /** @deprecated the older name of `limit`, still accepted (both given and different is InvalidArgumentError). */
   maxCount?: number;
   direction?: 'forward' | 'backward';
 }
 
 export interface ReadAllOptions {
   fromPosition?: number;
+  /** Most events to return (default: all). */
+  limit?: number;
+  /** @deprecated the older name of `limit`, still accepted (both given and different is InvalidArgumentError). */
   maxCount?: number;
   direction?: 'forward' | 'backward';
 }
@@ -53,10 +59,17 @@ export interface SubscribeOptions {
   fromPosition?: number;
 }
 
-export interface Subscription extends AsyncIterableIterator<RecordedEvent> {
+export interface Subscription<T = unknown, M = unknown> extends AsyncIterableIterator<RecordedEvent<T, M>> {
   /** Stops the subscription; a pending `next()` resolves as done. */
   close(): void;
 }
+
+/** The options each call takes (checked: any other key is InvalidArgumentError). */
+const APPEND_KEYS: OptionKeys<AppendOptions> = { expectedVersion: true };
+const READ_STREAM_KEYS: OptionKeys<ReadStreamOptions> = { fromVersion: true, limit: true, maxCount: true, direction: true };
+const READ_ALL_KEYS: OptionKeys<ReadAllOptions> = { fromPosition: true, limit: true, maxCount: true, direction: true };
+const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition: true, decodeData: true };
+const SUBSCRIBE_KEYS: OptionKeys<SubscribeOptions> = { fromPosition: true };
 
 interface StreamState {
   name: string;
@@ -211,14 +224,22 @@ export class Events {
     return [...this.streams.values()].filter((state) => this.visibleCount(state) > 0).map((state) => state.name);
   }
 
-  append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<RecordedEvent[]> {
+  /**
+   * Appends `events` to `stream` as one all-or-nothing frame. `T` and `M` type the data and
+   * metadata of what is returned (not checked at run time).
+   */
+  append<T = unknown, M = unknown>(stream: string, events: readonly EventInput<T, M>[], options?: AppendOptions): Promise<RecordedEvent<T, M>[]> {
+    return this.appendEvents(stream, events, options) as Promise<RecordedEvent<T, M>[]>;
+  }
+
+  private appendEvents(stream: string, events: readonly EventInput[], options: AppendOptions | undefined): Promise<RecordedEvent[]> {
     let pending: PendingEvent[];
     let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
     try {
       this.store.checkWritable();
       streamBytes = this.checkStream(stream);
-      expected = this.checkExpected(checkOptions('append', options));
+      expected = this.checkExpected(checkOptions('append', options, APPEND_KEYS));
       pending = this.encodeInputs(streamBytes, events);
     } catch (error) {
       return Promise.reject(error);
@@ -355,11 +376,11 @@ export class Events {
   }
 
   /** Reads events of one stream. Unknown stream: StreamNotFoundError; past the end: []. */
-  async readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+  async readStream<T = unknown, M = unknown>(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent<T, M>[]> {
     this.store.checkOpen();
-    options = checkOptions('readStream', options);
+    options = checkOptions('readStream', options, READ_STREAM_KEYS);
     if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
-    const maxCount = checkMaxCount(options.maxCount);
+    const maxCount = checkLimit('readStream', options);
     const direction = checkDirection(options.direction);
     const state = this.streams.get(stream);
     const count = state ? this.visibleCount(state) : 0;
@@ -374,7 +395,7 @@ export class Events {
       const from = Math.min(version - state.first, count - 1);
       positions = from < 0 ? [] : state.positions.slice(Math.max(0, from - maxCount + 1), from + 1);
     }
-    const events = await this.readPositions(positions);
+    const events = (await this.readPositions(positions)) as RecordedEvent<T, M>[];
     return direction === 'forward' ? events : events.reverse();
   }
 
@@ -388,13 +409,13 @@ export class Events {
   }
 
   /** Reads events across all streams in log order. Never throws for range. */
-  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+  async readAll<T = unknown, M = unknown>(options?: ReadAllOptions): Promise<RecordedEvent<T, M>[]> {
     this.store.checkOpen();
-    options = checkOptions('readAll', options);
-    const maxCount = checkMaxCount(options.maxCount);
+    options = checkOptions('readAll', options, READ_ALL_KEYS);
+    const maxCount = checkLimit('readAll', options);
     const direction = checkDirection(options.direction);
     const written = this.written;
-    const events: RecordedEvent[] = [];
+    const events: RecordedEvent<T, M>[] = [];
     if (maxCount === 0 || written === 0) return events;
     // Other primitives' entries (checkpoints) share the positions: read on until maxCount
     // events are found or the log ends.
@@ -403,7 +424,7 @@ export class Events {
       while (events.length < maxCount && from < written) {
         const to = Math.min(written, from + Math.max(maxCount - events.length, 256));
         await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
-          if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+          if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache) as RecordedEvent<T, M>);
         });
         from = to;
       }
@@ -412,9 +433,9 @@ export class Events {
     let cursor = options.fromPosition === undefined ? written - 1 : Math.min(checkCount('fromPosition', options.fromPosition), written - 1);
     while (events.length < maxCount && cursor >= 0) {
       const low = Math.max(0, cursor - Math.max(maxCount - events.length, 256) + 1);
-      const found: RecordedEvent[] = [];
+      const found: RecordedEvent<T, M>[] = [];
       await this.store.log.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
-        if (kind === KIND_EVENT) found.push(decodeEvent(bytes, start, length, position, true, this.cache));
+        if (kind === KIND_EVENT) found.push(decodeEvent(bytes, start, length, position, true, this.cache) as RecordedEvent<T, M>);
       });
       for (let index = found.length - 1; index >= 0 && events.length < maxCount; index--) events.push(found[index]!);
       cursor = low - 1;
@@ -423,20 +444,20 @@ export class Events {
   }
 
   /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
-  replay(options?: ReplayOptions): AsyncIterableIterator<RecordedEvent> {
+  replay<T = unknown, M = unknown>(options?: ReplayOptions): AsyncIterableIterator<RecordedEvent<T, M>> {
     this.store.checkOpen();
-    options = checkOptions('replay', options);
+    options = checkOptions('replay', options, REPLAY_KEYS);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
     const decodeData = checkBoolean('decodeData', options.decodeData, true);
     // A hand-written iterator: an async generator costs a promise chain per event.
-    return new BatchIterator(async (position) => {
+    return new BatchIterator<RecordedEvent<T, M>>(async (position) => {
       this.store.checkOpen();
       const to = Math.min(stop, this.written, position + (decodeData ? REPLAY_BATCH_DECODED : REPLAY_BATCH_RAW));
-      const batch: RecordedEvent[] = [];
+      const batch: RecordedEvent<T, M>[] = [];
       if (position < to) {
         await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
-          if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache));
+          if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache) as RecordedEvent<T, M>);
         });
       }
       return { batch, next: Math.max(position, to), done: position >= to };
@@ -444,13 +465,13 @@ export class Events {
   }
 
   /** Delivers events from `fromPosition` (default: from the start), then follows new commits as they are acknowledged. */
-  subscribe(options?: SubscribeOptions): Subscription {
+  subscribe<T = unknown, M = unknown>(options?: SubscribeOptions): Subscription<T, M> {
     this.store.checkOpen();
-    options = checkOptions('subscribe', options);
+    options = checkOptions('subscribe', options, SUBSCRIBE_KEYS);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const subscription = new LiveSubscription(this, from, (events: LiveSubscription) => this.subscriptions.delete(events));
     this.subscriptions.add(subscription);
-    return subscription;
+    return subscription as unknown as Subscription<T, M>;
   }
 
   /** @internal reads acknowledged events [from, to) for a subscription. */
@@ -467,19 +488,19 @@ export class Events {
 }
 
 /** Async iteration over batches loaded on demand, with one resolved promise per event. */
-class BatchIterator implements AsyncIterableIterator<RecordedEvent> {
-  private batch: RecordedEvent[] = [];
+class BatchIterator<E> implements AsyncIterableIterator<E> {
+  private batch: E[] = [];
   private index = 0;
   private finished = false;
 
-  constructor(private readonly load: (position: number) => Promise<{ batch: RecordedEvent[]; next: number; done: boolean }>, private position: number) {}
+  constructor(private readonly load: (position: number) => Promise<{ batch: E[]; next: number; done: boolean }>, private position: number) {}
 
-  next(): Promise<IteratorResult<RecordedEvent>> {
+  next(): Promise<IteratorResult<E>> {
     if (this.index < this.batch.length) return Promise.resolve({ done: false, value: this.batch[this.index++]! });
     return this.refill();
   }
 
-  private async refill(): Promise<IteratorResult<RecordedEvent>> {
+  private async refill(): Promise<IteratorResult<E>> {
     while (!this.finished) {
       const { batch, next, done } = await this.load(this.position);
       this.position = next;
@@ -491,7 +512,7 @@ class BatchIterator implements AsyncIterableIterator<RecordedEvent> {
     return { done: true, value: undefined };
   }
 
-  async return(): Promise<IteratorResult<RecordedEvent>> {
+  async return(): Promise<IteratorResult<E>> {
     this.finished = true;
     this.batch = [];
     return { done: true, value: undefined };
