@@ -3,7 +3,8 @@
  * primitives, closes. Primitives register with the store and never touch files.
  */
 import type { Core } from '../core/core.js';
-import { InvalidArgumentError, StoreClosedError } from '../errors.js';
+import { InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, StoreClosedError } from '../errors.js';
+import { errnoOf, toIOError } from '../host/os-error.js';
 import { SegmentLog, SnapshotMismatch, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import { joinPath, type FileHost, type HostLock } from '../host/types.js';
@@ -16,13 +17,8 @@ import { FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
 import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
 import { checkPruneOptions, runPrune, type PruneOptions, type PruneResult } from './prune.js';
 import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
+import { lockError, parentDirectory, prepareStorePath } from './store-path.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
-
-function parentDirectory(path: string): string {
-  const trimmed = path.replace(/\/+$/, '');
-  const cut = trimmed.lastIndexOf('/');
-  return cut > 0 ? trimmed.slice(0, cut) : cut === 0 ? '/' : '.';
-}
 
 /** What `db.snapshot()` wrote. */
 export interface SnapshotInfo {
@@ -139,22 +135,19 @@ export class Store {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('open: path must be a non-empty string');
     const options = resolveOptions(rawOptions);
     const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
-    if (!options.create && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' (pass create: true to make one)`);
-    if (options.readOnly && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
+    // Checked before anything is created or locked: NotAStoreError for what is not a store.
+    const found = await prepareStorePath(host, path, options);
+    let lock: HostLock | undefined;
     try {
-      if (!options.readOnly) await host.mkdir(path);
+      lock = options.readOnly ? undefined : await host.lock(path);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`open: '${path}' exists and is not a directory`);
-      throw error;
+      throw lockError(error, path);
     }
-    const lock = options.readOnly ? undefined : await host.lock(path);
     try {
       let manifest = await readManifest(core, host, path);
       if (!manifest) {
-        const existing = (await host.list(`${path}/log`)).length + (await host.list(path)).filter((name) => name !== 'LOCK' && name !== 'log' && !name.endsWith('.tmp')).length;
-        if (existing > 0) throw new InvalidArgumentError(`open: '${path}' is not empty and has no MANIFEST; it is not a reeldb store`);
-        if (options.readOnly) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
+        // Another process may have made the directory a store, or filled it, meanwhile: check again under the lock.
+        if (found === 'store' || (await prepareStorePath(host, path, options)) !== 'new') throw new NotAStoreError(path, `'${path}' has no MANIFEST; it is not a reeldb store`);
         const storeId = new Uint8Array(16);
         crypto.getRandomValues(storeId);
         manifest = { formatVersion: FORMAT_VERSION, storeId };
@@ -178,8 +171,9 @@ export class Store {
       };
       return store;
     } catch (error) {
-      await lock?.release();
-      throw error;
+      await lock?.release().catch(() => undefined);
+      // An OS error that no layer below typed: name the store and the OS's reason.
+      throw errnoOf(error) !== undefined ? toIOError(error, path, 'open') : error;
     }
   }
 
@@ -292,7 +286,7 @@ export class Store {
   /** @internal throws for writes on a read-only store. */
   checkWritable(): void {
     this.checkOpen();
-    if (this.options.readOnly) throw new InvalidArgumentError('this store was opened read-only; writes are not allowed');
+    if (this.options.readOnly) throw new ReadOnlyStoreError();
   }
 
   /** Makes every acknowledged write durable now (useful in 'buffered' mode). */

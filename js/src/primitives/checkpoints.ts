@@ -246,7 +246,9 @@ export class Checkpoints {
   /** Threads with at least one checkpoint. */
   threadIds(): string[] {
     this.store.checkOpen();
-    return [...this.threads].filter(([, thread]) => thread.positions.length > 0).map(([threadId]) => threadId);
+    // Only written checkpoints count: not one being saved, nor one a failed store never wrote.
+    const written = this.store.pipeline.writtenPosition;
+    return [...this.threads].filter(([, thread]) => thread.positions.length > 0 && thread.positions[0]! < written).map(([threadId]) => threadId);
   }
 
   /**
@@ -313,7 +315,11 @@ export class Checkpoints {
   /** Number of checkpoints of a thread (0 when none). */
   count(threadId: string): number {
     this.store.checkOpen();
-    return this.threads.get(threadId)?.positions.length ?? 0;
+    const positions = this.threads.get(threadId)?.positions ?? [];
+    const written = this.store.pipeline.writtenPosition;
+    let count = positions.length;
+    while (count > 0 && positions[count - 1]! >= written) count--;
+    return count;
   }
 
   private checkThread(threadId: unknown): Uint8Array {

@@ -115,6 +115,20 @@ export class Events {
       if (position > this.acknowledgedPosition) this.acknowledgedPosition = position;
       for (const subscription of this.subscriptions) subscription.wake();
     };
+    // Subscribers caught up on a failed store are told (no commit will come).
+    store.pipeline.onFailed = () => {
+      for (const subscription of this.subscriptions) subscription.wake();
+    };
+  }
+
+  /** @internal what a subscription may deliver: acknowledged and readable (on a failed store, durable). */
+  get deliverablePosition(): number {
+    return Math.min(this.acknowledgedPosition, this.written);
+  }
+
+  /** @internal the store's failure, if it failed. */
+  get failure(): Error | undefined {
+    return this.store.pipeline.failure;
   }
 
   /** @internal one entry found by recovery. */
@@ -476,7 +490,7 @@ export class Events {
 
   /** @internal reads acknowledged events [from, to) for a subscription. */
   async readAcknowledged(from: number, limit: number): Promise<{ events: RecordedEvent[]; next: number }> {
-    const to = Math.min(this.acknowledgedPosition, from + limit);
+    const to = Math.min(this.deliverablePosition, from + limit);
     const events: RecordedEvent[] = [];
     if (from < to) {
       await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
@@ -551,12 +565,18 @@ class LiveSubscription implements Subscription {
   async next(): Promise<IteratorResult<RecordedEvent>> {
     while (this.index >= this.buffer.length) {
       if (this.closed) return { done: true, value: undefined };
-      if (this.cursor < this.events.acknowledgedPosition) {
+      if (this.cursor < this.events.deliverablePosition) {
         const { events, next } = await this.events.readAcknowledged(this.cursor, 4096);
         this.cursor = next;
         this.buffer = events;
         this.index = 0;
         continue;
+      }
+      // Caught up with what the failed store acknowledged: nothing more will come.
+      const failure = this.events.failure;
+      if (failure) {
+        this.close();
+        throw failure;
       }
       await new Promise<void>((resolve) => (this.waiting = resolve));
     }
