@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { FileHandle, FileHost } from '../js/src/host/types.js';
 import { reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
@@ -215,19 +215,27 @@ describe(`API hardening on ${runtime}`, () => {
     const store = join(directory, 'store.reel');
     await (await reeldb.open(store)).close();
     chmodSync(store, 0o555);
+    const entry = join(root, runtime === 'deno' ? 'js/dist/index.deno.js' : 'js/dist/index.node.js');
     const script = `
-      const { open } = await import(${JSON.stringify(join(root, 'js/dist/index.node.js'))});
+      const { open } = await import(${JSON.stringify(pathToFileURL(entry).href)});
       const out = [];
       for (const [path, options] of [[${JSON.stringify(join(readOnlyParent, 'store.reel'))}, {}], [${JSON.stringify(store)}, {}], [${JSON.stringify(store)}, { readOnly: true }]]) {
         try { const db = await open(path, options); out.push({ opened: true }); await db.close(); }
         catch (error) { out.push({ name: error.name, code: error.code, errno: error.errno, message: error.message }); }
       }
       console.log(JSON.stringify(out));`;
+    // The runtime under test, run on the built entry (`npm test` builds first).
+    const evaluate = runtime === 'deno' ? [process.execPath, 'eval', script] : runtime === 'bun' ? [process.execPath, '-e', script] : [process.execPath, '--input-type=module', '-e', script];
     let command: string[];
-    if (!isRoot) command = ['node', '--input-type=module', '-e', script];
-    else if (spawnSync('setpriv', ['--version']).status === 0) command = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'node', '--input-type=module', '-e', script];
+    if (!isRoot) command = evaluate;
+    else if (spawnSync('setpriv', ['--version']).status === 0) command = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...evaluate];
     else return context.skip('running as root without setpriv: EACCES cannot be provoked with permissions (the injected test above covers the mapping)');
-    const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 30_000 });
+    // A cache directory the unprivileged user may write (Deno wants one).
+    const cache = join(directory, 'cache');
+    mkdirSync(cache, { mode: 0o777 });
+    chmodSync(cache, 0o777);
+    const env = { ...process.env, DENO_DIR: cache, HOME: cache, NO_COLOR: '1' };
+    const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 30_000, env });
     chmodSync(store, 0o755);
     chmodSync(readOnlyParent, 0o755);
     expect(result.stderr).toBe('');
