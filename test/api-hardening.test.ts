@@ -97,6 +97,9 @@ describe(`API hardening on ${runtime}`, () => {
       [() => db.prune({ streams: { s: { keeplast: 1 } } } as never), "unknown option 'keeplast' for prune.streams['s']; did you mean 'keepLast'?"],
       [() => db.prune({ checkpoints: { keep_last: 1 } } as never), "unknown option 'keep_last' for prune.checkpoints; did you mean 'keepLast'?"],
       [() => reeldb.init({ wasn: undefined } as never), "unknown option 'wasn' for init; did you mean 'wasm'?"],
+      // Not an option but the same mistake: a misspelt event field (the metadata or the id of a retry would be lost).
+      [() => db.events.append('s', [{ type: 't', data: 3, metdata: { a: 1 } } as never]), "unknown field 'metdata' in events[0]; did you mean 'metadata'?"],
+      [() => db.events.append('s', [{ type: 't', data: 3 }, { type: 't', data: 4, ID: 'x' } as never]), "unknown field 'ID' in events[1]; did you mean 'id'?"],
       // Nothing near: the message lists what the call takes.
       [() => db.events.append('s', [{ type: 't', data: 3 }], { zzz: 1 } as never), "unknown option 'zzz' for append; its options are 'expectedVersion'"],
     ];

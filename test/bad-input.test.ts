@@ -132,7 +132,7 @@ describe(`bad input on ${runtime}`, () => {
     await db.checkpoints.save('thread', { step: 0 });
     const openRoot = temporaryDirectory();
     let opened = 0;
-    const calls: { where: string; keys: string[]; call: (options: Record<string, unknown>) => unknown }[] = [
+    const calls: { where: string; keys: string[]; field?: boolean; call: (options: Record<string, unknown>) => unknown }[] = [
       { where: 'open', keys: OPEN_KEYS, call: (options) => reeldb.open(join(openRoot, `store-${++opened}.reel`), options) },
       { where: 'append', keys: ['expectedVersion'], call: (options) => db.events.append('s', [{ type: 't', data: 1 }], options) },
       { where: 'readStream', keys: ['fromVersion', 'limit', 'maxCount', 'direction'], call: (options) => db.events.readStream('s', options) },
@@ -148,6 +148,8 @@ describe(`bad input on ${runtime}`, () => {
       { where: 'prune.checkpoints', keys: ['keepLast', 'maxAgeMs'], call: (options) => db.prune({ checkpoints: { keepLast: 1, ...options } }) },
       { where: "prune.streams['s']", keys: ['keepLast', 'maxCount'], call: (options) => db.prune({ streams: { s: { keepLast: 1, ...options } } }) },
       { where: 'init', keys: ['wasm'], call: (options) => reeldb.init(options) },
+      // Not options but the same mistake: a misspelt field of an event.
+      { where: 'events[0]', keys: ['type', 'data', 'metadata', 'id'], field: true, call: (fields) => db.events.append('s', [{ type: 't', data: 1, ...fields } as never]) },
     ];
     const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_';
     /** One edit (delete, insert, replace, swap neighbours) of a valid key that is not itself valid. */
@@ -167,14 +169,14 @@ describe(`bad input on ${runtime}`, () => {
       .filter(({ call, typo }) => typo.length > 0 && !calls[call]!.keys.includes(typo));
     await fc.assert(
       fc.asyncProperty(typo, async ({ call, original, typo }) => {
-        const { where, call: run } = calls[call]!;
+        const { where, field, call: run } = calls[call]!;
         const before = files(path);
         const head = db.events.headPosition;
         const error = (await outcome(() => run({ [typo]: 1 }))) as Error | undefined;
         tally.calls++;
         tally.rejected++;
         expect(error, `${where} { ${typo} } (a typo of ${original})`).toBeInstanceOf(reeldb.InvalidArgumentError);
-        expect(error!.message).toContain(`unknown option '${typo}' for ${where}; did you mean '`);
+        expect(error!.message).toContain(field ? `unknown field '${typo}' in ${where}; did you mean '` : `unknown option '${typo}' for ${where}; did you mean '`);
         const suggested = /did you mean '([^']+)'\?$/.exec(error!.message)?.[1];
         // The suggestion is the original key or one just as near.
         expect(editDistance(typo, suggested!)).toBeLessThanOrEqual(editDistance(typo, original));

@@ -28,10 +28,19 @@ export type OptionKeys<T> = { readonly [K in keyof Required<T>]: true };
  */
 export function checkOptions<T extends object>(where: string, value: T | undefined, keys: OptionKeys<T>): T {
   value = checkObject(where, value);
-  for (const key of Object.keys(value)) {
-    if (!Object.prototype.hasOwnProperty.call(keys, key)) throw new InvalidArgumentError(unknownOption(where, key, Object.keys(keys)));
-  }
+  checkKeys('option', where, value, keys);
   return value;
+}
+
+/**
+ * Throws InvalidArgumentError for a key of `value` that `keys` does not have, naming it and the
+ * nearest valid one: `kind` 'option' for an options argument, 'field' for an input record (an
+ * event), `where` names the call or the record.
+ */
+export function checkKeys(kind: 'option' | 'field', where: string, value: object, keys: object): void {
+  for (const key of Object.keys(value)) {
+    if (!Object.prototype.hasOwnProperty.call(keys, key)) throw new InvalidArgumentError(unknownKey(kind, where, key, Object.keys(keys)));
+  }
 }
 
 /** An object argument whose keys are names (prune's `streams`): undefined becomes {}; anything but a plain object is rejected. */
@@ -43,11 +52,13 @@ export function checkObject<T extends object>(where: string, value: T | undefine
   return value;
 }
 
-function unknownOption(where: string, key: string, valid: readonly string[]): string {
+function unknownKey(kind: 'option' | 'field', where: string, key: string, valid: readonly string[]): string {
   const shown = key.length > 60 ? `${key.slice(0, 60)}…` : key;
   const near = nearest(key, valid);
-  if (near !== undefined) return `unknown option '${shown}' for ${where}; did you mean '${near}'?`;
-  return valid.length === 0 ? `unknown option '${shown}' for ${where}; it takes no options` : `unknown option '${shown}' for ${where}; its options are ${valid.map((name) => `'${name}'`).join(', ')}`;
+  const head = kind === 'option' ? `unknown option '${shown}' for ${where}` : `unknown field '${shown}' in ${where}`;
+  if (near !== undefined) return `${head}; did you mean '${near}'?`;
+  if (valid.length === 0) return `${head}; it takes no ${kind}s`;
+  return `${head}; its ${kind}s are ${valid.map((name) => `'${name}'`).join(', ')}`;
 }
 
 /**

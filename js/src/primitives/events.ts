@@ -4,7 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkLimit, checkName, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkName, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -70,6 +70,7 @@ const READ_STREAM_KEYS: OptionKeys<ReadStreamOptions> = { fromVersion: true, lim
 const READ_ALL_KEYS: OptionKeys<ReadAllOptions> = { fromPosition: true, limit: true, maxCount: true, direction: true };
 const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition: true, decodeData: true };
 const SUBSCRIBE_KEYS: OptionKeys<SubscribeOptions> = { fromPosition: true };
+const EVENT_FIELDS: OptionKeys<EventInput> = { type: true, data: true, metadata: true, id: true };
 
 interface StreamState {
   name: string;
@@ -332,6 +333,7 @@ export class Events {
       const event = events[index];
       const where = `events[${index}]`;
       if (event === null || typeof event !== 'object') throw new InvalidArgumentError(`${where} must be an object { type, data }, got ${describe(event)}`);
+      checkKeys('field', where, event, EVENT_FIELDS); // a misspelt id or metadata must not be dropped silently
       if (typeof event.type !== 'string') throw new InvalidArgumentError(`${where}.type must be a string, got ${describe(event.type)}`);
       let type = this.typeCache.get(event.type);
       if (!type) {
