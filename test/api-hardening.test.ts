@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { toIOError } from '../js/src/host/os-error.js';
 import type { FileHandle, FileHost } from '../js/src/host/types.js';
 import { reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
 
@@ -39,9 +40,13 @@ function snapshotFiles(directory: string): Record<string, string> {
 }
 
 /** A host whose syncs, writes, mkdir or lock fail on command. */
-function failingHost(base: FileHost) {
+function failingHost(base: FileHost, typed = false) {
   const state = { failSync: false, failWrite: false, mkdirError: undefined as string | undefined, lockError: undefined as string | undefined };
-  const osError = (code: string, syscall: string) => Object.assign(new Error(`${code}: simulated, ${syscall}`), { code, syscall });
+  // Raw platform errors, or (typed) the typed I/O errors a host makes of them.
+  const osError = (code: string, syscall: string) => {
+    const raw = Object.assign(new Error(`${code}: simulated, ${syscall}`), { code, syscall });
+    return typed ? toIOError(raw, '/somewhere', syscall) : raw;
+  };
   const wrap = (handle: FileHandle): FileHandle => ({
     read: (into, position) => handle.read(into, position),
     write: (bytes, position) => (state.failWrite ? Promise.reject(osError('ENOSPC', 'write')) : handle.write(bytes, position)),
@@ -190,8 +195,8 @@ describe(`API hardening on ${runtime}`, () => {
     await expect(reeldb.open('/plain', { host: memory })).rejects.toMatchObject({ code: 'NOT_A_STORE' });
   });
 
-  it('hardening B16: EACCES from mkdir and from the writer lock is PermissionDeniedError saying what to do', async () => {
-    const { host, state } = failingHost(new reeldb.MemoryFileHost());
+  it.each([false, true])('hardening B16: EACCES from mkdir and from the writer lock is PermissionDeniedError saying what to do (host errors typed: %s)', async (typed) => {
+    const { host, state } = failingHost(new reeldb.MemoryFileHost(), typed);
     state.mkdirError = 'EACCES';
     const denied = await failure(() => reeldb.open('/parent/store', { host }));
     expect(denied).toBeInstanceOf(reeldb.PermissionDeniedError);

@@ -6,7 +6,7 @@
  * write), never a raw ENOTDIR or EACCES.
  */
 import { IOError, NotAStoreError, PermissionDeniedError, ReeldbError } from '../errors.js';
-import { errnoOf, toIOError } from '../host/os-error.js';
+import { errnoOf as platformErrno, toIOError } from '../host/os-error.js';
 import { joinPath, type FileHost } from '../host/types.js';
 
 export function parentDirectory(path: string): string {
@@ -16,6 +16,11 @@ export function parentDirectory(path: string): string {
 }
 
 const PERMISSION = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** The OS error name of a platform error, or of a typed I/O error a host already made of it. */
+function errnoOf(error: unknown): string | undefined {
+  return error instanceof IOError ? error.errno : platformErrno(error);
+}
 
 /** Whether `path` exists; a path below a file (ENOTDIR on some platforms) does not. */
 async function exists(host: FileHost, path: string): Promise<boolean> {
@@ -111,7 +116,7 @@ async function mkdirError(host: FileHost, path: string, error: unknown): Promise
 
 /** The writer lock's OS errors, typed: a store in a directory this user may not write can still be read. */
 export function lockError(error: unknown, path: string): ReeldbError {
-  if (error instanceof ReeldbError) return error;
+  if (error instanceof ReeldbError && !(error instanceof PermissionDeniedError)) return error;
   const errno = errnoOf(error);
   if (PERMISSION.has(errno ?? '')) {
     return new PermissionDeniedError(
