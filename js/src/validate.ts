@@ -43,6 +43,13 @@ export function checkKeys(kind: 'option' | 'field', where: string, value: object
   }
 }
 
+/** The options argument of a call that takes none: only undefined or {} (a key is unknown, so it is not silently ignored). */
+export type NoOptions = Record<string, never>;
+
+export function checkNoOptions(where: string, value: unknown): void {
+  checkKeys('option', where, checkObject(where, value as object | undefined), {});
+}
+
 /** An object argument whose keys are names (prune's `streams`): undefined becomes {}; anything but a plain object is rejected. */
 export function checkObject<T extends object>(where: string, value: T | undefined): T {
   if (value === undefined) return {} as T;

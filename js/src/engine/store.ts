@@ -18,6 +18,7 @@ import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
 import { checkPruneOptions, runPrune, type PruneOptions, type PruneResult } from './prune.js';
 import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 import { lockError, parentDirectory, prepareStorePath } from './store-path.js';
+import { checkNoOptions, type NoOptions } from '../validate.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
 
 /** What `db.snapshot()` wrote. */
@@ -193,7 +194,8 @@ export class Store {
    * automatically (`snapshotBytes`). Resolves to what was written, or to the newest snapshot
    * when nothing was logged since it; undefined for a 'memory' store, which has no files.
    */
-  async snapshot(): Promise<SnapshotInfo | undefined> {
+  async snapshot(options?: NoOptions): Promise<SnapshotInfo | undefined> {
+    checkNoOptions('snapshot', options);
     this.checkWritable();
     if (this.durability === 'memory') return undefined;
     const run = this.maintain(() => this.writeSnapshot());
@@ -241,7 +243,12 @@ export class Store {
   }
 
   /** Gives back the space of checkpoints of deleted threads (a prune without a retention policy). */
-  compact(): Promise<PruneResult> {
+  compact(options?: NoOptions): Promise<PruneResult> {
+    try {
+      checkNoOptions('compact', options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.prune({});
   }
 

@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
-import { checkCount, checkName, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
+import { checkCount, checkName, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { HeadCache } from './checkpoint-cache.js';
 import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
@@ -610,9 +610,10 @@ export class Checkpoints {
    * Deletes every checkpoint of the thread (a later save starts again at seq 0). Resolves to
    * the number of checkpoints deleted. The space is returned to disk by `prune`/compaction.
    */
-  delete(threadId: string): Promise<number> {
+  delete(threadId: string, options?: NoOptions): Promise<number> {
     let nameBytes: Uint8Array;
     try {
+      checkNoOptions('checkpoints.delete', options);
       this.store.checkWritable();
       nameBytes = this.checkThread(threadId);
     } catch (error) {

@@ -4,7 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkName, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkName, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -220,8 +220,9 @@ export class Events {
   }
 
   /** The last version of a stream, or undefined if it has no events. */
-  streamVersion(stream: string): number | undefined {
+  streamVersion(stream: string, options?: NoOptions): number | undefined {
     this.store.checkOpen();
+    checkNoOptions('streamVersion', options);
     const state = this.streams.get(stream);
     const count = state ? this.visibleCount(state) : 0;
     return count > 0 ? state!.first + count - 1 : undefined;
