@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'PERMISSION_DENIED'
   | 'NOT_A_STORE'
-  | 'READ_ONLY';
+  | 'READ_ONLY'
+  | 'NAME_CONFLICT';
 
 export class ReeldbError extends Error {
   readonly code: ErrorCode;
@@ -178,5 +179,23 @@ export class NotAStoreError extends ReeldbError {
 export class ReadOnlyStoreError extends ReeldbError {
   constructor(message = 'this store was opened read-only; writes are not allowed (open it without readOnly to write)') {
     super('READ_ONLY', message);
+  }
+}
+
+/**
+ * A store written before names were normalised holds two or more streams (or threads) that
+ * are one name now (the same text in Unicode NFC, or two lone-surrogate names both stored as
+ * U+FFFD). The store opens; this name cannot be read or written until the conflict is gone.
+ */
+export class NameConflictError extends ReeldbError {
+  readonly nameText: string;
+  readonly count: number;
+  constructor(what: string, name: string, count: number, remedy: string) {
+    super(
+      'NAME_CONFLICT',
+      `${what} ${JSON.stringify(name)} holds ${count} ${what}s of a store written before names were normalised (names that are the same in Unicode NFC, or lone surrogates stored as U+FFFD); they cannot be told apart, so it is not read or written: ${remedy}`,
+    );
+    this.nameText = name;
+    this.count = count;
   }
 }

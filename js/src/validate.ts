@@ -125,19 +125,3 @@ export function jsonText(value: unknown, what: string): string {
   if (text === undefined) throw new InvalidArgumentError(`${what} must be a JSON value or a Uint8Array, got ${describe(value)}`);
   return text;
 }
-
-const nameEncoder = new TextEncoder();
-
-/**
- * A stream or thread name as UTF-8: `known(name)` returns the bytes of a name already in use
- * (no encoding, no check); otherwise it must be a string of 1 to `maxBytes` UTF-8 bytes.
- * `what` names the argument in errors, `whatBytes` its length.
- */
-export function checkName(what: string, whatBytes: string, value: unknown, known: (name: string) => Uint8Array | undefined, maxBytes: number): Uint8Array {
-  if (typeof value !== 'string') throw new InvalidArgumentError(`${what} must be a string, got ${describe(value)}`);
-  const existing = known(value);
-  if (existing) return existing;
-  const bytes = nameEncoder.encode(value);
-  if (bytes.length < 1 || bytes.length > maxBytes) throw new InvalidArgumentError(`${whatBytes} must be 1 to ${maxBytes} UTF-8 bytes, got ${bytes.length}`);
-  return bytes;
-}

@@ -356,3 +356,38 @@ pub unsafe extern "C" fn reel_checkpoint_decode_chain(links: *const u8, lengths:
     core.result.0[ResultWord::Checksum as usize] = if code == 0 { crc32c::crc32c(&core.codec_output) } else { 0 };
     code
 }
+
+/// The NFC form of the most recent `reel_name_normalize`, lent to the host until the next call.
+static mut NAME_OUTPUT: Vec<u8> = Vec::new();
+
+/// Normalises a name (names.rs): 0 with its NFC bytes at words 10–11 (valid until the next
+/// call), or 1 when the bytes are not UTF-8, with the offset of the first invalid sequence in
+/// word 2 and the message. `lossy` 1 (names read from a log): invalid sequences become U+FFFD
+/// and the call never fails.
+#[no_mangle]
+pub unsafe extern "C" fn reel_name_normalize(pointer: *const u8, length: u32, lossy: u32) -> u32 {
+    let name = bytes(pointer, length);
+    let outcome = if lossy != 0 { Ok(crate::names::normalize_lossy(name)) } else { crate::names::normalize(name) };
+    let core = core();
+    #[allow(static_mut_refs)]
+    let output = &mut NAME_OUTPUT;
+    let code = match outcome {
+        Ok(normalized) => {
+            output.clear();
+            output.extend_from_slice(&normalized);
+            core.message.clear();
+            0
+        }
+        Err(error) => {
+            let crate::names::NameError::NotUtf8 { offset } = error;
+            output.clear();
+            core.result.0[ResultWord::Consumed as usize] = offset as u32;
+            core.message = error.describe();
+            1
+        }
+    };
+    core.result.0[ResultWord::Status as usize] = code;
+    core.result.0[ResultWord::BytesPointer as usize] = output.as_ptr() as usize as u32;
+    core.result.0[ResultWord::BytesLength as usize] = output.len() as u32;
+    code
+}

@@ -12,6 +12,7 @@ pub mod frame;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod intern;
+pub mod names;
 pub mod scan;
 pub mod segment;
 

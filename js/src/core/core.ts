@@ -24,6 +24,7 @@ export interface CoreExports {
   reel_checkpoint_encode(previous: number, previousLength: number, raw: number, rawLength: number, level: number, mode: number): number;
   reel_checkpoint_decode(previous: number, previousLength: number, stored: number, storedLength: number, mode: number, rawLengthMax: number): number;
   reel_checkpoint_decode_chain(links: number, lengths: number, count: number, rawLengthMax: number): number;
+  reel_name_normalize(pointer: number, length: number, lossy: number): number;
 }
 
 export const ABI_VERSION = 1;
@@ -95,6 +96,16 @@ export class CheckpointCodecError extends Error {
   }
 }
 
+/** UTF-8 bytes given to `normalizeName` that are not UTF-8 (`offset`: the first invalid byte). */
+export class NameBytesError extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(message);
+    this.name = 'NameBytesError';
+    this.offset = offset;
+  }
+}
+
 export const HEADER_ERRORS = ['', 'too short', 'bad magic', 'checksum mismatch', 'unsupported format version', 'belongs to another store'];
 
 const EMPTY = new Uint8Array(0);
@@ -129,6 +140,8 @@ export class Core {
   private readonly outRegion: Region;
   private readonly scanRegion: Region;
   private readonly tableRegion: Region;
+  /** Names being normalised (never the scan buffer: recovery normalises names mid-scan). */
+  private readonly nameRegion: Region;
   private readonly decoder = new TextDecoder();
   private scanLock: Promise<void> = Promise.resolve();
   /** Bytes of frames encoded since `resetOutput`. */
@@ -144,6 +157,7 @@ export class Core {
     this.outRegion = new Region(exports);
     this.scanRegion = new Region(exports);
     this.tableRegion = new Region(exports);
+    this.nameRegion = new Region(exports);
     this.storeRegion.reserve(STORE_ID_BYTES);
   }
 
@@ -366,6 +380,25 @@ export class Core {
     }
   }
 
+  // ---- names
+
+  /**
+   * The NFC form of a UTF-8 name (wasm-core/src/names.rs). Strict: bytes that are not UTF-8
+   * throw NameBytesError. `lossy` (names read from a log): invalid sequences become U+FFFD.
+   */
+  normalizeName(bytes: Uint8Array, lossy = false): { text: string; bytes: Uint8Array } {
+    const pointer = this.nameRegion.reserve(bytes.length);
+    this.u8.set(bytes, pointer);
+    return this.normalizeAt(pointer, bytes.length, lossy);
+  }
+
+  private normalizeAt(pointer: number, length: number, lossy: boolean): { text: string; bytes: Uint8Array } {
+    if (this.exports.reel_name_normalize(pointer, length, lossy ? 1 : 0) !== 0) throw new NameBytesError(this.message(), this.result(2));
+    const at = this.result(10);
+    const bytes = this.u8.slice(at, at + this.result(11));
+    return { text: this.decoder.decode(bytes), bytes };
+  }
+
   // ---- scanning
 
   /**
@@ -409,12 +442,18 @@ export class Core {
     return { offset, frames: this.result(3), durablePosition: this.resultPosition() };
   }
 
-  /** @internal */
+  /**
+   * @internal The name of interned stream or thread `number`, in NFC: names written before
+   * names were normalised are found under their NFC form (names.rs; ASCII needs no core call).
+   */
   internedName(number: number): string {
     if (this.exports.reel_interned_name(number) === 0) throw new Error(`reeldb core: no interned name ${number}`);
     const pointer = this.result(10);
     const length = this.result(11);
-    return this.decoder.decode(this.u8.subarray(pointer, pointer + length));
+    const stored = this.u8.subarray(pointer, pointer + length);
+    let ascii = true;
+    for (let index = 0; index < length && ascii; index++) ascii = stored[index]! < 0x80;
+    return ascii ? this.decoder.decode(stored) : this.normalizeAt(pointer, length, true).text;
   }
 
   /** @internal */

@@ -8,7 +8,7 @@ export type Durability = 'memory' | 'buffered' | 'strict';
 export const LIMITS = {
   /** Event type: 1–256 UTF-8 bytes. */
   maxTypeBytes: 256,
-  /** Stream id: 1–512 UTF-8 bytes. */
+  /** Stream id and thread id: 1–512 UTF-8 bytes of the NFC form (names.ts). */
   maxStreamBytes: 512,
   /** Event id: 1–255 UTF-8 bytes (the format stores its length in one byte). */
   maxIdBytes: 255,

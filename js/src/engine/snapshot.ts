@@ -203,7 +203,8 @@ function encodeNamed(items: NamedPositions): Uint8Array {
   return writer.done();
 }
 
-function decodeNamed(bytes: Uint8Array): NamedPositions {
+/** Names come back in NFC (names.ts): a snapshot written before names were normalised may hold other forms. */
+function decodeNamed(core: Core, bytes: Uint8Array): NamedPositions {
   const reader = new Reader(bytes);
   const count = reader.u32();
   const items: NamedPositions = [];
@@ -215,6 +216,7 @@ function decodeNamed(bytes: Uint8Array): NamedPositions {
     } catch {
       throw new Invalid('a name is not UTF-8');
     }
+    if (!/^[\x00-\x7f]*$/.test(name)) name = core.normalizeName(nameBytes, true).text;
     reader.align(4);
     const positionCount = reader.u32();
     reader.align(8);
@@ -292,8 +294,8 @@ export function decodeSnapshot(core: Core, bytes: Uint8Array, storeId: Uint8Arra
     if (core.crc32c(section) !== view.getUint32(entry + 12, true)) return bad(at, `section ${id} checksum mismatch`);
     try {
       if (id === SECTION_LOG) image.log = decodeLog(section);
-      else if (id === SECTION_EVENTS) image.events = decodeNamed(section);
-      else if (id === SECTION_CHECKPOINTS) image.checkpoints = decodeNamed(section);
+      else if (id === SECTION_EVENTS) image.events = decodeNamed(core, section);
+      else if (id === SECTION_CHECKPOINTS) image.checkpoints = decodeNamed(core, section);
       // Other ids: sections of later primitives, skipped.
     } catch (error) {
       if (error instanceof Invalid) return bad(at, `section ${id}: ${error.message}`);

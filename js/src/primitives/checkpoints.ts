@@ -16,7 +16,9 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
-import { checkCount, checkName, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
+import { checkCount, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
+import { checkName, normalizeName, type Name } from '../names.js';
+import { NameConflicts } from './name-conflicts.js';
 import { HeadCache } from './checkpoint-cache.js';
 import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
@@ -134,6 +136,8 @@ export class Checkpoints {
   private store!: Store;
   private readonly cache: HeadCache;
   private readonly ids = new CheckpointIds();
+  /** Threads that an old store holds more than once under one name (name-conflicts.ts). */
+  private readonly conflicts = new NameConflicts('thread', 'delete the thread (checkpoints.delete) to remove every checkpoint under the name and use it again');
 
   constructor(private readonly options: ResolvedOptions) {
     this.cache = new HeadCache(options.checkpointCacheBytes);
@@ -149,6 +153,7 @@ export class Checkpoints {
     if (threadId === undefined) return undefined;
     if (kind === KIND_CHECKPOINT_THREAD_DELETED) {
       this.threads.delete(threadId);
+      this.conflicts.delete(threadId);
       return undefined;
     }
     if (kind !== KIND_CHECKPOINT) return undefined;
@@ -158,6 +163,7 @@ export class Checkpoints {
       thread = { nameBytes: encoder.encode(threadId), first: seq, positions: [] };
       this.threads.set(threadId, thread);
     }
+    if (seq !== thread.first + thread.positions.length && this.conflicts.recover(threadId, seq, position)) return undefined;
     if (seq !== thread.first + thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.first + thread.positions.length}`;
     thread.positions.push(position);
     return undefined;
@@ -168,13 +174,18 @@ export class Checkpoints {
     return [...this.threads]
       .filter(([, thread]) => thread.positions.length > 0)
       .map(([threadId, thread]) => ({ name: threadId, first: thread.first, positions: thread.positions.slice() }))
+      .concat(this.conflicts.capture())
       .sort((a, b) => a.positions[0]! - b.positions[0]!);
   }
 
   /** @internal the threads as a snapshot recorded them. */
   restoreState(items: NamedPositions): void {
     this.threads.clear();
-    for (const item of items) this.threads.set(item.name, { nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+    this.conflicts.clear();
+    for (const item of items) {
+      if (this.threads.has(item.name)) this.conflicts.restore(item.name, item.first, item.positions);
+      else this.threads.set(item.name, { nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+    }
   }
 
   /**
@@ -188,6 +199,8 @@ export class Checkpoints {
     const positions: number[] = [];
     const written = this.store.pipeline.writtenPosition;
     for (const [threadId, thread] of [...this.threads]) {
+      // A name an old store holds more than once keeps every checkpoint (none can be told apart).
+      if (this.conflicts.has(threadId)) continue;
       const threadPositions = thread.positions;
       let count = threadPositions.length;
       while (count > 0 && threadPositions[count - 1]! >= written) count--;
@@ -236,6 +249,7 @@ export class Checkpoints {
   deadPositions(kindAt: (visit: (kind: number, position: number) => void) => void, before: number): number[] {
     const live = new Set<number>();
     for (const thread of this.threads.values()) for (const position of thread.positions) live.add(position);
+    for (const position of this.conflicts.positions()) live.add(position);
     const dead: number[] = [];
     kindAt((kind, position) => {
       if (kind === KIND_CHECKPOINT && position < before && !live.has(position)) dead.push(position);
@@ -263,7 +277,7 @@ export class Checkpoints {
   /** Number of checkpoints in the store (all threads). */
   get totalCount(): number {
     let total = 0;
-    for (const thread of this.threads.values()) total += thread.positions.length;
+    for (const [threadId, thread] of this.threads) total += thread.positions.length + this.conflicts.count(threadId);
     return total;
   }
 
@@ -281,9 +295,12 @@ export class Checkpoints {
     const owner = new Map<number, ThreadSummary>();
     const summaries: ThreadSummary[] = [];
     const positions: number[] = [];
-    for (const threadId of threadIds ?? this.threadIds()) {
+    for (const given of threadIds ?? this.threadIds()) {
+      const threadId = normalizeName(this.store.core, 'threadId', given).text;
       const thread = this.threads.get(threadId);
-      const visible = thread ? thread.positions.filter((position) => position < written) : [];
+      // Sizes are well defined for a name an old store holds more than once: count them all.
+      const all = thread ? thread.positions.concat(this.conflicts.positionsOf(threadId)) : [];
+      const visible = all.filter((position) => position < written);
       if (visible.length === 0) continue;
       const summary = { threadId, checkpoints: visible.length, full: 0, delta: 0, rawBytes: 0, storedBytes: 0 } as ThreadSummary;
       summaries.push(summary);
@@ -315,15 +332,18 @@ export class Checkpoints {
   /** Number of checkpoints of a thread (0 when none). */
   count(threadId: string): number {
     this.store.checkOpen();
-    const positions = this.threads.get(threadId)?.positions ?? [];
+    const positions = this.threads.get(this.checkThread(threadId).text)?.positions ?? [];
     const written = this.store.pipeline.writtenPosition;
     let count = positions.length;
     while (count > 0 && positions[count - 1]! >= written) count--;
     return count;
   }
 
-  private checkThread(threadId: unknown): Uint8Array {
-    return checkName('threadId', 'threadId', threadId, (name) => this.threads.get(name)?.nameBytes, this.options.maxStreamBytes);
+  /** A thread id in NFC (names.ts); NameConflictError for a name an old store holds more than once, unless `forDelete`. */
+  private checkThread(threadId: unknown, forDelete = false): Name {
+    const name = checkName(this.store.core, 'threadId', threadId, this.options.maxStreamBytes, (text) => this.threads.get(text)?.nameBytes);
+    if (!forDelete) this.conflicts.check(name.text);
+    return name;
   }
 
   /** Runs `work` after every earlier save or delete of the thread. */
@@ -352,7 +372,7 @@ export class Checkpoints {
     let metadata: unknown;
     try {
       this.store.checkWritable();
-      nameBytes = this.checkThread(threadId);
+      ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId));
       const given = checkOptions('checkpoints.save', options, SAVE_KEYS);
       if (given.metadata !== undefined) {
         if (given.metadata === null || typeof given.metadata !== 'object' || Array.isArray(given.metadata)) {
@@ -525,7 +545,7 @@ export class Checkpoints {
    */
   async load<S = unknown>(threadId: string, options?: LoadCheckpointOptions): Promise<LoadedCheckpoint<S> | undefined> {
     this.store.checkOpen();
-    this.checkThread(threadId);
+    threadId = this.checkThread(threadId).text;
     const given = checkOptions('checkpoints.load', options, LOAD_KEYS);
     if (given.id !== undefined && typeof given.id !== 'string') throw new InvalidArgumentError(`id must be a string, got ${describe(given.id)}`);
     const thread = this.threads.get(threadId);
@@ -571,7 +591,7 @@ export class Checkpoints {
   /** The thread's checkpoints, newest first, without their states; costs O(limit) reads. */
   async list(threadId: string, options?: ListCheckpointsOptions): Promise<CheckpointInfo[]> {
     this.store.checkOpen();
-    this.checkThread(threadId);
+    threadId = this.checkThread(threadId).text;
     const given = checkOptions('checkpoints.list', options, LIST_KEYS);
     const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
     if (given.before !== undefined && typeof given.before !== 'string') throw new InvalidArgumentError(`before must be a checkpoint id (a string), got ${describe(given.before)}`);
@@ -615,13 +635,13 @@ export class Checkpoints {
     try {
       checkNoOptions('checkpoints.delete', options);
       this.store.checkWritable();
-      nameBytes = this.checkThread(threadId);
+      ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId, true));
     } catch (error) {
       return Promise.reject(error);
     }
     return this.serial(threadId, nameBytes, async (thread) => {
       this.store.checkWritable();
-      const count = thread.positions.length;
+      const count = thread.positions.length + this.conflicts.count(threadId);
       if (count === 0) {
         this.threads.delete(threadId);
         return 0;
@@ -634,6 +654,7 @@ export class Checkpoints {
           const pointer = writer.reservePayload(maxEncodedSize(nameBytes, entry));
           writer.endPayload(KIND_CHECKPOINT_THREAD_DELETED, writeEvent(writer.u8, pointer, nameBytes, entry, count, timestamp));
           if (this.threads.get(threadId) === thread) this.threads.delete(threadId);
+          this.conflicts.delete(threadId);
           thread.positions = [];
           thread.first = 0;
           return { count: 1, result: () => count };

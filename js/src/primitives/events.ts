@@ -4,7 +4,9 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkName, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
+import { checkName, normalizeName, type Name } from '../names.js';
+import { NameConflicts } from './name-conflicts.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
@@ -104,6 +106,8 @@ export class Events {
   private store!: Store;
   private readonly subscriptions = new Set<LiveSubscription>();
   private readonly cache = new StringCache();
+  /** Streams that an old store holds more than once under one name (name-conflicts.ts). */
+  private readonly conflicts = new NameConflicts('stream', 'its events are still delivered by readAll and replay');
   acknowledgedPosition = 0;
 
   constructor(private readonly options: ResolvedOptions) {}
@@ -142,6 +146,7 @@ export class Events {
       this.streams.set(streamName, state);
     }
     if (streamVersion !== state.first + state.positions.length) {
+      if (this.conflicts.recover(streamName, streamVersion, position)) return undefined;
       return `the event at position ${position} has version ${streamVersion} in stream '${streamName}', expected ${state.first + state.positions.length}`;
     }
     state.positions.push(position);
@@ -153,13 +158,18 @@ export class Events {
     return [...this.streams.values()]
       .filter((state) => state.positions.length > 0)
       .map((state) => ({ name: state.name, first: state.first, positions: state.positions.slice() }))
+      .concat(this.conflicts.capture())
       .sort((a, b) => a.positions[0]! - b.positions[0]!);
   }
 
   /** @internal the streams as a snapshot recorded them (recovery then goes on with the log after it). */
   restoreState(items: NamedPositions): void {
     this.streams.clear();
-    for (const item of items) this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+    this.conflicts.clear();
+    for (const item of items) {
+      if (this.streams.has(item.name)) this.conflicts.restore(item.name, item.first, item.positions);
+      else this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
+    }
   }
 
   /**
@@ -172,7 +182,11 @@ export class Events {
   planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
     const cuts = new Map<string, number>();
     const positions: number[] = [];
+    const core = this.store.core;
+    maxCounts = new Map([...maxCounts].map(([stream, maxCount]) => [normalizeName(core, `prune: streams['${stream}']`, stream).text, maxCount]));
     for (const state of this.streams.values()) {
+      // A name an old store holds more than once keeps every event (none can be told apart).
+      if (this.conflicts.has(state.name)) continue;
       const count = this.visibleCount(state);
       let cut = lowerBound(state.positions, beforePosition, count);
       const maxCount = maxCounts.get(state.name);
@@ -223,7 +237,7 @@ export class Events {
   streamVersion(stream: string, options?: NoOptions): number | undefined {
     this.store.checkOpen();
     checkNoOptions('streamVersion', options);
-    const state = this.streams.get(stream);
+    const state = this.streams.get(this.lookup(stream));
     const count = state ? this.visibleCount(state) : 0;
     return count > 0 ? state!.first + count - 1 : undefined;
   }
@@ -254,7 +268,7 @@ export class Events {
     let expected: ExpectedVersion;
     try {
       this.store.checkWritable();
-      streamBytes = this.checkStream(stream);
+      ({ text: stream, bytes: streamBytes } = this.checkStream(stream));
       expected = this.checkExpected(checkOptions('append', options, APPEND_KEYS));
       pending = this.encodeInputs(streamBytes, events);
     } catch (error) {
@@ -309,8 +323,18 @@ export class Events {
     };
   }
 
-  private checkStream(stream: unknown): Uint8Array {
-    return checkName('stream', 'stream id', stream, (name) => this.streams.get(name)?.nameBytes, this.options.maxStreamBytes);
+  /** A stream id to write to, in NFC (names.ts). */
+  private checkStream(stream: unknown): Name {
+    const name = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes);
+    this.conflicts.check(name.text);
+    return name;
+  }
+
+  /** A stream id to look up: its NFC form (any length: a name too long was never written). */
+  private lookup(stream: unknown): string {
+    const text = typeof stream === 'string' && this.streams.has(stream) ? stream : normalizeName(this.store.core, 'stream', stream).text;
+    this.conflicts.check(text);
+    return text;
   }
 
   private checkExpected(options: AppendOptions): ExpectedVersion {
@@ -396,7 +420,7 @@ export class Events {
   async readStream<T = unknown, M = unknown>(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent<T, M>[]> {
     this.store.checkOpen();
     options = checkOptions('readStream', options, READ_STREAM_KEYS);
-    if (typeof stream !== 'string') throw new InvalidArgumentError(`stream must be a string, got ${describe(stream)}`);
+    stream = this.lookup(stream);
     const maxCount = checkLimit('readStream', options);
     const direction = checkDirection(options.direction);
     const state = this.streams.get(stream);
