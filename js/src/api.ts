@@ -3,6 +3,7 @@ import { init } from './core/load.js';
 import { Store } from './engine/store.js';
 import type { OpenOptions } from './engine/options.js';
 import type { FileHost } from './host/types.js';
+import { InvalidArgumentError } from './errors.js';
 
 export * from './errors.js';
 export { init, setDefaultWasmSource, type WasmSource, type InitOptions } from './core/load.js';
@@ -13,10 +14,11 @@ export type { RecoveryReport } from './device/segments.js';
 export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
 export type { Events, EventInput, AppendOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
+export type { NoOptions } from './validate.js';
 export { MemoryFileHost } from './host/memory.js';
 
 let defaultHost: () => FileHost = () => {
-  throw new Error('reeldb: this runtime has no default file host; pass { host } or { durability: "memory" }');
+  throw new InvalidArgumentError('open: this runtime has no default file host; pass { host } or { durability: "memory" }');
 };
 
 export function setDefaultHost(factory: () => FileHost): void {
