@@ -33,7 +33,7 @@ describe(`entry points on ${runtime}`, () => {
 
   it('the package resolves to the entry of the runtime by its export conditions', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    expect(pkg.exports['.']).toMatchObject({ deno: './js/dist/index.deno.js', bun: './js/dist/index.node.js', node: './js/dist/index.node.js', browser: './js/dist/index.browser.js' });
+    expect(pkg.exports['.']).toMatchObject({ deno: { types: './js/dist/index.deno.d.ts', default: './js/dist/index.deno.js' }, types: './js/dist/index.node.d.ts', bun: './js/dist/index.node.js', node: './js/dist/index.node.js', browser: './js/dist/index.browser.js' });
     expect(pkg.exports['./slim'].default).toBe('./js/dist/slim.js');
   });
 

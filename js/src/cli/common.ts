@@ -1,92 +1,18 @@
 /**
- * What every command shares: argument parsing, opening a store read-only (with progress and
+ * What every command shares: argument parsing (args.ts), opening a store read-only (with progress and
  * warnings collected), stdout that survives a closed pipe, number formatting.
  */
 import * as fs from 'node:fs';
 import { open, type Store } from '../index.node.js';
 
-export const EXIT_OK = 0;
-/** Damage found, or the command failed. */
-export const EXIT_FAILURE = 1;
-/** Bad usage, or the path is not a store this reeldb can read. */
-export const EXIT_USAGE = 2;
-
-/** An error the CLI reports as `reeldb: <message> (<code>)` with a chosen exit code. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly code: string) {
-    super(message);
-  }
-}
-
-export class UsageError extends CliError {
-  constructor(message: string, readonly command?: string) {
-    super(message, EXIT_USAGE, 'USAGE');
-  }
-}
+export { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
+export { aliased, onePath, parseArgs, parseCount, type OptionKind, type ParsedArgs } from './args.js';
+import { CliError, EXIT_USAGE } from './errors.js';
 
 /** Process streams a command writes to. */
 export interface Cli {
   stdout: Output;
   stderr: NodeJS.WriteStream;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Arguments
-
-export type OptionKind = 'string' | 'boolean';
-
-export interface ParsedArgs {
-  positionals: string[];
-  options: Record<string, string | boolean | undefined>;
-}
-
-/** Parses `--name value`, `--name=value`, boolean `--flag` and `--` against a fixed spec. */
-export function parseArgs(command: string, argv: readonly string[], spec: Record<string, OptionKind>): ParsedArgs {
-  const positionals: string[] = [];
-  const options: Record<string, string | boolean | undefined> = {};
-  for (let index = 0; index < argv.length; index++) {
-    const argument = argv[index]!;
-    if (argument === '--') {
-      positionals.push(...argv.slice(index + 1));
-      break;
-    }
-    if (!argument.startsWith('--') || argument === '-') {
-      if (argument.startsWith('-') && argument !== '-') throw new UsageError(`${command}: unknown option '${argument}'`, command);
-      positionals.push(argument);
-      continue;
-    }
-    const equals = argument.indexOf('=');
-    const name = argument.slice(2, equals < 0 ? undefined : equals);
-    const kind = spec[name];
-    if (!kind) throw new UsageError(`${command}: unknown option '--${name}'`, command);
-    if (kind === 'boolean') {
-      if (equals >= 0) throw new UsageError(`${command}: --${name} takes no value`, command);
-      options[name] = true;
-      continue;
-    }
-    let value: string | undefined;
-    if (equals >= 0) value = argument.slice(equals + 1);
-    else value = argv[++index];
-    if (value === undefined) throw new UsageError(`${command}: --${name} needs a value`, command);
-    options[name] = value;
-  }
-  return { positionals, options };
-}
-
-/** The single `<path>` argument of a command. */
-export function onePath(command: string, positionals: string[]): string {
-  if (positionals.length === 0) throw new UsageError(`${command}: missing <path> (the store directory)`, command);
-  if (positionals.length > 1) throw new UsageError(`${command}: expected one <path>, got ${positionals.length} arguments: ${positionals.join(' ')}`, command);
-  return positionals[0]!;
-}
-
-/** A non-negative integer option value. */
-export function parseCount(command: string, name: string, value: string | boolean | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${command}: ${name} must be a non-negative integer, got '${String(value)}'`, command);
-  }
-  return Number(value);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,19 +1,21 @@
 /**
- * `reeldb dump <path> [--stream S] [--from POSITION] [--limit N]`: events as JSON lines, in log
- * order. Binary data prints as {"$binary": "<base64>"}. Stops quietly when stdout closes.
+ * `reeldb dump <path> [--stream S] [--from-position P | --from-version V] [--limit N]`: events as
+ * JSON lines, in log order. Binary data prints as {"$binary": "<base64>"}. Stops quietly when stdout closes.
  */
 import { Buffer } from 'node:buffer';
 import type { RecordedEvent, Store } from '../index.node.js';
-import { EXIT_OK, onePath, openStore, parseArgs, parseCount, printWarnings, type Cli } from './common.js';
+import { aliased, EXIT_OK, onePath, openStore, parseArgs, parseCount, printWarnings, UsageError, type Cli } from './common.js';
 
-export const DUMP_USAGE = `usage: reeldb dump <path> [--stream S] [--from POSITION] [--limit N]
+export const DUMP_USAGE = `usage: reeldb dump <path> [--stream S] [--from-position P | --from-version V] [--limit N]
 
 Prints events as JSON lines: {"id", "stream", "type", "data", "metadata", "streamVersion",
 "position", "timestamp"}. Binary data prints as {"$binary": "<base64>"}; absent metadata as null.
 
-  --stream S        only the events of stream S (read through the stream's index)
-  --from POSITION   start at this global log position (with --stream too)
-  --limit N         print at most N events`;
+  --stream S          only the events of stream S (read through the stream's index)
+  --from-position P   start at global log position P (the "position" field; with --stream too)
+  --from-version V    with --stream: start at version V of that stream (its "streamVersion")
+  --from P            the older name of --from-position, kept as an alias
+  --limit N           print at most N events`;
 
 /** Events read per readStream call, so a huge stream is dumped in bounded memory. */
 const STREAM_PAGE_EVENTS = 1024;
@@ -33,16 +35,19 @@ export function eventToJson(event: RecordedEvent): string {
 }
 
 export async function dump(cli: Cli, argv: readonly string[]): Promise<number> {
-  const { positionals, options } = parseArgs('dump', argv, { stream: 'string', from: 'string', limit: 'string' });
+  const { positionals, options } = parseArgs('dump', argv, { stream: 'string', 'from-position': 'string', from: 'string', 'from-version': 'string', limit: 'string' });
   const path = onePath('dump', positionals);
-  const from = parseCount('dump', '--from', options.from) ?? 0;
+  const fromPosition = parseCount('dump', options['from-position'] !== undefined ? '--from-position' : '--from', aliased('dump', options, 'from-position', 'from'));
+  const fromVersion = parseCount('dump', '--from-version', options['from-version']);
   const limit = parseCount('dump', '--limit', options.limit) ?? Infinity;
   const stream = options.stream as string | undefined;
+  if (fromVersion !== undefined && stream === undefined) throw new UsageError('dump: --from-version needs --stream (versions count the events of one stream; use --from-position for the whole log)', 'dump');
+  if (fromVersion !== undefined && fromPosition !== undefined) throw new UsageError('dump: give --from-position or --from-version, not both', 'dump');
   const { db, warnings } = await openStore(cli, path);
   try {
     printWarnings(cli, warnings);
     let printed = 0;
-    const events = stream === undefined ? db.events.replay({ fromPosition: from }) : streamEvents(db, stream, from);
+    const events = stream === undefined ? db.events.replay({ fromPosition: fromPosition ?? 0 }) : streamEvents(db, stream, fromPosition ?? 0, fromVersion);
     if (limit > 0) {
       for await (const event of events) {
         const pending = cli.stdout.line(eventToJson(event));
@@ -60,12 +65,12 @@ export async function dump(cli: Cli, argv: readonly string[]): Promise<number> {
   }
 }
 
-/** The events of one stream at positions ≥ `from`, in pages. */
-async function* streamEvents(db: Store, stream: string, from: number): AsyncGenerator<RecordedEvent> {
+/** The events of one stream at positions ≥ `from` (or versions ≥ `fromVersion`), in pages. */
+async function* streamEvents(db: Store, stream: string, from: number, fromVersion?: number): AsyncGenerator<RecordedEvent> {
   // readStream throws StreamNotFoundError for an unknown stream, which is what the user should see.
   const last = (await db.events.readStream(stream, { direction: 'backward', maxCount: 1 }))[0]!;
   if (last.position < from) return;
-  let version = from > 0 ? await firstVersionAtOrAfter(db, stream, from, last.streamVersion) : 0;
+  let version = fromVersion ?? (from > 0 ? await firstVersionAtOrAfter(db, stream, from, last.streamVersion) : 0);
   while (version <= last.streamVersion) {
     const page = await db.events.readStream(stream, { fromVersion: version, maxCount: STREAM_PAGE_EVENTS });
     if (page.length === 0) return;

@@ -1,10 +1,12 @@
 /**
- * The `reeldb` command line: parses argv by hand, runs one command, maps errors to exit codes
+ * The `reeldb` command line: picks the command (each parses its own options with
+ * `node:util` parseArgs, strictly: see args.ts), runs it, maps errors to exit codes
  * (0 ok · 1 damage or failure · 2 usage error or not a store) and prints them as
  * `reeldb: <message> (<code>)`, without stack traces (REELDB_DEBUG=1 shows them).
  */
 import * as fs from 'node:fs';
 import { checkpoints, CHECKPOINTS_USAGE } from './checkpoints.js';
+import { nearest } from './args.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type Cli } from './common.js';
 import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
@@ -42,8 +44,9 @@ usage: reeldb <command> <path> [options]
 commands:
   inspect <path> [--top N] [--json]    store id, format, segments, streams, head position
   verify <path>                        check every frame and the checksum chain
-  dump <path> [--stream S] [--from POSITION] [--limit N]
-                                       events as JSON lines
+  dump <path> [--stream S] [--from-position P | --from-version V] [--limit N]
+                                       events as JSON lines, from a log position (or, with
+                                       --stream, a stream version); --from is --from-position
   stats <path> [--json]                counts by type, bytes per event, checkpoint sizes and
                                        compression (reads every entry)
   checkpoints <path> [--thread T] [--limit N] [--json]
@@ -53,12 +56,20 @@ commands:
                                        remove old events/checkpoints, give the disk back
   compact <path>                       give back the space of deleted checkpoint threads
 
+  durations take a unit: 7d, 12h, 30m, 45s, 500ms, 1h30m (a bare number is an error)
+  values starting with '-' go as --name=value; unknown options are errors
+
   reeldb <command> --help              help for one command
   reeldb --version                     print the version
 
 Stores are opened read-only, beside a running writer; only prune and compact change a store
 (they take the writer lock, so they fail while an application has it open).
 exit codes: 0 ok, 1 damage found or the command failed, 2 usage error or not a store`;
+}
+
+function unknownCommand(name: string): string {
+  const near = nearest(name, Object.keys(COMMANDS));
+  return `unknown command '${name}'${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}`;
 }
 
 function isHelp(argument: string | undefined): boolean {
@@ -79,6 +90,10 @@ export async function main(argv: readonly string[], streams: { stdout?: NodeJS.W
     }
     if (isHelp(name)) {
       const topic = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+      if (rest[0] !== undefined && !topic) {
+        stderr.write(`reeldb: no help for '${rest[0]}': ${unknownCommand(rest[0])}\n\n${usage()}\n`);
+        return EXIT_USAGE;
+      }
       await cli.stdout.line(topic ? topic.usage : usage());
       await cli.stdout.flush();
       return EXIT_OK;
@@ -90,7 +105,7 @@ export async function main(argv: readonly string[], streams: { stdout?: NodeJS.W
     }
     const command = COMMANDS[name];
     if (!command) {
-      stderr.write(`reeldb: unknown command '${name}'\n\n${usage()}\n`);
+      stderr.write(`reeldb: ${unknownCommand(name)}\n\n${usage()}\n`);
       return EXIT_USAGE;
     }
     if (rest.some((argument) => argument === '--help' || argument === '-h') && !rest.includes('--')) {

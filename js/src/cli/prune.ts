@@ -6,6 +6,7 @@
  */
 import type { PruneOptions, PruneResult } from '../index.node.js';
 import { EXIT_OK, formatBytes, formatCount, onePath, openStore, parseArgs, parseCount, plural, printWarnings, UsageError, type Cli } from './common.js';
+import { DURATION_EXAMPLES, parseDuration } from './duration.js';
 
 export const PRUNE_USAGE = `usage: reeldb prune <path> [--before POSITION] [--stream S --max-count N]
                     [--keep-last N] [--max-age DURATION] [--dry-run] [--json]
@@ -20,8 +21,10 @@ always go. Needs the writer lock (fails while an application has the store open)
                       also keeps each stream's newest event
   --keep-last N       keep each thread's newest N checkpoints (and the full one their delta
                       chain starts from)
-  --max-age DURATION  remove checkpoints older than this (500ms, 30s, 15m, 12h, 7d); with
-                      --keep-last, only those beyond the newest N; the newest always stays
+  --max-age DURATION  remove checkpoints older than this: a number with a unit, d h m s ms
+                      (7d, 12h, 30m, 45s, 500ms, 1h30m; a bare number other than 0 is an
+                      error); with --keep-last, only those beyond the newest N; the newest
+                      always stays
   --dry-run           report what would be removed, change nothing (no lock needed)
   --json              print the result as JSON`;
 
@@ -29,14 +32,6 @@ export const COMPACT_USAGE = `usage: reeldb compact <path> [--json]
 
 Rewrites the sealed segments that hold checkpoints of deleted threads, giving their disk space
 back (a prune without a retention policy). Needs the writer lock.`;
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseDuration(command: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new UsageError(`${command}: --max-age takes a duration such as 30s, 15m, 12h or 7d, got '${text}'`, command);
-  return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!);
-}
 
 async function report(cli: Cli, result: PruneResult, dryRun: boolean, json: boolean): Promise<void> {
   if (json) {
@@ -81,16 +76,19 @@ async function run(cli: Cli, path: string, policy: PruneOptions, json: boolean):
   }
 }
 
-export async function prune(cli: Cli, argv: readonly string[]): Promise<number> {
-  const { positionals, options } = parseArgs('prune', argv, {
-    before: 'string',
-    stream: 'string',
-    'max-count': 'string',
-    'keep-last': 'string',
-    'max-age': 'string',
-    'dry-run': 'boolean',
-    json: 'boolean',
-  });
+const PRUNE_OPTIONS = {
+  before: 'string',
+  stream: 'string',
+  'max-count': 'string',
+  'keep-last': 'string',
+  'max-age': 'string',
+  'dry-run': 'boolean',
+  json: 'boolean',
+} as const;
+
+/** What `reeldb prune` was asked to do; every value checked, before the store is touched. */
+export function prunePolicy(argv: readonly string[]): { path: string; policy: PruneOptions; json: boolean } {
+  const { positionals, options } = parseArgs('prune', argv, PRUNE_OPTIONS);
   const path = onePath('prune', positionals);
   const policy: PruneOptions = { dryRun: options['dry-run'] === true };
   const before = parseCount('prune', '--before', options.before);
@@ -101,12 +99,17 @@ export async function prune(cli: Cli, argv: readonly string[]): Promise<number> 
   if (typeof options.stream === 'string' && maxCount !== undefined) policy.streams = { [options.stream]: { maxCount } };
   const keepLast = parseCount('prune', '--keep-last', options['keep-last']);
   if (keepLast === 0) throw new UsageError('prune: --keep-last must be at least 1 (the newest checkpoint always stays)', 'prune');
-  const maxAgeMs = typeof options['max-age'] === 'string' ? parseDuration('prune', options['max-age']) : undefined;
+  const maxAgeMs = typeof options['max-age'] === 'string' ? parseDuration('prune', '--max-age', options['max-age']) : undefined;
   if (keepLast !== undefined || maxAgeMs !== undefined) policy.checkpoints = { ...(keepLast !== undefined ? { keepLast } : {}), ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) };
   if (!policy.events && !policy.streams && !policy.checkpoints) {
-    throw new UsageError('prune: nothing to prune: give --before, --stream with --max-count, --keep-last or --max-age (reeldb compact reclaims deleted threads only)', 'prune');
+    throw new UsageError(`prune: nothing to prune: give --before, --stream with --max-count, --keep-last or --max-age (a duration: ${DURATION_EXAMPLES}); reeldb compact reclaims deleted threads only`, 'prune');
   }
-  return run(cli, path, policy, options.json === true);
+  return { path, policy, json: options.json === true };
+}
+
+export async function prune(cli: Cli, argv: readonly string[]): Promise<number> {
+  const { path, policy, json } = prunePolicy(argv);
+  return run(cli, path, policy, json);
 }
 
 export async function compact(cli: Cli, argv: readonly string[]): Promise<number> {
