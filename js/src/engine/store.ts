@@ -217,7 +217,7 @@ export class Store {
 
   /**
    * Removes what the policy says and gives the disk space back: `events.beforePosition`
-   * removes every event before a position, `streams[name].maxCount` keeps a stream's newest
+   * removes every event before a position, `streams[name].keepLast` keeps a stream's newest
    * events, `checkpoints.keepLast` / `maxAgeMs` keep each thread's newest checkpoints (never
    * fewer than one, and never breaking the delta chain of one kept). Checkpoints of deleted
    * threads always go. Removed entries vanish from reads at once; the sealed segments that
