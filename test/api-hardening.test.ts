@@ -228,11 +228,14 @@ describe(`API hardening on ${runtime}`, () => {
     const store = join(directory, 'store.reel');
     await (await reeldb.open(store)).close();
     chmodSync(store, 0o555);
+    const unreadable = join(directory, 'unreadable.reel');
+    await (await reeldb.open(unreadable)).close();
+    chmodSync(unreadable, 0o311);
     const entry = join(root, runtime === 'deno' ? 'js/dist/index.deno.js' : 'js/dist/index.node.js');
     const script = `
       const { open } = await import(${JSON.stringify(pathToFileURL(entry).href)});
       const out = [];
-      for (const [path, options] of [[${JSON.stringify(join(readOnlyParent, 'store.reel'))}, {}], [${JSON.stringify(store)}, {}], [${JSON.stringify(store)}, { readOnly: true }]]) {
+      for (const [path, options] of [[${JSON.stringify(join(readOnlyParent, 'store.reel'))}, {}], [${JSON.stringify(store)}, {}], [${JSON.stringify(store)}, { readOnly: true }], [${JSON.stringify(unreadable)}, { readOnly: true }]]) {
         try { const db = await open(path, options); out.push({ opened: true }); await db.close(); }
         catch (error) { out.push({ name: error.name, code: error.code, errno: error.errno, message: error.message }); }
       }
@@ -251,13 +254,16 @@ describe(`API hardening on ${runtime}`, () => {
     const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 30_000, env });
     chmodSync(store, 0o755);
     chmodSync(readOnlyParent, 0o755);
+    chmodSync(unreadable, 0o755);
     expect(result.stderr).toBe('');
-    const [parent, lock, reader] = JSON.parse(result.stdout);
+    const [parent, lock, reader, unlisted] = JSON.parse(result.stdout);
     expect(parent).toMatchObject({ name: 'PermissionDeniedError', code: 'PERMISSION_DENIED', errno: 'EACCES' });
     expect(parent.message).toContain(`this user may not create entries in '${readOnlyParent}'`);
     expect(lock).toMatchObject({ name: 'PermissionDeniedError', code: 'PERMISSION_DENIED' });
     expect(lock.message).toContain('open it with { readOnly: true } to read it');
     expect(reader).toEqual({ opened: true });
+    expect(unlisted).toMatchObject({ name: 'PermissionDeniedError', code: 'PERMISSION_DENIED', errno: 'EACCES' });
+    expect(unlisted.message).toBe(`cannot read the directory '${unreadable}': permission denied (EACCES); give this user read access to it`);
   });
 
   it('hardening B16: a write to a read-only store is ReadOnlyStoreError (READ_ONLY)', async () => {
