@@ -107,6 +107,7 @@ describe(`API hardening on ${runtime}`, () => {
       [() => db.compact({ dryRun: true } as never), "unknown option 'dryRun' for compact; it takes no options"],
       [() => db.checkpoints.delete('thread', { expectedVersion: 0 } as never), "unknown option 'expectedVersion' for checkpoints.delete; it takes no options"],
       [() => db.events.streamVersion('s', { x: 1 } as never), "unknown option 'x' for streamVersion; it takes no options"],
+      [() => db.checkpoints.summary(undefined, { onProgress: () => {} } as never), 'checkpoints.summary: onProgress must be a function'],
       // Not an option but the same mistake: a misspelt event field (the metadata or the id of a retry would be lost).
       [() => db.events.append('s', [{ type: 't', data: 3, metdata: { a: 1 } } as never]), "unknown field 'metdata' in events[0]; did you mean 'metadata'?"],
       [() => db.events.append('s', [{ type: 't', data: 3 }, { type: 't', data: 4, ID: 'x' } as never]), "unknown field 'ID' in events[1]; did you mean 'id'?"],

@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
-import { checkCount, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
+import { checkCount, checkFunction, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
 import { HeadCache } from './checkpoint-cache.js';
@@ -291,6 +291,7 @@ export class Checkpoints {
     if (threadIds !== undefined && (!Array.isArray(threadIds) || threadIds.some((threadId) => typeof threadId !== 'string'))) {
       throw new InvalidArgumentError(`threadIds must be an array of strings, got ${describe(threadIds)}`);
     }
+    checkFunction('checkpoints.summary: onProgress', onProgress);
     const written = this.store.pipeline.writtenPosition;
     const owner = new Map<number, ThreadSummary>();
     const summaries: ThreadSummary[] = [];
