@@ -41,7 +41,7 @@ function snapshotFiles(directory: string): Record<string, string> {
 
 /** A host whose syncs, writes, mkdir or lock fail on command. */
 function failingHost(base: FileHost, typed = false) {
-  const state = { failSync: false, failWrite: false, mkdirError: undefined as string | undefined, lockError: undefined as string | undefined };
+  const state = { failSync: false, failWrite: false, mkdirError: undefined as string | undefined, lockError: undefined as string | undefined, openError: undefined as { suffix: string; code: string } | undefined };
   // Raw platform errors, or (typed) the typed I/O errors a host makes of them.
   const osError = (code: string, syscall: string) => {
     const raw = Object.assign(new Error(`${code}: simulated, ${syscall}`), { code, syscall });
@@ -57,7 +57,10 @@ function failingHost(base: FileHost, typed = false) {
   });
   const host: FileHost = {
     name: 'failing',
-    open: async (path, options) => wrap(await base.open(path, options)),
+    open: async (path, options) => {
+      if (state.openError && path.endsWith(state.openError.suffix)) throw osError(state.openError.code, 'open');
+      return wrap(await base.open(path, options));
+    },
     list: (directory) => base.list(directory),
     mkdir: (directory) => (state.mkdirError ? Promise.reject(osError(state.mkdirError, 'mkdir')) : base.mkdir(directory)),
     exists: (path) => base.exists(path),
@@ -216,6 +219,11 @@ describe(`API hardening on ${runtime}`, () => {
     expect(locked.message).toMatch(/^cannot take the writer lock in '\/parent\/store': permission denied \(EACCES\); open it with \{ readOnly: true \} to read it/);
     const reader = await reeldb.open('/parent/store', { host, readOnly: true });
     await reader.close();
+    // A MANIFEST this user may not read: named, typed.
+    state.openError = { suffix: '/MANIFEST', code: 'EACCES' };
+    const manifest = await failure(() => reeldb.open('/parent/store', { host, readOnly: true }));
+    expect(manifest).toBeInstanceOf(reeldb.PermissionDeniedError);
+    if (!typed) expect(manifest).toMatchObject({ path: '/parent/store/MANIFEST', errno: 'EACCES', syscall: 'read' });
   });
 
   it('hardening B16: real permissions: a read-only parent and a read-only store directory are PermissionDeniedError (as a non-root user)', async (context) => {

@@ -145,19 +145,30 @@ export class Store {
       throw lockError(error, path);
     }
     try {
-      let manifest = await readManifest(core, host, path);
+      const manifestPath = joinPath(path, 'MANIFEST');
+      let manifest = await readManifest(core, host, path).catch((error: unknown) => {
+        throw toIOError(error, manifestPath, 'read');
+      });
       if (!manifest) {
         // Another process may have made the directory a store, or filled it, meanwhile: check again under the lock.
         if (found === 'store' || (await prepareStorePath(host, path, options)) !== 'new') throw new NotAStoreError(path, `'${path}' has no MANIFEST; it is not a reeldb store`);
         const storeId = new Uint8Array(16);
         crypto.getRandomValues(storeId);
         manifest = { formatVersion: FORMAT_VERSION, storeId };
-        await writeManifest(core, host, path, manifest);
+        await writeManifest(core, host, path, manifest).catch((error: unknown) => {
+          throw toIOError(error, manifestPath, 'write');
+        });
         // Make the new directories themselves durable: the store's entry in its parent and
         // log/ in the store (segment files are synced into log/ as they are created).
-        await host.mkdir(`${path}/log`);
-        await host.syncDirectory(path);
-        await host.syncDirectory(parentDirectory(path));
+        const log = joinPath(path, 'log');
+        await host.mkdir(log).catch((error: unknown) => {
+          throw toIOError(error, log, 'mkdir');
+        });
+        for (const directory of [path, parentDirectory(path)]) {
+          await host.syncDirectory(directory).catch((error: unknown) => {
+            throw toIOError(error, directory, 'fsync');
+          });
+        }
       }
       const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options);
       for (const warning of report.warnings) options.onWarning(warning);
