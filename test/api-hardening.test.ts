@@ -313,6 +313,10 @@ describe(`API hardening on ${runtime}`, () => {
     expect(data(await db.events.readStream('s', { direction: 'backward', limit: 1 }))).toEqual([5]);
     expect(data(await db.events.readAll({ limit: 3 }))).toEqual([1, 2, 3]);
     expect(data(await db.events.readAll({ maxCount: 3, direction: 'backward' }))).toEqual([5, 4, 3]);
+    const replayed: unknown[] = [];
+    for await (const event of db.events.replay({ fromPosition: 1, limit: 2 })) replayed.push(event.data);
+    expect(replayed).toEqual([2, 3]);
+    for await (const event of db.events.replay({ limit: 0 })) throw new Error(`limit 0 delivered ${String(event.data)}`);
     for (const call of [() => db.events.readStream('s', { limit: 1, maxCount: 2 }), () => db.events.readAll({ limit: 1, maxCount: 2 })]) {
       const error = await failure(call);
       expect(error).toBeInstanceOf(reeldb.InvalidArgumentError);

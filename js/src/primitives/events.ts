@@ -53,6 +53,8 @@ export interface ReplayOptions {
   fromPosition?: number;
   /** Stop before this position (default: the head when the replay reaches it). */
   toPosition?: number;
+  /** Most events to deliver (default: all). */
+  limit?: number;
   /** When false, JSON data stays as UTF-8 bytes (Uint8Array). Default true. */
   decodeData?: boolean;
 }
@@ -70,7 +72,7 @@ export interface Subscription<T = unknown, M = unknown> extends AsyncIterableIte
 const APPEND_KEYS: OptionKeys<AppendOptions> = { expectedVersion: true };
 const READ_STREAM_KEYS: OptionKeys<ReadStreamOptions> = { fromVersion: true, limit: true, maxCount: true, direction: true };
 const READ_ALL_KEYS: OptionKeys<ReadAllOptions> = { fromPosition: true, limit: true, maxCount: true, direction: true };
-const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition: true, decodeData: true };
+const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition: true, limit: true, decodeData: true };
 const SUBSCRIBE_KEYS: OptionKeys<SubscribeOptions> = { fromPosition: true };
 const EVENT_FIELDS: OptionKeys<EventInput> = { type: true, data: true, metadata: true, id: true };
 
@@ -491,17 +493,21 @@ export class Events {
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
     const decodeData = checkBoolean('decodeData', options.decodeData, true);
+    let remaining = checkLimit('replay', options);
     // A hand-written iterator: an async generator costs a promise chain per event.
     return new BatchIterator<RecordedEvent<T, M>>(async (position) => {
       this.store.checkOpen();
+      if (remaining <= 0) return { batch: [], next: position, done: true };
       const to = Math.min(stop, this.written, position + (decodeData ? REPLAY_BATCH_DECODED : REPLAY_BATCH_RAW));
-      const batch: RecordedEvent<T, M>[] = [];
+      let batch: RecordedEvent<T, M>[] = [];
       if (position < to) {
         await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
           if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache) as RecordedEvent<T, M>);
         });
       }
-      return { batch, next: Math.max(position, to), done: position >= to };
+      if (batch.length >= remaining) batch = batch.slice(0, remaining);
+      remaining -= batch.length;
+      return { batch, next: Math.max(position, to), done: position >= to || remaining <= 0 };
     }, from);
   }
 
