@@ -433,6 +433,88 @@ describe(`corruption sweep on ${runtime}`, () => {
     expect(tally('CorruptionError')).toBeGreaterThan(CASES / 2);
     expect(tally('torn tail')).toBeGreaterThan(CASES / 36);
   }, Math.max(120_000, CASES * 1_000));
+  const COVERED_CASES = Math.max(24, Math.round(CASES / 3));
+  it(`hardening A3: ${COVERED_CASES} seeded damages to segments a snapshot covers, read through the API: every read is CorruptionError at the damaged entry or exactly the pristine data`, async () => {
+    const random = prng({ node: 0xa3a3, deno: 0xa3b3, bun: 0xa3c3 }[runtime]);
+    const base = join(work, 'covered');
+    cpSync(pristine.path, base, { recursive: true });
+    const writer = await reeldb.open(base, quiet());
+    await writer.snapshot();
+    await writer.close();
+    // Every entry's payload location, position and stream, from the pristine bytes.
+    const payloads = pristine.frames.flatMap((frame) => {
+      const bytes = pristine.segments[frame.segment]!.bytes;
+      const found: { segment: number; offset: number; length: number; position: number; stream: string }[] = [];
+      let at = frame.start + FRAME_BEGIN_BYTES;
+      for (let entry = 0; entry < frame.entries; entry++) {
+        const length = bytes.readUInt32LE(at + 4);
+        const position = frame.firstPosition + entry;
+        found.push({ segment: frame.segment, offset: at + 8, length, position, stream: JSON.parse(pristine.log[position]!)[2] });
+        at += 8 + length;
+      }
+      return found;
+    });
+    const streams = [...new Set(payloads.map((payload) => payload.stream))];
+    const violations: string[] = [];
+    const outcomes = { corruption: 0, intact: 0 };
+    for (let index = 0; index < COVERED_CASES; index++) {
+      let damage: Damage;
+      do damage = makeDamage(random, pristine);
+      while (damage.segment < 0 || damage.segment >= pristine.segments.length - 1);
+      const copy = join(work, `covered-case-${index}`);
+      cpSync(base, copy, { recursive: true });
+      const name = pristine.segments[damage.segment]!.name;
+      const file = join(copy, 'log', name);
+      writeFileSync(file, damage.bytes);
+      const original = pristine.segments[damage.segment]!.bytes;
+      const damaged = payloads.filter((payload) => payload.segment === damage.segment && changedWithin(original, damage.bytes, payload.offset, payload.offset + payload.length));
+      const problems: string[] = [];
+      /** A read must fail at `expected` (the first damaged entry it meets) or, when it meets none, return the pristine events. */
+      const judge = async (what: string, read: () => Promise<string[]>, pristineEvents: string[], expected: (typeof payloads)[number] | undefined) => {
+        try {
+          const events = await read();
+          if (expected) problems.push(`${what} returned ${events.length} events although position ${expected.position} is damaged`);
+          else if (events.join('\n') !== pristineEvents.join('\n')) problems.push(`${what} returned data that differs from the pristine log`);
+          else outcomes.intact++;
+        } catch (caught) {
+          const error = caught as { name?: string; code?: string; file?: string; offset?: number; message?: string };
+          const got = `${error.name} ${error.code} in ${error.file} at ${error.offset}: ${error.message}`;
+          if (!expected || !(error instanceof reeldb.CorruptionError) || normalize(error.file!) !== normalize(file) || error.offset !== expected.offset) problems.push(`${what}: ${got}${expected ? `; expected CorruptionError at ${expected.offset}` : ''}`);
+          else outcomes.corruption++;
+        }
+      };
+      try {
+        const db = await reeldb.open(copy, quiet());
+        try {
+          if (!db.stats().recovery.snapshot) problems.push('open did not use the snapshot');
+          await judge('readAll', async () => (await db.events.readAll()).map(serialize), pristine.log, damaged[0]);
+          await judge(
+            'replay (decodeData: false)',
+            async () => {
+              const seen: string[] = [];
+              for await (const event of db.events.replay({ decodeData: false })) seen.push(String(event.position));
+              return seen;
+            },
+            pristine.log.map((_, position) => String(position)),
+            damaged[0],
+          );
+          for (const stream of streams) {
+            const expected = pristine.log.filter((line) => JSON.parse(line)[2] === stream);
+            await judge(`readStream(${stream})`, async () => (await db.events.readStream(stream)).map(serialize), expected, damaged.find((payload) => payload.stream === stream));
+          }
+        } finally {
+          await db.close();
+        }
+      } catch (error) {
+        problems.push(`open or close failed: ${(error as Error).message}`);
+      }
+      if (problems.length > 0) violations.push(`case ${index}: ${damage.region} of ${name}, ${damage.how}: ${problems.join('; ')}`);
+      rmSync(copy, { recursive: true, force: true });
+    }
+    console.log(`corruption sweep (${runtime}): ${COVERED_CASES} damages to covered segments read through the API: ${outcomes.corruption} reads CorruptionError at the damaged entry, ${outcomes.intact} reads exactly the pristine data; ${violations.length} broke the rule`);
+    expect(violations, violations.slice(0, 25).join('\n')).toEqual([]);
+    expect(outcomes.corruption).toBeGreaterThan(COVERED_CASES / 2);
+  }, Math.max(60_000, CASES * 500));
   const SNAPSHOT_CASES = Math.max(12, Math.round(CASES / 6));
   it(`${SNAPSHOT_CASES} seeded damages to a snapshot file: open skips it with a warning and recovers the pristine log; verify names it`, async () => {
     const random = prng({ node: 0x5a5a, deno: 0x6b6b, bun: 0x7c7c }[runtime]);

@@ -10,6 +10,7 @@ use crate::frame::{encode_frame_marked, frame_length, EntryInput};
 use crate::intern::Interner;
 use crate::scan::{probe_after, scan, ScanInput, ENTRY_RECORD_WORDS};
 use crate::segment::{decode_header, encode_header, HeaderError};
+use crate::verify::{entry_check, verify_batch, VerifyBatch};
 use core::slice;
 
 /// Word offsets in the result block.
@@ -74,7 +75,8 @@ unsafe fn store_id<'a>(pointer: *const u8) -> &'a [u8; STORE_ID_BYTES] {
 
 #[no_mangle]
 pub extern "C" fn reel_abi_version() -> u32 {
-    1
+    // 2: entry checks (reel_frame_encode's `checks_out`, scan table word 6, reel_entries_verify).
+    2
 }
 
 #[no_mangle]
@@ -108,6 +110,13 @@ pub extern "C" fn reel_message_len() -> u32 {
 #[no_mangle]
 pub unsafe extern "C" fn reel_crc32c(pointer: *const u8, length: u32, initial: u32) -> u32 {
     crc32c::crc32c_append(initial, slice::from_raw_parts(pointer, length as usize))
+}
+
+/// The entry check (`verify::entry_check`) of the bytes with `seed` as the position; snapshots
+/// use it with seed 0 for their section checksums.
+#[no_mangle]
+pub unsafe extern "C" fn reel_entry_check(pointer: *const u8, length: u32, seed: f64) -> u32 {
+    entry_check(bytes(pointer, length), seed as u64)
 }
 
 #[no_mangle]
@@ -150,7 +159,8 @@ pub extern "C" fn reel_frame_length(entry_count: u32, payload_bytes: u32) -> u32
 /// Encodes one frame. `kinds_lengths` holds (kind, payload length) u32 pairs; the payloads
 /// lie back to back at `payloads`. `unsynced_before` counts the entries before the frame
 /// not yet known durable. Writes the frame at `out` (room for `reel_frame_length`) and
-/// returns its length; the frame checksum goes to the result block.
+/// returns its length; the frame checksum goes to the result block, and the entry check of
+/// each entry (`verify::entry_check`) to `checks_out` (`entry_count` u32s; null: none).
 #[no_mangle]
 pub unsafe extern "C" fn reel_frame_encode(
     kinds_lengths: *const u32,
@@ -161,6 +171,7 @@ pub unsafe extern "C" fn reel_frame_encode(
     previous_checksum: u32,
     store: *const u8,
     out: *mut u8,
+    checks_out: *mut u32,
 ) -> u32 {
     let pairs = slice::from_raw_parts(kinds_lengths, entry_count as usize * 2);
     let payload_bytes: usize = pairs.chunks_exact(2).map(|pair| pair[1] as usize).sum();
@@ -175,8 +186,51 @@ pub unsafe extern "C" fn reel_frame_encode(
     let length = frame_length(inputs.len(), payload_bytes);
     let out = slice::from_raw_parts_mut(out, length);
     let (length, checksum) = encode_frame_marked(out, &inputs, first_position as u64, unsynced_before, previous_checksum, store_id(store));
+    if !checks_out.is_null() {
+        let checks = slice::from_raw_parts_mut(checks_out, inputs.len());
+        for (index, input) in inputs.iter().enumerate() {
+            checks[index] = entry_check(input.payload, first_position as u64 + index as u64);
+        }
+    }
     core().result.0[ResultWord::Checksum as usize] = checksum;
     length as u32
+}
+
+/// Verifies a batch of entries read from one segment against their entry checks, in one
+/// call: `data` holds file bytes from file offset `base`; `table` holds `count` payload
+/// offsets (file offsets), then `count` lengths, then `count` expected checks, then, when
+/// `sparse` is 1, `count` indexes relative to `first_position` (otherwise the entries are
+/// the positions `first_position`, `first_position + 1`, …). Returns `count` when every entry
+/// verifies; otherwise the index of the first that does not, with the reason in word 1
+/// (1 check mismatch, 2 offset and length run past the bytes) and the computed check in word 6.
+#[no_mangle]
+pub unsafe extern "C" fn reel_entries_verify(data: *const u8, length: u32, base: f64, table: *const u32, count: u32, first_position: f64, sparse: u32) -> u32 {
+    let count_usize = count as usize;
+    let words = slice::from_raw_parts(table, count_usize * if sparse != 0 { 4 } else { 3 });
+    let batch = VerifyBatch {
+        bytes: bytes(data, length),
+        base: base as u64,
+        offsets: &words[..count_usize],
+        lengths: &words[count_usize..2 * count_usize],
+        checks: &words[2 * count_usize..3 * count_usize],
+        locals: if sparse != 0 { Some(&words[3 * count_usize..]) } else { None },
+        first_position: first_position as u64,
+    };
+    let core = core();
+    match verify_batch(&batch) {
+        Ok(()) => {
+            core.result.0[ResultWord::ErrorCode as usize] = 0;
+            count
+        }
+        Err((index, error)) => {
+            core.result.0[ResultWord::ErrorCode as usize] = error.code();
+            core.result.0[ResultWord::Checksum as usize] = match error {
+                crate::verify::VerifyError::Mismatch { computed } => computed,
+                crate::verify::VerifyError::OutOfRange => 0,
+            };
+            index as u32
+        }
+    }
 }
 
 /// Scans frames in `bytes`, filling `table` (`ENTRY_RECORD_WORDS` u32 per entry, offsets

@@ -199,11 +199,12 @@ fn check_scan_result(input: &ScanInput, result: &ScanResult, table: &[u32], inte
         }
     }
     let mut previous_end = 0usize;
-    for record in table[..result.entries as usize * ENTRY_RECORD_WORDS].chunks_exact(ENTRY_RECORD_WORDS) {
+    for (entry, record) in table[..result.entries as usize * ENTRY_RECORD_WORDS].chunks_exact(ENTRY_RECORD_WORDS).enumerate() {
         let (offset, length) = (record[0] as usize, record[1] as usize);
         assert!(offset >= previous_end + ENTRY_HEADER_BYTES, "entry records overlap or go backwards");
         assert!(offset + length <= result.consumed, "entry record outside the valid frames");
         previous_end = offset + length;
+        assert_eq!(record[6], crate::verify::entry_check(&bytes[offset..offset + length], input.expected_position + entry as u64), "entry check");
         let kind = record[2];
         assert!(kind <= 0xFF);
         if kind == KIND_EVENT as u32 {

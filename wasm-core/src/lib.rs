@@ -15,6 +15,7 @@ pub mod intern;
 pub mod names;
 pub mod scan;
 pub mod segment;
+pub mod verify;
 
 mod exports;
 

@@ -6,10 +6,12 @@ use crate::event::parse_event;
 use crate::format::*;
 use crate::frame::{body_checksum, check_frame, check_frame_with, entries, FrameError};
 use crate::intern::Interner;
+use crate::verify::entry_check;
 
 /// u32 words per entry in the output table:
-/// payload offset · payload length · kind · stream number · stream version (low, high).
-pub const ENTRY_RECORD_WORDS: usize = 6;
+/// payload offset · payload length · kind · stream number · stream version (low, high) ·
+/// entry check (`verify::entry_check`, computed once the frame checksum matched).
+pub const ENTRY_RECORD_WORDS: usize = 7;
 pub const NO_STREAM: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +94,7 @@ pub fn scan(input: &ScanInput, interner: &mut Interner, table: &mut [u32]) -> Sc
         let frame = &rest[..info.length];
         let table_start = result.entries as usize * ENTRY_RECORD_WORDS;
         let mut record = table_start;
-        for (kind, start, length) in entries(frame, info.entry_count) {
+        for (index, (kind, start, length)) in entries(frame, info.entry_count).enumerate() {
             let mut stream = NO_STREAM;
             let mut version = 0u64;
             if is_named_entry(kind) {
@@ -115,6 +117,7 @@ pub fn scan(input: &ScanInput, interner: &mut Interner, table: &mut [u32]) -> Sc
             words[3] = stream;
             words[4] = version as u32;
             words[5] = (version >> 32) as u32;
+            words[6] = entry_check(&frame[start..start + length], result.next_position + index as u64);
             record += ENTRY_RECORD_WORDS;
         }
         result.entries += info.entry_count;
@@ -340,6 +343,12 @@ mod tests {
         let versions: Vec<u32> = (0..4).map(|i| table[i * ENTRY_RECORD_WORDS + 4]).collect();
         assert_eq!(versions, vec![0, 0, 1, 1]);
         assert_eq!(interner.name(1), Some(&b"b"[..]));
+        // Word 6: the entry check of each payload at its position.
+        for entry in 0..4 {
+            let record = &table[entry * ENTRY_RECORD_WORDS..][..ENTRY_RECORD_WORDS];
+            let payload = &bytes[record[0] as usize..][..record[1] as usize];
+            assert_eq!(record[6], entry_check(payload, entry as u64));
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ export interface CoreExports {
   reel_segment_header_encode(out: number, store: number, firstPosition: number): number;
   reel_segment_header_decode(pointer: number, length: number, expectedStore: number, storeOut: number): number;
   reel_frame_length(entryCount: number, payloadBytes: number): number;
-  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, unsyncedBefore: number, previousChecksum: number, store: number, out: number): number;
+  reel_frame_encode(kindsLengths: number, entryCount: number, payloads: number, firstPosition: number, unsyncedBefore: number, previousChecksum: number, store: number, out: number, checksOut: number): number;
+  reel_entries_verify(data: number, length: number, base: number, table: number, count: number, firstPosition: number, sparse: number): number;
+  reel_entry_check(pointer: number, length: number, seed: number): number;
   reel_scan(bytes: number, length: number, isFinal: number, expectedPosition: number, previousChecksum: number, store: number, table: number, tableCapacity: number): number;
   reel_find_valid_frame(bytes: number, length: number, start: number, store: number): number;
   reel_intern(pointer: number, length: number): number;
@@ -27,11 +29,11 @@ export interface CoreExports {
   reel_name_normalize(pointer: number, length: number, lossy: number): number;
 }
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const SEGMENT_HEADER_BYTES = 48;
 export const STORE_ID_BYTES = 16;
-/** u32 words per entry in a scan table. */
-export const ENTRY_RECORD_WORDS = 6;
+/** u32 words per entry in a scan table: offset, length, kind, stream number, version (2), entry check. */
+export const ENTRY_RECORD_WORDS = 7;
 export const NO_STREAM = 0xffffffff;
 
 export const enum ScanStatus {
@@ -140,6 +142,12 @@ export class Core {
   private readonly outRegion: Region;
   private readonly scanRegion: Region;
   private readonly tableRegion: Region;
+  /** Small synchronous work (CRC32C, segment headers): never the scan buffer, which a scan
+   * session holds across awaits while other stores use the core. */
+  private readonly scratchRegion: Region;
+  /** Entry checks of the frame being encoded, and the bytes and table of a verify batch. */
+  private readonly checksRegion: Region;
+  private readonly verifyRegion: Region;
   /** Names being normalised (never the scan buffer: recovery normalises names mid-scan). */
   private readonly nameRegion: Region;
   private readonly decoder = new TextDecoder();
@@ -157,6 +165,9 @@ export class Core {
     this.outRegion = new Region(exports);
     this.scanRegion = new Region(exports);
     this.tableRegion = new Region(exports);
+    this.scratchRegion = new Region(exports);
+    this.checksRegion = new Region(exports);
+    this.verifyRegion = new Region(exports);
     this.nameRegion = new Region(exports);
     this.storeRegion.reserve(STORE_ID_BYTES);
   }
@@ -199,9 +210,16 @@ export class Core {
   }
 
   crc32c(bytes: Uint8Array, initial = 0): number {
-    const pointer = this.scanRegion.reserve(bytes.length);
+    const pointer = this.scratchRegion.reserve(bytes.length);
     this.u8.set(bytes, pointer);
     return this.exports.reel_crc32c(pointer, bytes.length, initial) >>> 0;
+  }
+
+  /** The entry check of `bytes` (low 32 bits of XXH64, seed `seed`; docs/FORMAT.md §10.1): snapshot sections use seed 0. */
+  entryCheck(bytes: Uint8Array, seed = 0): number {
+    const pointer = this.scratchRegion.reserve(bytes.length);
+    this.u8.set(bytes, pointer);
+    return this.exports.reel_entry_check(pointer, bytes.length, seed) >>> 0;
   }
 
   /** CRC32C of bytes already in the scan buffer (for benchmarks without copying). */
@@ -211,7 +229,7 @@ export class Core {
 
   encodeSegmentHeader(storeId: Uint8Array, firstPosition: number): Uint8Array {
     const store = this.putStore(storeId);
-    const out = this.scanRegion.reserve(SEGMENT_HEADER_BYTES);
+    const out = this.scratchRegion.reserve(SEGMENT_HEADER_BYTES);
     this.exports.reel_segment_header_encode(out, store, firstPosition);
     return this.u8.slice(out, out + SEGMENT_HEADER_BYTES);
   }
@@ -219,7 +237,7 @@ export class Core {
   /** Decodes a segment header; `code` 0 means valid (see HEADER_ERRORS). */
   decodeSegmentHeader(bytes: Uint8Array, expectedStore?: Uint8Array): { code: number; firstPosition: number; storeId: Uint8Array; version: number } {
     const expected = expectedStore ? this.putStore(expectedStore) : 0;
-    const pointer = this.scanRegion.reserve(bytes.length + STORE_ID_BYTES);
+    const pointer = this.scratchRegion.reserve(bytes.length + STORE_ID_BYTES);
     this.u8.set(bytes, pointer);
     const storeOut = pointer + bytes.length;
     const code = this.exports.reel_segment_header_decode(pointer, bytes.length, expected, storeOut);
@@ -246,6 +264,8 @@ export class Core {
   /** Kind and payload length of each entry of the frame being built. */
   readonly frameKinds: number[] = [];
   readonly frameLengths: number[] = [];
+  /** Entry checks of the last frame finished (wasm-core/src/verify.rs), copied out. */
+  frameChecks: Uint32Array = new Uint32Array(0);
 
   beginFrame(): void {
     this.payloadLength = 0;
@@ -274,13 +294,16 @@ export class Core {
     const frameBytes = this.exports.reel_frame_length(count, this.payloadLength);
     const out = this.outRegion.reserve(this.outputLength + frameBytes, this.outputLength) + this.outputLength;
     const store = this.putStore(storeId);
+    const checks = this.checksRegion.reserve(Math.max(4, count * 4));
     this.refresh();
     const u32 = this.u32View;
     for (let index = 0; index < count; index++) {
       u32[(pairs >>> 2) + index * 2] = this.frameKinds[index]!;
       u32[(pairs >>> 2) + index * 2 + 1] = this.frameLengths[index]!;
     }
-    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, Math.min(unsyncedBefore, 0xffffffff), previousChecksum, store, out);
+    this.outputLength += this.exports.reel_frame_encode(pairs, count, this.payloadRegion.pointer, firstPosition, Math.min(unsyncedBefore, 0xffffffff), previousChecksum, store, out, checks);
+    this.refresh();
+    this.frameChecks = this.u32View.slice(checks >>> 2, (checks >>> 2) + count);
     return this.result(6) >>> 0;
   }
 
@@ -300,6 +323,36 @@ export class Core {
   output(): Uint8Array {
     return this.u8.subarray(this.outRegion.pointer, this.outRegion.pointer + this.outputLength);
   }
+
+  // ---- entry checks (wasm-core/src/verify.rs)
+
+  /**
+   * Verifies entries read from one segment in one core call: `bytes` are the file's bytes
+   * from offset `base`; `table` holds `count` payload offsets (file offsets), then `count`
+   * lengths, then `count` expected checks, then when `sparse` `count` indexes relative to
+   * `firstPosition` (otherwise entry `i` is at `firstPosition + i`). Returns -1 when all
+   * verify, else the index of the first that does not, with `lastVerifyFailure` saying why.
+   */
+  verifyEntries(bytes: Uint8Array, base: number, table: Uint32Array, count: number, firstPosition: number, sparse: boolean): number {
+    if (count === 0) return -1;
+    const words = count * (sparse ? 4 : 3);
+    // One region: the table first (4-byte aligned), then the bytes.
+    const pointer = this.verifyRegion.reserve(words * 4 + bytes.length);
+    this.refresh();
+    const at = pointer >>> 2;
+    const u32 = this.u32View;
+    if (words <= 32) for (let word = 0; word < words; word++) u32[at + word] = table[word]!;
+    else u32.set(table.length === words ? table : table.subarray(0, words), at);
+    const data = pointer + words * 4;
+    this.u8View.set(bytes, data);
+    const index = this.exports.reel_entries_verify(data, bytes.length, base, pointer, count, firstPosition, sparse ? 1 : 0);
+    if (index >= count) return -1;
+    this.lastVerifyFailure = { reason: this.result(1) === 1 ? 'mismatch' : 'outOfRange', computed: this.result(6) >>> 0 };
+    return index;
+  }
+
+  /** Why the last `verifyEntries` that failed did so: the bytes differ, or the entry lies outside them. */
+  lastVerifyFailure: { reason: 'mismatch' | 'outOfRange'; computed: number } = { reason: 'mismatch', computed: 0 };
 
   // ---- checkpoint codec (one core call per checkpoint; the results are copies owned by JS)
 

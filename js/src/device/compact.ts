@@ -66,6 +66,7 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   const newOffsets = new Uint32Array(count);
   const newLengths = new Uint32Array(count);
   const newKinds = new Uint8Array(count);
+  const newChecks = new Uint32Array(count);
   let removedCount = 0;
   let fileOffset = 0;
   try {
@@ -81,15 +82,23 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
       const start = offsets[first]!;
       while (stop < count && stop - first < FRAME_ENTRIES && offsets[stop]! + lengths[stop]! - start <= FRAME_PAYLOAD_BYTES) stop++;
       const span = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
-      await source.read(span, start);
+      const drops = new Uint8Array(stop - first);
+      const kept: number[] = [];
+      for (let index = first; index < stop; index++) {
+        const position = segment.firstPosition + index;
+        while (next < removed.length && removed[next]! < position) next++;
+        if (next < removed.length && removed[next] === position) drops[index - first] = 1;
+        else kept.push(index);
+      }
+      // The kept bytes are verified before they go under a new frame checksum: compaction must
+      // never turn damaged bytes into a valid frame. (Damage in what is removed is dropped.)
+      await log.readVerified(segment, source, span, start, kept);
       // Built and copied out synchronously: the core's frame buffers are shared.
       core.resetOutput();
       core.beginFrame();
       let at = fileOffset + FRAME_BEGIN_BYTES;
       for (let index = first; index < stop; index++) {
-        const position = segment.firstPosition + index;
-        while (next < removed.length && removed[next]! < position) next++;
-        const drop = next < removed.length && removed[next] === position;
+        const drop = drops[index - first] === 1;
         const kind = drop ? KIND_PRUNED : kinds[index]!;
         const length = drop ? 0 : lengths[index]!;
         if (drop && kinds[index] !== KIND_PRUNED) removedCount++;
@@ -102,6 +111,9 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
         at += ENTRY_HEADER_BYTES + length;
       }
       checksum = core.finishFrame(segment.firstPosition + first, checksum, storeId, 0);
+      // A kept entry keeps its bytes and position, so its check too; a placeholder gets the
+      // check of its empty payload.
+      newChecks.set(core.frameChecks, first);
       const frame = core.output().slice();
       await target.write(frame, fileOffset);
       fileOffset += frame.length;
@@ -118,7 +130,7 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
     await host.replace(temporary, segment.path);
     // The path names the new file from here: read through it before anything else can fail.
     const handle = await host.open(segment.path, {});
-    await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds);
+    await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds, newChecks);
     await host.syncDirectory(log.logDirectory);
   } catch (error) {
     throw new RenameFailed(segment.path, error);

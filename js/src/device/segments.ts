@@ -7,6 +7,7 @@ import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, ty
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
 import { GrowableUint32, GrowableUint8 } from './growable.js';
+import { MalformedEntry } from './malformed.js';
 import type { LogImage } from '../engine/snapshot.js';
 
 export const SEGMENT_NAME = /^(\d{20})\.seg$/;
@@ -25,6 +26,23 @@ export const KIND_PRUNED = 0x01;
 /** Segment header flags bit 0: the segment was rewritten by compaction (docs/FORMAT.md §5.1, §17). */
 export const SEGMENT_FLAG_COMPACTED = 1;
 
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * A read that got fewer bytes than the index says lie there: the file was cut short behind the
+ * store's back. Corruption, never zeros handed on as data.
+ */
+function cutShort(segment: Segment, offset: number, read: number, wanted: number): CorruptionError {
+  return new CorruptionError(segment.path, offset + read, `the file ends at offset ${offset + read}, but the index has entries up to offset ${offset + wanted}`);
+}
+
+/** A payload decoder's MalformedEntry as CorruptionError at the entry; anything else as it is. */
+function malformed(error: unknown, segment: Segment, offset: number, position: number): unknown {
+  return error instanceof MalformedEntry ? new CorruptionError(segment.path, offset, `entry at position ${position}: ${error.message}`) : error;
+}
+
 /** The end magic of a frame, "RLFE" (docs/FORMAT.md §6.2). */
 export const FRAME_END_MAGIC = 0x45464c52;
 
@@ -38,11 +56,12 @@ function chainAfter(header: Uint8Array, last: number): number {
   return view.getUint32(12, true) & SEGMENT_FLAG_COMPACTED ? view.getUint32(40, true) : last;
 }
 
-function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array }): Segment {
+function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; checks: Uint32Array }): Segment {
   const segment = new Segment(name, path, image.firstPosition, handle, size);
   segment.offsets.assign(image.offsets);
   segment.lengths.assign(image.lengths);
   segment.kinds.assign(image.kinds);
+  segment.checks.assign(image.checks);
   return segment;
 }
 
@@ -51,6 +70,8 @@ export class Segment {
   offsets = new GrowableUint32();
   lengths = new GrowableUint32();
   kinds = new GrowableUint8();
+  /** Entry check of each payload (docs/FORMAT.md §10.1): every read verifies against it. */
+  checks = new GrowableUint32();
   constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle, public size: number) {}
   get nextPosition(): number {
     return this.firstPosition + this.offsets.length;
@@ -226,6 +247,8 @@ export class SegmentLog {
       checksum = chainAfter(header, checksum);
     }
     this.lastChecksum = checksum;
+    // Every entry indexed must have its check (a scan loop that forgot one would fail reads later, confusingly).
+    for (const segment of this.segments) if (segment.checks.length !== segment.offsets.length) throw new Error(`reeldb internal error: ${segment.name} has ${segment.offsets.length} entries but ${segment.checks.length} entry checks`);
     return report;
   }
 
@@ -272,6 +295,7 @@ export class SegmentLog {
         segment.offsets.push(offset + table[word]!);
         segment.lengths.push(table[word + 1]!);
         segment.kinds.push(kind);
+        segment.checks.push(table[word + 6]!);
         const streamNumber = table[word + 3]!;
         let streamName: string | undefined;
         if (streamNumber !== 0xffffffff) {
@@ -363,6 +387,7 @@ export class SegmentLog {
         offsets: segment.offsets.values.slice(0, segment.offsets.length),
         lengths: segment.lengths.values.slice(0, segment.lengths.length),
         kinds: segment.kinds.values.slice(0, segment.kinds.length),
+        checks: segment.checks.values.slice(0, segment.checks.length),
       })),
       checksum: this.lastChecksum,
     };
@@ -404,7 +429,7 @@ export class SegmentLog {
    * not kept). Nothing reaches the file until `flushWrites`. `frames` lists, per frame, its
    * payload lengths and kinds in order. Returns the file that must be synced.
    */
-  append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number> }[], lastChecksum: number): FileHandle {
+  append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number>; checks: ArrayLike<number> }[], lastChecksum: number): FileHandle {
     const segment = this.current;
     if (this.pendingLength === 0) {
       this.pendingSegment = segment;
@@ -427,6 +452,7 @@ export class SegmentLog {
         segment.offsets.push(at + ENTRY_HEADER_BYTES);
         segment.lengths.push(length);
         segment.kinds.push(frame.kinds[index]!);
+        segment.checks.push(frame.checks[index]!);
         at += ENTRY_HEADER_BYTES + length;
         payloadBytes += length;
       }
@@ -526,16 +552,30 @@ export class SegmentLog {
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
       const kinds = segment.kinds.values;
+      const checks = segment.checks.values;
+      const size = segment.size;
       const handle = this.lease(segment.handle);
       try {
         while (first < last) {
           const start = offsets[first]!;
           let stop = first + 1;
           while (stop < last && offsets[stop]! + lengths[stop]! - start <= chunkBytes) stop++;
-          const bytes = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
-          await handle.read(bytes, start);
-          for (let index = first; index < stop; index++) {
-            each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+          const end = offsets[stop - 1]! + lengths[stop - 1]!;
+          if (end > size || end < start) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${size} bytes)`);
+          const bytes = new Uint8Array(end - start);
+          const read = await handle.read(bytes, start);
+          if (read < bytes.length) throw cutShort(segment, start, read, bytes.length);
+          const count = stop - first;
+          const table = this.verifyTable(count * 3);
+          table.set(offsets.subarray(first, stop), 0);
+          table.set(lengths.subarray(first, stop), count);
+          table.set(checks.subarray(first, stop), 2 * count);
+          this.verify(segment, bytes, start, table, count, first, false);
+          let index = first;
+          try {
+            for (; index < stop; index++) each(kinds[index]!, segment.firstPosition + index, bytes, offsets[index]! - start, lengths[index]!);
+          } catch (error) {
+            throw malformed(error, segment, offsets[index]!, segment.firstPosition + index);
           }
           first = stop;
         }
@@ -556,8 +596,10 @@ export class SegmentLog {
       const segment = this.segmentOf(positions[index]!);
       if (!segment) return;
       const base = segment.firstPosition;
+      // The index and the file it points into, taken together (compaction replaces both).
       const offsets = segment.offsets.values;
       const lengths = segment.lengths.values;
+      const checks = segment.checks.values;
       const startIndex = index;
       const start = offsets[positions[index]! - base]!;
       let end = start + lengths[positions[index]! - base]!;
@@ -571,18 +613,78 @@ export class SegmentLog {
         end = Math.max(end, nextEnd);
         index++;
       }
+      if (end > segment.size) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${segment.size} bytes)`);
       const bytes = new Uint8Array(end - start);
       const handle = this.lease(segment.handle);
       try {
-        await handle.read(bytes, start);
+        const read = await handle.read(bytes, start);
+        if (read < bytes.length) throw cutShort(segment, start, read, bytes.length);
       } finally {
         await this.release(handle);
       }
-      for (let at = startIndex; at < index; at++) {
-        const local = positions[at]! - base;
-        each(positions[at]!, bytes, offsets[local]! - start, lengths[local]!);
+      const count = index - startIndex;
+      const table = this.verifyTable(count * 4);
+      for (let at = 0; at < count; at++) {
+        const local = positions[startIndex + at]! - base;
+        table[at] = offsets[local]!;
+        table[count + at] = lengths[local]!;
+        table[2 * count + at] = checks[local]!;
+        table[3 * count + at] = local;
+      }
+      this.verify(segment, bytes, start, table, count, 0, true);
+      let at = startIndex;
+      try {
+        for (; at < index; at++) {
+          const local = positions[at]! - base;
+          each(positions[at]!, bytes, offsets[local]! - start, lengths[local]!);
+        }
+      } catch (error) {
+        throw malformed(error, segment, offsets[positions[at]! - base]!, positions[at]!);
       }
     }
+  }
+
+  /** Reads `bytes` at `offset` of `handle` (the segment's file) and verifies the entries at the local indexes `locals` in them (compaction). */
+  async readVerified(segment: Segment, handle: FileHandle, bytes: Uint8Array, offset: number, locals: readonly number[]): Promise<void> {
+    const read = await handle.read(bytes, offset);
+    if (read < bytes.length) throw cutShort(segment, offset, read, bytes.length);
+    const count = locals.length;
+    const table = this.verifyTable(count * 4);
+    locals.forEach((local, at) => {
+      table[at] = segment.offsets.values[local]!;
+      table[count + at] = segment.lengths.values[local]!;
+      table[2 * count + at] = segment.checks.values[local]!;
+      table[3 * count + at] = local;
+    });
+    this.verify(segment, bytes, offset, table, count, 0, true);
+  }
+
+  /**
+   * Checks the payloads of a batch of entries against their entry checks in one core call
+   * (`table`: offsets, lengths, checks and, when `sparse`, local indexes; otherwise the
+   * entries are the local indexes `first + i`); the first that fails is CorruptionError at
+   * its file offset (docs/FORMAT.md §10.1).
+   */
+  private verify(segment: Segment, bytes: Uint8Array, base: number, table: Uint32Array, count: number, first: number, sparse: boolean): void {
+    const core = this.options.core;
+    const index = core.verifyEntries(bytes, base, table, count, segment.firstPosition + first, sparse);
+    if (index < 0) return;
+    const failure = core.lastVerifyFailure;
+    const position = segment.firstPosition + (sparse ? table[3 * count + index]! : first + index);
+    const offset = table[index]!;
+    const length = table[count + index]!;
+    const reason =
+      failure.reason === 'mismatch'
+        ? `entry checksum mismatch at position ${position} (${length} bytes: expected ${hex(table[2 * count + index]!)}, computed ${hex(failure.computed)}); the bytes on disk are damaged`
+        : `entry at position ${position} (${length} bytes at offset ${offset}) lies outside the bytes read`;
+    throw new CorruptionError(segment.path, offset, reason);
+  }
+
+  /** Scratch for the verify table of one batch; filled and used synchronously. */
+  private verifyScratch = new Uint32Array(1024);
+  private verifyTable(words: number): Uint32Array {
+    if (words > this.verifyScratch.length) this.verifyScratch = new Uint32Array(Math.max(words, this.verifyScratch.length * 2));
+    return this.verifyScratch;
   }
 
   async close(): Promise<void> {
@@ -611,18 +713,20 @@ export class SegmentLog {
    * Points a sealed segment at its rewritten file and index (compaction), at once; the old
    * handle is closed when the reads still using it finish.
    */
-  async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array): Promise<void> {
+  async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array, checks: Uint32Array): Promise<void> {
     if (segment === this.current) throw new Error('the current segment cannot be replaced');
     const old = segment.handle;
     segment.handle = handle;
     segment.size = size;
-    const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8() };
+    const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8(), checks: new GrowableUint32() };
     index.offsets.assign(offsets);
     index.lengths.assign(lengths);
     index.kinds.assign(kinds);
+    index.checks.assign(checks);
     segment.offsets = index.offsets;
     segment.lengths = index.lengths;
     segment.kinds = index.kinds;
+    segment.checks = index.checks;
     if (this.leases.has(old)) this.retired.add(old);
     else await old.close().catch(() => undefined);
   }

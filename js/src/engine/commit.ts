@@ -143,7 +143,7 @@ export class CommitPipeline {
       let position = this.log.nextPosition;
       let checksum = this.log.lastChecksum;
       const written: Written[] = [];
-      const frames: { kinds: number[]; lengths: number[] }[] = [];
+      const frames: { kinds: number[]; lengths: number[]; checks: Uint32Array }[] = [];
       const retries: Written[] = [];
       for (; next < batch.length; next++) {
         const item = batch[next]!;
@@ -163,7 +163,7 @@ export class CommitPipeline {
           }
           checksum = core.finishFrame(position, checksum, this.storeId, position - this.syncedPosition);
           written.push({ item, prepared, firstPosition: position });
-          frames.push({ kinds: core.frameKinds.slice(), lengths: core.frameLengths.slice() });
+          frames.push({ kinds: core.frameKinds.slice(), lengths: core.frameLengths.slice(), checks: core.frameChecks });
           position += prepared.count;
         } catch (error) {
           item.reject(error);
@@ -188,7 +188,7 @@ export class CommitPipeline {
     }
   }
 
-  private async writeFrames(written: Written[], frames: { kinds: number[]; lengths: number[] }[], position: number, checksum: number): Promise<void> {
+  private async writeFrames(written: Written[], frames: { kinds: number[]; lengths: number[]; checks: Uint32Array }[], position: number, checksum: number): Promise<void> {
     const bytes = this.core.output();
     const byteLength = bytes.length;
     const handle = this.log.append(bytes, frames, checksum);

@@ -4,6 +4,7 @@
  * stream length u16 · type length u16 · id length u8 · flags u8 · reserved u16 ·
  * stream · type · id · metadata (JSON) · data (JSON or binary).
  */
+import { MalformedEntry } from '../device/malformed.js';
 import { utf8Decode } from '../host/text.js';
 
 export const KIND_EVENT = 0x30;
@@ -152,6 +153,11 @@ export function decodeEvent(bytes: Uint8Array, start: number, length: number, po
   const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
   const idLength = bytes[start + 28]!;
   const flags = bytes[start + 29]!;
+  // Reads verify the bytes against their entry check, so this holds for whatever a writer
+  // wrote; a payload that breaks it is corruption, not a RangeError or a wrong event.
+  if (length < EVENT_HEADER_BYTES || EVENT_HEADER_BYTES + streamLength + typeLength + idLength + metadataLength + dataLength !== length) {
+    throw new MalformedEntry(`the event's lengths (stream ${streamLength}, type ${typeLength}, id ${idLength}, metadata ${metadataLength}, data ${dataLength}) do not add up to its ${length} bytes`);
+  }
   let at = start + EVENT_HEADER_BYTES;
   const stream = cache.get(bytes, at, streamLength);
   at += streamLength;
@@ -160,13 +166,21 @@ export function decodeEvent(bytes: Uint8Array, start: number, length: number, po
   const id = utf8Decode(bytes, at, at + idLength);
   at += idLength;
   let metadata: unknown = undefined;
-  if (flags & FLAG_HAS_METADATA) metadata = JSON.parse(utf8Decode(bytes, at, at + metadataLength));
+  if (flags & FLAG_HAS_METADATA) metadata = parseJson(bytes, at, at + metadataLength, 'metadata');
   at += metadataLength;
   let data: unknown;
   if (flags & FLAG_BINARY_DATA) data = bytes.slice(at, at + dataLength);
-  else if (decodeData) data = JSON.parse(utf8Decode(bytes, at, at + dataLength));
+  else if (decodeData) data = parseJson(bytes, at, at + dataLength, 'data');
   else data = bytes.subarray(at, at + dataLength);
   return { id, stream, type, data, metadata, streamVersion, position, timestamp };
+}
+
+function parseJson(bytes: Uint8Array, from: number, to: number, what: string): unknown {
+  try {
+    return JSON.parse(utf8Decode(bytes, from, to));
+  } catch (error) {
+    throw new MalformedEntry(`the event's ${what} is not JSON (${(error as Error).message})`);
+  }
 }
 
 /** Reads only the id of an event payload (idempotency checks). */
