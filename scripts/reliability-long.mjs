@@ -29,16 +29,18 @@ const env = {
   REELDB_CORRUPTION_CASES: String(Math.round(360 * scale)),
   REELDB_MODEL_RUNS: String(Math.round(150 * scale)),
   REELDB_BAD_INPUT_RUNS: String(Math.round(400 * scale)),
+  REELDB_VALUE_RUNS: String(Math.round(300 * scale)),
   REELDB_SNAPSHOT_RUNS: String(Math.round(40 * scale)),
   REELDB_PRUNE_SEEDS: String(Math.round(3 * scale)),
   REELDB_STRESS_ROUNDS: String(Math.round(20 * scale)),
+  REELDB_DISK_FULL_SEEDS: String(Math.round(1 * scale)),
 };
-const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts', 'test/snapshot.test.ts', 'test/prune.test.ts', 'test/concurrency.test.ts'];
-console.log(`reliability-long: scale ${scale} on ${runtimes}: ${['REELDB_CRASH_POINTS', 'REELDB_KILLS', 'REELDB_CORRUPTION_CASES', 'REELDB_MODEL_RUNS', 'REELDB_BAD_INPUT_RUNS', 'REELDB_SNAPSHOT_RUNS', 'REELDB_PRUNE_SEEDS', 'REELDB_STRESS_ROUNDS'].map((name) => `${name}=${env[name]}`).join(' ')}`);
+const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts', 'test/snapshot.test.ts', 'test/prune.test.ts', 'test/kill-prune.test.ts', 'test/concurrency.test.ts', 'test/disk-full.test.ts'];
+console.log(`reliability-long: scale ${scale} on ${runtimes}: ${['REELDB_CRASH_POINTS', 'REELDB_KILLS', 'REELDB_CORRUPTION_CASES', 'REELDB_MODEL_RUNS', 'REELDB_BAD_INPUT_RUNS', 'REELDB_VALUE_RUNS', 'REELDB_SNAPSHOT_RUNS', 'REELDB_PRUNE_SEEDS', 'REELDB_STRESS_ROUNDS', 'REELDB_DISK_FULL_SEEDS'].map((name) => `${name}=${env[name]}`).join(' ')}`);
 const started = Date.now();
 const run = spawnSync(process.execPath, [join(root, 'scripts/test-all.mjs'), '--runtime', runtimes, ...files], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
 const output = run.stdout ?? '';
-const figures = output.split('\n').filter((line) => /^(crash sweep|kill test|corruption sweep|model-based|bad input|snapshot property|prune crash sweep|concurrency) \(/.test(line.trim()));
+const figures = output.split('\n').filter((line) => /^(crash sweep|kill test|kills during prunes|corruption sweep|model-based|bad input|snapshot property|prune crash sweep|concurrency) \(/.test(line.trim()));
 console.log(output.split('━━━ summary ━━━')[1] ?? output.slice(-4000));
 console.log('━━━ figures ━━━');
 for (const line of figures) console.log(line.trim());

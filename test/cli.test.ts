@@ -332,6 +332,53 @@ describe('reeldb verify and snapshots', () => {
   });
 });
 
+describe('reeldb verify and checkpoint chains', () => {
+  it('hardening A2: verify decodes every checkpoint chain and reports one that does not load (exit 1), though every frame is intact', async () => {
+    const path = join(temporary, 'broken-chain');
+    const db = await open(path, { segmentBytes: 512, snapshotBytes: 0 });
+    for (let step = 1; step <= 6; step++) await db.checkpoints.save('thread', { step, items: Array.from({ length: step }, (_, index) => `item ${index}`) });
+    const infos = (await db.checkpoints.list('thread')).reverse();
+    expect(infos.map((info) => info.encoding)).toEqual(['full', 'delta', 'delta', 'delta', 'delta', 'delta']);
+    await db.close();
+    expect(reeldb('verify', path).stdout).toContain('checkpoints: 6 checkpoints in 1 thread, each decoded to the state that was saved');
+    // What an old prune interrupted by a crash left: the full checkpoint gone, its deltas listed.
+    const { compactSegment } = await import('../js/src/device/compact.js');
+    const writer = await open(path, { snapshotBytes: 0 });
+    const log = (writer as unknown as { log: { segmentOf(position: number): never } }).log;
+    await compactSegment(log as never, log.segmentOf(infos[0]!.position), { removed: new Set([infos[0]!.position]), replaced: new Map() });
+    await writer.close();
+    const broken = await open(path, { readOnly: true, ignoreSnapshots: true });
+    expect((await broken.checkpoints.list('thread')).length).toBe(5);
+    const report = await broken.checkpoints.verify();
+    expect(report.problems.map((problem) => problem.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(report.problems[0]!.reason).toMatch(/delta base .* is not the thread's previous checkpoint/);
+    await broken.close();
+    const result = reeldb('verify', path);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^damaged: checkpoint seq 1 of thread 'thread' \(position \d+, in \d{20}\.seg\)$/m);
+    expect(result.stdout).toContain('5 of 5 checkpoints do not load.');
+  });
+});
+
+describe('reeldb prune --keep-last', () => {
+  it('hardening B17: --keep-last 20 on 300 saves keeps exactly 20, and the dry run reports the bytes the prune then reclaims', async () => {
+    const path = join(temporary, 'keep-last');
+    const db = await open(path, { segmentBytes: 16 * 1024, snapshotBytes: 0 });
+    for (let step = 1; step <= 300; step++) await db.checkpoints.save('thread', { step, items: Array.from({ length: step % 100 }, (_, index) => `item ${index}`) });
+    await db.close();
+    const dry = JSON.parse(reeldb('prune', path, '--keep-last', '20', '--dry-run', '--json').stdout);
+    const done = JSON.parse(reeldb('prune', path, '--keep-last', '20', '--json').stdout);
+    expect(done).toMatchObject({ checkpoints: 280, bytesReclaimed: dry.bytesReclaimed, bytesAfter: dry.bytesAfter });
+    expect(dry.checkpoints).toBe(280);
+    const after = await open(path, { readOnly: true });
+    const kept = await after.checkpoints.list('thread', { limit: 1000 });
+    expect(kept.map((info) => info.seq)).toEqual(Array.from({ length: 20 }, (_, index) => 299 - index));
+    for (const info of kept) expect((await after.checkpoints.load('thread', { id: info.id }))!.state).toMatchObject({ step: info.seq + 1 });
+    await after.close();
+    expect(reeldb('verify', path).code).toBe(0);
+  });
+});
+
 describe('reeldb prune and compact', () => {
   it('prunes by policy with a dry run first, reclaims deleted threads, and refuses while a writer holds the store', async () => {
     const path = join(temporary, 'to-prune');

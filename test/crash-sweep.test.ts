@@ -1,10 +1,12 @@
 /**
  * Crash simulation: for seeded workloads, crash at every I/O operation (and fail syncs and
  * writes), then recover and check the invariants in test/support/crash-workload.ts.
+ * Prunes and stream deletes are swept by test/support/prune-workload.ts.
  * REELDB_CRASH_POINTS sets the minimum number of crash points (CI: 10,000 on each runtime); scripts/reliability-long.mjs runs a longer sweep.
  */
 import { describe, expect, it } from 'vitest';
 import { checkRecovered, runWorkload } from './support/crash-workload.js';
+import { checkPruneRecovered, runPruneWorkload } from './support/prune-workload.js';
 import { runtime } from './helpers.js';
 
 const defaultPoints = 10_000;
@@ -75,6 +77,26 @@ describe(`crash sweep on ${runtime}`, () => {
     // Most crashes come after the first snapshot: the sweep is about recovering from them.
     expect(fromSnapshots).toBeGreaterThan(points / 2);
     console.log(`crash sweep (snapshots, ${runtime}): ${points} crash points over ${seed - 300_001} seeds, ${fromSnapshots} recoveries started from a snapshot, ${checked} events checked, each equal to a full scan, 0 invariant violations`);
+  });
+
+  it('hardening A2/B18: prunes and stream deletes mixed in (long chains, small segments): crash at every I/O operation, every listed checkpoint loads, deleted streams stay deleted', { timeout: Math.max(600_000, minimumPoints * 20) }, async () => {
+    let points = 0;
+    let checked = 0;
+    const target = Math.ceil(minimumPoints * 0.15);
+    let seed = 400_001;
+    while (points < target) {
+      const durability = seed % 3 === 0 ? 'buffered' : 'strict';
+      const clean = await runPruneWorkload(seed, durability);
+      expect(clean.crashed).toBe(false);
+      for (let crashAt = 0; crashAt < clean.operations && points < target; crashAt++) {
+        const run = await runPruneWorkload(seed, durability, { crashAt });
+        expect(run.crashed).toBe(true);
+        checked += (await checkPruneRecovered(run, durability)).checkpoints;
+        points++;
+      }
+      seed++;
+    }
+    console.log(`crash sweep (prunes and deletes, ${runtime}): ${points} crash points over ${seed - 400_001} seeds, ${checked} listed checkpoints loaded, 0 invariant violations`);
   });
 
   it('a failed sync is fail-stop: nothing is acknowledged after it, and reopening recovers a valid prefix', { timeout: 120_000 }, async () => {

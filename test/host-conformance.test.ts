@@ -1,10 +1,13 @@
 /** One conformance suite that every FileHost passes (the contract is in js/src/host/types.ts). */
 import { describe, expect, it } from 'vitest';
+import { IOError } from '../js/src/errors.js';
+import { FaultyFileHost } from '../js/src/host/faulty.js';
 import type { FileHost } from '../js/src/host/types.js';
 import { reeldb, runtime, temporaryDirectory } from './helpers.js';
 
 const hosts: [string, () => { host: FileHost; root: string }][] = [
   ['memory', () => ({ host: new reeldb.MemoryFileHost(), root: '/conformance' })],
+  ['faulty', () => ({ host: new FaultyFileHost(), root: '/conformance' })],
 ];
 if (runtime === 'deno') {
   const { DenoFileHost } = await import('../js/src/host/deno.js');
@@ -113,6 +116,30 @@ for (const [name, make] of hosts) {
       await handle.close();
       await expect(handle.write(bytes(1), 0)).rejects.toThrow();
       await expect(handle.read(new Uint8Array(1), 0)).rejects.toThrow();
+    });
+
+    it('hardening A1: every failure is a typed I/O error naming the path and the operation', async () => {
+      const { host, root } = make();
+      await host.mkdir(root);
+      const expectIO = async (promise: Promise<unknown>, path: string, errno: string) => {
+        const error = await promise.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(error, path).toBeInstanceOf(IOError);
+        expect(error).toMatchObject({ code: 'IO_ERROR', path, errno });
+        expect(typeof (error as IOError).syscall).toBe('string');
+      };
+      await expectIO(host.open(`${root}/missing`), `${root}/missing`, 'ENOENT');
+      await expectIO(host.open(`${root}/missing`, { readOnly: true }), `${root}/missing`, 'ENOENT');
+      await expectIO(host.open(root, { readOnly: true }), root, 'EISDIR');
+      await expectIO(host.replace(`${root}/missing`, `${root}/other`), `${root}/missing`, 'ENOENT');
+      const handle = await host.open(`${root}/file`, { create: true });
+      await handle.close();
+      await expectIO(handle.read(new Uint8Array(1), 0), `${root}/file`, 'EBADF');
+      const reader = await host.open(`${root}/file`, { readOnly: true });
+      await expect(reader.write(bytes(1), 0)).rejects.toBeInstanceOf(IOError);
+      await reader.close();
     });
 
     it('gives one writer lock per directory until released', async () => {

@@ -41,6 +41,7 @@ class Model {
   /** Removes events before `before`, and beyond `maxCount` of `stream`; each stream keeps its newest event. */
   prune(before: number, stream?: string, maxCount?: number): number {
     let removed = 0;
+    let cutStreams = 0;
     for (const [name, events] of [...this.streams]) {
       let cut = events.filter((event) => event.position < before).length;
       if (name === stream && maxCount !== undefined) cut = Math.max(cut, events.length - maxCount);
@@ -48,10 +49,13 @@ class Model {
       cut = Math.min(cut, events.length - 1);
       if (cut <= 0) continue;
       removed += cut;
+      cutStreams++;
       const gone = new Set(events.slice(0, cut).map((event) => event.position));
       this.log = this.log.filter((event) => !gone.has(event.position));
       this.streams.set(name, events.slice(cut));
     }
+    // The prune records its decision first: one entry (a position) per stream it cuts.
+    this.positions += cutStreams;
     return removed;
   }
 

@@ -11,8 +11,8 @@ export { Store, type StoreStats, type KindStats, type SnapshotInfo } from './eng
 export type { PruneOptions, PruneResult, CheckpointRetention, EventRetention, StreamRetention } from './engine/prune.js';
 export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
 export type { RecoveryReport } from './device/segments.js';
-export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
-export type { Events, EventInput, AppendOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
+export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, CheckpointVerifyReport, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
+export type { Events, EventInput, AppendOptions, DeleteStreamOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
 export type { NoOptions } from './validate.js';
 export { MemoryFileHost } from './host/memory.js';

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'NOT_A_STORE'
   | 'READ_ONLY'
-  | 'NAME_CONFLICT';
+  | 'NAME_CONFLICT'
+  | 'INTERNAL';
 
 export class ReeldbError extends Error {
   readonly code: ErrorCode;
@@ -172,6 +173,18 @@ export class NotAStoreError extends ReeldbError {
   constructor(path: string, message: string) {
     super('NOT_A_STORE', message);
     this.path = path;
+  }
+}
+
+/**
+ * The wasm core stopped (a trap: an internal limit or a bug) in `operation`. A last resort so
+ * that no WebAssembly.RuntimeError reaches a caller; the call did not complete.
+ */
+export class InternalError extends ReeldbError {
+  readonly operation: string;
+  constructor(operation: string, cause: unknown) {
+    super('INTERNAL', `reeldb's core stopped in ${operation} (${(cause as Error)?.message ?? String(cause)}); the call did not complete. Reopen the store; if it happens again, please report it`, { cause });
+    this.operation = operation;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from './errors.js';
 import { nearest } from './nearest.js';
+import { checkJsonValue } from './json-value.js';
 
 /** A short, safe description of any value for an error message (never throws). */
 export function describe(value: unknown): string {
@@ -115,14 +116,28 @@ export function checkFunction<F>(name: string, value: unknown): F | undefined {
   return value as F;
 }
 
-/** `JSON.stringify(value)`, or InvalidArgumentError saying why `what` is not a JSON value. */
-export function jsonText(value: unknown, what: string): string {
+/** JSON text of a caller's value, and whether reads return exactly that value. */
+export interface JsonText {
+  text: string;
+  /** false: JSON changes the value harmlessly (undefined properties, -0…); reads return JSON.parse(text). */
+  exact: boolean;
+}
+
+const invalid = (message: string) => new InvalidArgumentError(message);
+
+/**
+ * `JSON.stringify(value)`, or InvalidArgumentError naming the path inside `what` of anything
+ * JSON would not store as given (json-value.ts). `binaryHint`: the advice for bytes other than
+ * a Uint8Array as the whole value, where the caller takes a Uint8Array.
+ */
+export function jsonText(value: unknown, what: string, binaryHint?: string): JsonText {
+  const exact = checkJsonValue(value, what, invalid, binaryHint);
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
   } catch (error) {
     throw new InvalidArgumentError(`${what} is not serialisable as JSON: ${(error as Error).message}`);
   }
-  if (text === undefined) throw new InvalidArgumentError(`${what} must be a JSON value or a Uint8Array, got ${describe(value)}`);
-  return text;
+  if (text === undefined) throw new InvalidArgumentError(`${what} must be a JSON value, got ${describe(value)}`);
+  return { text, exact };
 }

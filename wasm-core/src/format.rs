@@ -27,11 +27,20 @@ pub const KIND_EVENT: u8 = 0x30;
 pub const KIND_CHECKPOINT: u8 = 0x80;
 /// Every checkpoint of a thread deleted (same layout).
 pub const KIND_CHECKPOINT_THREAD_DELETED: u8 = 0x81;
+/// A prune removed a thread's checkpoints below a seq (same layout: the seq is the version).
+pub const KIND_CHECKPOINT_THREAD_PRUNED: u8 = 0x82;
+/// Every event of a stream deleted (same layout: the version is the count deleted).
+pub const KIND_EVENT_STREAM_DELETED: u8 = 0x31;
+/// A prune removed a stream's events below a version (same layout).
+pub const KIND_EVENT_STREAM_PRUNED: u8 = 0x32;
 
 /// Entry kinds whose payload has the named-entry layout of events (a name the scan interns
 /// and a version it reports), so the host rebuilds their index without reading them.
 pub fn is_named_entry(kind: u8) -> bool {
-    kind == KIND_EVENT || kind == KIND_CHECKPOINT || kind == KIND_CHECKPOINT_THREAD_DELETED
+    matches!(
+        kind,
+        KIND_EVENT | KIND_EVENT_STREAM_DELETED | KIND_EVENT_STREAM_PRUNED | KIND_CHECKPOINT | KIND_CHECKPOINT_THREAD_DELETED | KIND_CHECKPOINT_THREAD_PRUNED
+    )
 }
 
 /// Event entry payload fixed header.

@@ -207,9 +207,9 @@ fn check_scan_result(input: &ScanInput, result: &ScanResult, table: &[u32], inte
         assert_eq!(record[6], crate::verify::entry_check(&bytes[offset..offset + length], input.expected_position + entry as u64), "entry check");
         let kind = record[2];
         assert!(kind <= 0xFF);
-        if kind == KIND_EVENT as u32 {
-            let name = interner.name(record[3]).expect("event with an unknown stream number");
-            let layout = parse_event(&bytes[offset..offset + length]).expect("indexed event does not parse");
+        if is_named_entry(kind as u8) {
+            let name = interner.name(record[3]).expect("named entry with an unknown name number");
+            let layout = parse_event(&bytes[offset..offset + length]).expect("indexed named entry does not parse");
             assert_eq!(name, &bytes[offset + layout.stream.0..][..layout.stream.1]);
             assert_eq!(record[4] as u64 | (record[5] as u64) << 32, layout.stream_version);
         } else {

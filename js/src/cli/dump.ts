@@ -9,7 +9,7 @@ import { aliased, EXIT_OK, onePath, openStore, parseArgs, parseCount, printWarni
 export const DUMP_USAGE = `usage: reeldb dump <path> [--stream S] [--from-position P | --from-version V] [--limit N]
 
 Prints events as JSON lines: {"id", "stream", "type", "data", "metadata", "streamVersion",
-"position", "timestamp"}. Binary data prints as {"$binary": "<base64>"}; absent metadata as null.
+"position", "timestamp"}. Binary data or metadata prints as {"$binary": "<base64>"}; absent metadata as null.
 
   --stream S          only the events of stream S (read through the stream's index)
   --from-position P   start at global log position P (the "position" field; with --stream too)
@@ -21,13 +21,14 @@ Prints events as JSON lines: {"id", "stream", "type", "data", "metadata", "strea
 const STREAM_PAGE_EVENTS = 1024;
 
 export function eventToJson(event: RecordedEvent): string {
-  const data = event.data instanceof Uint8Array ? { $binary: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength).toString('base64') } : event.data;
+  const binary = (value: unknown) => (value instanceof Uint8Array ? { $binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') } : value);
+  const data = binary(event.data);
   return JSON.stringify({
     id: event.id,
     stream: event.stream,
     type: event.type,
     data,
-    metadata: event.metadata === undefined ? null : event.metadata,
+    metadata: event.metadata === undefined ? null : binary(event.metadata),
     streamVersion: event.streamVersion,
     position: event.position,
     timestamp: event.timestamp,

@@ -12,15 +12,16 @@ export const PRUNE_USAGE = `usage: reeldb prune <path> [--before POSITION] [--st
                     [--keep-last N] [--max-age DURATION] [--dry-run] [--json]
 
 Removes what the policy says and rewrites the sealed segments that held it, giving the disk
-space back. Positions and versions of what stays never change. Checkpoints of deleted threads
-always go. Needs the writer lock (fails while an application has the store open).
+space back. Positions and versions of what stays never change. Deleted streams and the
+checkpoints of deleted threads always go. Needs the writer lock (fails while an application
+has the store open).
 
   --before POSITION   remove every event before this log position
   --stream S --max-count N
                       keep only the newest N (at least 1) events of stream S; --before
                       also keeps each stream's newest event
-  --keep-last N       keep each thread's newest N checkpoints (and the full one their delta
-                      chain starts from)
+  --keep-last N       keep exactly each thread's newest N checkpoints (the oldest kept is
+                      re-stored as a full checkpoint when it was a delta)
   --max-age DURATION  remove checkpoints older than this: a number with a unit, d h m s ms
                       (7d, 12h, 30m, 45s, 500ms, 1h30m; a bare number other than 0 is an
                       error); with --keep-last, only those beyond the newest N; the newest
@@ -30,8 +31,8 @@ always go. Needs the writer lock (fails while an application has the store open)
 
 export const COMPACT_USAGE = `usage: reeldb compact <path> [--json]
 
-Rewrites the sealed segments that hold checkpoints of deleted threads, giving their disk space
-back (a prune without a retention policy). Needs the writer lock.`;
+Rewrites the sealed segments that hold deleted streams and checkpoints of deleted threads,
+giving their disk space back (a prune without a retention policy). Needs the writer lock.`;
 
 async function report(cli: Cli, result: PruneResult, dryRun: boolean, json: boolean): Promise<void> {
   if (json) {

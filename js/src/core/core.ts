@@ -1,3 +1,5 @@
+import { InternalError } from '../errors.js';
+
 /**
  * Typed wrapper over the wasm core's raw exports. It owns the scratch regions in linear
  * memory, re-creates views whenever memory may have grown, and turns result codes into data.
@@ -30,6 +32,40 @@ export interface CoreExports {
 }
 
 export const ABI_VERSION = 2;
+
+/**
+ * The exports with every function guarded: a wasm trap (WebAssembly.RuntimeError, e.g.
+ * `unreachable` after an allocation fails) becomes an InternalError naming the export, so no
+ * trap reaches a caller. Fixed arity keeps the wrapper cheap on hot paths.
+ */
+function guardExports(exports: CoreExports): CoreExports {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(exports)) {
+    if (typeof value !== 'function') {
+      guarded[name] = value;
+      continue;
+    }
+    const call = value as (...args: number[]) => number;
+    const trapped = (error: unknown) => (error instanceof WebAssembly.RuntimeError || error instanceof RangeError ? new InternalError(name, error) : error);
+    guarded[name] =
+      call.length <= 8
+        ? (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => {
+            try {
+              return call(a, b, c, d, e, f, g, h);
+            } catch (error) {
+              throw trapped(error);
+            }
+          }
+        : (...args: number[]) => {
+            try {
+              return call(...args);
+            } catch (error) {
+              throw trapped(error);
+            }
+          };
+  }
+  return guarded as unknown as CoreExports;
+}
 export const SEGMENT_HEADER_BYTES = 48;
 export const STORE_ID_BYTES = 16;
 /** u32 words per entry in a scan table: offset, length, kind, stream number, version (2), entry check. */
@@ -155,20 +191,23 @@ export class Core {
   /** Bytes of frames encoded since `resetOutput`. */
   outputLength = 0;
 
-  constructor(readonly exports: CoreExports) {
-    const version = exports.reel_abi_version();
+  readonly exports: CoreExports;
+
+  constructor(exports: CoreExports) {
+    this.exports = guardExports(exports);
+    const version = this.exports.reel_abi_version();
     if (version !== ABI_VERSION) throw new Error(`reeldb: wasm core ABI ${version}, this build expects ${ABI_VERSION}; reinstall reeldb`);
-    this.resultPointer = exports.reel_result_ptr();
-    this.storeRegion = new Region(exports);
-    this.pairsRegion = new Region(exports);
-    this.payloadRegion = new Region(exports);
-    this.outRegion = new Region(exports);
-    this.scanRegion = new Region(exports);
-    this.tableRegion = new Region(exports);
-    this.scratchRegion = new Region(exports);
-    this.checksRegion = new Region(exports);
-    this.verifyRegion = new Region(exports);
-    this.nameRegion = new Region(exports);
+    this.resultPointer = this.exports.reel_result_ptr();
+    this.storeRegion = new Region(this.exports);
+    this.pairsRegion = new Region(this.exports);
+    this.payloadRegion = new Region(this.exports);
+    this.outRegion = new Region(this.exports);
+    this.scanRegion = new Region(this.exports);
+    this.tableRegion = new Region(this.exports);
+    this.scratchRegion = new Region(this.exports);
+    this.checksRegion = new Region(this.exports);
+    this.verifyRegion = new Region(this.exports);
+    this.nameRegion = new Region(this.exports);
     this.storeRegion.reserve(STORE_ID_BYTES);
   }
 

@@ -9,7 +9,8 @@
  * either the old segment or the new one (docs/FORMAT.md §17).
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, StoreFailedError } from '../errors.js';
+import type { FileHandle } from '../host/types.js';
 import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, type Segment, type SegmentLog } from './segments.js';
 
 export { KIND_PRUNED } from './segments.js';
@@ -26,18 +27,71 @@ export interface CompactResult {
   bytesAfter: number;
 }
 
+/** Where each rewritten frame ends: entry indexes, bounded by FRAME_ENTRIES and the payload bytes read at once. */
+function frameStops(count: number, offsets: ArrayLike<number>, lengths: ArrayLike<number>): number[] {
+  const stops: number[] = [];
+  let first = 0;
+  while (first < count) {
+    let stop = first + 1;
+    const start = offsets[first]!;
+    while (stop < count && stop - first < FRAME_ENTRIES && offsets[stop]! + lengths[stop]! - start <= FRAME_PAYLOAD_BYTES) stop++;
+    stops.push(stop);
+    first = stop;
+  }
+  return stops;
+}
+
+/** What a rewrite changes in a segment: positions that become placeholders, entries given new payloads. */
+export interface Rewrite {
+  removed: ReadonlySet<number>;
+  replaced: ReadonlyMap<number, Uint8Array>;
+}
+
+/** The size `compactSegment` gives the segment (a dry run's figure is exactly what the prune reclaims). */
+export function compactedSize(segment: Segment, removed: ReadonlySet<number>, replacedLength: (position: number) => number | undefined): number {
+  const count = segment.offsets.length;
+  const lengths = segment.lengths.values;
+  let size = SEGMENT_HEADER_BYTES;
+  let first = 0;
+  for (const stop of frameStops(count, segment.offsets.values, lengths)) {
+    let body = FRAME_BEGIN_BYTES;
+    for (let index = first; index < stop; index++) {
+      const position = segment.firstPosition + index;
+      body += ENTRY_HEADER_BYTES + (removed.has(position) ? 0 : replacedLength(position) ?? lengths[index]!);
+    }
+    size += Math.ceil(body / 8) * 8 + 8;
+    first = stop;
+  }
+  return size;
+}
+
 /**
- * Rewrites `segment` (sealed) with the entries at `removed` (sorted positions inside it)
- * replaced by placeholders, then points the log at the new file.
+ * Rewrites `segment` (sealed) with the entries at `rewrite.removed` replaced by placeholders
+ * and those in `rewrite.replaced` by their new payloads (same kind), then points the log at
+ * the new file.
  */
-export async function compactSegment(log: SegmentLog, segment: Segment, removed: readonly number[]): Promise<CompactResult> {
-  const { host, core, storeId } = log.context;
+export async function compactSegment(log: SegmentLog, segment: Segment, rewrite: Rewrite): Promise<CompactResult> {
   const count = segment.offsets.length;
   const offsets = segment.offsets.values.slice(0, count);
   const lengths = segment.lengths.values.slice(0, count);
   const kinds = segment.kinds.values.slice(0, count);
   const bytesBefore = segment.size;
-  const source = segment.handle;
+  const source = await log.handles.acquire(segment);
+  try {
+    return await rewriteFrom(log, segment, rewrite, source, { count, offsets, lengths, kinds, bytesBefore });
+  } finally {
+    await log.handles.release(source);
+  }
+}
+
+async function rewriteFrom(
+  log: SegmentLog,
+  segment: Segment,
+  { removed, replaced }: Rewrite,
+  source: FileHandle,
+  { count, offsets, lengths, kinds, bytesBefore }: { count: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; bytesBefore: number },
+): Promise<CompactResult> {
+  const { host, core, storeId } = log.context;
 
   // The chain around the segment: what its first frame chains from, and what the next
   // segment's first frame chains from (kept in the new header).
@@ -62,7 +116,7 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   view.setUint32(44, core.crc32c(header.subarray(0, 44)), true);
 
   const temporary = `${segment.path}${COMPACT_SUFFIX}`;
-  const target = await host.open(temporary, { create: true });
+  const target = await log.handles.open(temporary, { create: true });
   const newOffsets = new Uint32Array(count);
   const newLengths = new Uint32Array(count);
   const newKinds = new Uint8Array(count);
@@ -74,20 +128,15 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
     await target.write(header, 0);
     fileOffset = SEGMENT_HEADER_BYTES;
     let checksum = chainIn;
-    let next = 0; // index into `removed`
     let first = 0;
-    while (first < count) {
+    for (const stop of frameStops(count, offsets, lengths)) {
       // One frame: entries [first, stop), reading the payload bytes they span at once.
-      let stop = first + 1;
       const start = offsets[first]!;
-      while (stop < count && stop - first < FRAME_ENTRIES && offsets[stop]! + lengths[stop]! - start <= FRAME_PAYLOAD_BYTES) stop++;
       const span = new Uint8Array(offsets[stop - 1]! + lengths[stop - 1]! - start);
       const drops = new Uint8Array(stop - first);
       const kept: number[] = [];
       for (let index = first; index < stop; index++) {
-        const position = segment.firstPosition + index;
-        while (next < removed.length && removed[next]! < position) next++;
-        if (next < removed.length && removed[next] === position) drops[index - first] = 1;
+        if (removed.has(segment.firstPosition + index)) drops[index - first] = 1;
         else kept.push(index);
       }
       // The kept bytes are verified before they go under a new frame checksum: compaction must
@@ -99,11 +148,13 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
       let at = fileOffset + FRAME_BEGIN_BYTES;
       for (let index = first; index < stop; index++) {
         const drop = drops[index - first] === 1;
+        const payload = drop ? undefined : replaced.get(segment.firstPosition + index);
         const kind = drop ? KIND_PRUNED : kinds[index]!;
-        const length = drop ? 0 : lengths[index]!;
+        const length = drop ? 0 : payload ? payload.length : lengths[index]!;
         if (drop && kinds[index] !== KIND_PRUNED) removedCount++;
         const pointer = core.reservePayload(length);
-        if (length > 0) core.u8.set(span.subarray(offsets[index]! - start, offsets[index]! - start + length), pointer);
+        if (payload) core.u8.set(payload, pointer);
+        else if (length > 0) core.u8.set(span.subarray(offsets[index]! - start, offsets[index]! - start + length), pointer);
         core.endPayload(kind, length);
         newOffsets[index] = at + ENTRY_HEADER_BYTES;
         newLengths[index] = length;
@@ -129,20 +180,24 @@ export async function compactSegment(log: SegmentLog, segment: Segment, removed:
   try {
     await host.replace(temporary, segment.path);
     // The path names the new file from here: read through it before anything else can fail.
-    const handle = await host.open(segment.path, {});
+    const handle = await log.handles.open(segment.path, {});
     await log.replaceSegment(segment, handle, fileOffset, newOffsets, newLengths, newKinds, newChecks);
     await host.syncDirectory(log.logDirectory);
   } catch (error) {
+    // Gone if the rename happened; if it did not, the rewrite is of no use.
+    await host.remove(temporary).catch(() => undefined);
     throw new RenameFailed(segment.path, error);
   }
   return { removed: removedCount, bytesBefore, bytesAfter: fileOffset };
 }
 
-/** The rename of a rewritten segment, or what follows it, failed: the file may be old or new. */
-export class RenameFailed extends Error {
+/**
+ * The rename of a rewritten segment, or what follows it, failed: the file may be old or new,
+ * so the store must fail (a StoreFailedError whose cause is the typed I/O error).
+ */
+export class RenameFailed extends StoreFailedError {
   readonly renamed = true;
-  constructor(path: string, override readonly cause: unknown) {
-    super(`replacing ${path} with its rewritten version failed: ${(cause as Error)?.message ?? String(cause)}`);
-    this.name = 'RenameFailed';
+  constructor(path: string, cause: unknown) {
+    super(`replacing ${path} with its rewritten version failed (${(cause as Error)?.message ?? String(cause)})`, cause);
   }
 }

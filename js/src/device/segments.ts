@@ -8,6 +8,8 @@ import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
 import { GrowableUint32, GrowableUint8 } from './growable.js';
 import { MalformedEntry } from './malformed.js';
+import { SegmentHandles } from './handles.js';
+import { probeInChunks } from './probe.js';
 import type { LogImage } from '../engine/snapshot.js';
 
 export const SEGMENT_NAME = /^(\d{20})\.seg$/;
@@ -15,6 +17,16 @@ export const FRAME_BEGIN_BYTES = 32;
 export const ENTRY_HEADER_BYTES = 8;
 /** Bytes read per scan step during recovery and replay. */
 export const SCAN_CHUNK_BYTES = 4 << 20;
+/** After a bad frame, up to this many bytes of the rest are probed in one piece; a longer rest in chunks (memory stays bounded). */
+export const PROBE_WHOLE_BYTES = 64 << 20;
+/** Sealed segments whose read handles stay open by default (`maxOpenSegments`); the current segment's is extra. */
+export const MAX_OPEN_SEGMENTS = 64;
+
+/** The first position a segment file's name gives, or -1. */
+function positionOfName(name: string | undefined): number {
+  const match = name === undefined ? null : SEGMENT_NAME.exec(name);
+  return match ? Number(match[1]) : -1;
+}
 
 export function segmentName(firstPosition: number): string {
   return `${String(firstPosition).padStart(20, '0')}.seg`;
@@ -56,8 +68,8 @@ function chainAfter(header: Uint8Array, last: number): number {
   return view.getUint32(12, true) & SEGMENT_FLAG_COMPACTED ? view.getUint32(40, true) : last;
 }
 
-function restoredSegment(name: string, path: string, handle: FileHandle, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; checks: Uint32Array }): Segment {
-  const segment = new Segment(name, path, image.firstPosition, handle, size);
+function restoredSegment(name: string, path: string, size: number, image: { firstPosition: number; offsets: Uint32Array; lengths: Uint32Array; kinds: Uint8Array; checks: Uint32Array }): Segment {
+  const segment = new Segment(name, path, image.firstPosition, undefined, size);
   segment.offsets.assign(image.offsets);
   segment.lengths.assign(image.lengths);
   segment.kinds.assign(image.kinds);
@@ -72,7 +84,13 @@ export class Segment {
   kinds = new GrowableUint8();
   /** Entry check of each payload (docs/FORMAT.md §10.1): every read verifies against it. */
   checks = new GrowableUint32();
-  constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle, public size: number) {}
+  /** Sealed into existence by a prune (not a roll or an open): a prune seals it again only when worth it. */
+  startedByPrune = false;
+  /**
+   * The open file, or undefined while closed: the current segment's stays open; sealed ones
+   * are opened on demand and kept in a bounded cache (handles.ts).
+   */
+  constructor(readonly name: string, readonly path: string, readonly firstPosition: number, public handle: FileHandle | undefined, public size: number) {}
   get nextPosition(): number {
     return this.firstPosition + this.offsets.length;
   }
@@ -113,6 +131,8 @@ export interface SegmentLogOptions {
   readOnly: boolean;
   /** Progress during long scans (bytes done, bytes total). */
   onProgress?: (done: number, total: number) => void;
+  /** Sealed segments whose read handles stay open at once (default MAX_OPEN_SEGMENTS). */
+  maxOpenSegments?: number;
 }
 
 export class SegmentLog {
@@ -121,9 +141,8 @@ export class SegmentLog {
   lastChecksum = 0;
   /** Bytes of frames appended since open. */
   appendedBytes = 0;
-  /** Reads in flight per file handle; a handle replaced by compaction is closed once it has none. */
-  private readonly leases = new Map<FileHandle, number>();
-  private readonly retired = new Set<FileHandle>();
+  /** Open segment files: the current one's, and a bounded cache of sealed ones. */
+  readonly handles: SegmentHandles;
   /** Frames appended but not yet written: they go to the OS in one write per flush. */
   private pending = new Uint8Array(0);
   private pendingLength = 0;
@@ -133,6 +152,7 @@ export class SegmentLog {
 
   private constructor(private readonly options: SegmentLogOptions) {
     this.logDirectory = joinPath(options.directory, 'log');
+    this.handles = new SegmentHandles(options.host, options.maxOpenSegments ?? MAX_OPEN_SEGMENTS);
   }
 
   get nextPosition(): number {
@@ -152,7 +172,7 @@ export class SegmentLog {
       if (log.segments.length === 0) await log.createSegment(0);
       // What recovery found may still sit unsynced in the OS cache (the last process died
       // before its sync): make it durable before new frames record it as durable.
-      else await log.current.handle.sync();
+      else await log.current.handle!.sync();
     }
     return { log, report };
   }
@@ -161,24 +181,69 @@ export class SegmentLog {
     const { host, readOnly } = this.options;
     if (!readOnly) await host.mkdir(this.logDirectory);
     const names = (await host.list(this.logDirectory)).filter((name) => SEGMENT_NAME.test(name)).sort();
-    const handles: FileHandle[] = [];
+    // Files are opened one at a time (sizes first, then each for its scan) and sealed ones go
+    // to the bounded handle cache: a log of any length opens within the descriptor limit.
     const sizes: number[] = [];
     try {
       for (const name of names) {
-        const handle = await host.open(joinPath(this.logDirectory, name), { readOnly });
-        handles.push(handle);
-        sizes.push(await handle.size());
+        const handle = await this.handles.open(joinPath(this.logDirectory, name), { readOnly });
+        try {
+          sizes.push(await handle.size());
+        } finally {
+          await handle.close();
+        }
       }
-      return await this.recoverFiles(session, visit, resume, names, handles, sizes);
+      return await this.recoverFiles(session, visit, resume, names, sizes);
     } catch (error) {
       // Open fails: close every segment file (a segment removed during recovery is closed already).
+      await this.recovering?.close().catch(() => undefined);
+      for (const segment of this.segments) await segment.handle?.close().catch(() => undefined);
       this.segments.length = 0;
-      for (const handle of handles) await handle.close().catch(() => undefined);
+      await this.handles.closeAll([]);
       throw error;
     }
   }
 
-  private async recoverFiles(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined, names: string[], handles: FileHandle[], sizes: number[]): Promise<RecoveryReport> {
+  /** The file recovery has open and has not yet made a segment of (closed if open fails). */
+  private recovering: FileHandle | undefined;
+
+  /** A recovered segment joins the log; the one before it is sealed, and its handle joins the bounded cache. */
+  private pushRecovered(segment: Segment): void {
+    this.segments.push(segment);
+    this.handles.seal(this.segments[this.segments.length - 2]);
+  }
+
+  /** Opens the segment file `name` as recovery needs it (read-write on a writable open: the last one may be truncated). */
+  private openForRecovery(name: string): Promise<FileHandle> {
+    return this.handles.open(joinPath(this.logDirectory, name), { readOnly: this.options.readOnly });
+  }
+
+
+  /**
+   * Whether the file `name` (at `index`) is a leftover of a segment start that failed or that
+   * a crash cut short: it holds no valid frame, and the log is whole without it (it is the
+   * last file, or the next file starts where the log before it ends). Such a file was never
+   * reached by an acknowledged frame; open removes it (read-only: ignores it) with a warning.
+   */
+  private async isLeftover(session: ScanSession, handle: FileHandle, size: number, from: number, index: number, names: readonly string[], expectedPosition: number): Promise<boolean> {
+    // Later files named before the end of the log can only be leftovers too (each is judged in its turn).
+    let next = index + 1;
+    while (next < names.length && positionOfName(names[next]) < expectedPosition) next++;
+    if (next < names.length && positionOfName(names[next]) !== expectedPosition) return false;
+    return !(await this.anyValidFrame(session, handle, from, size));
+  }
+
+  private async dropLeftover(name: string, handle: FileHandle, report: RecoveryReport, why: string): Promise<void> {
+    const { host, readOnly } = this.options;
+    report.warnings.push(`${readOnly ? 'ignored' : 'removed'} ${name}: ${why} and it holds no frames (left over from a segment start that failed or was cut short)`);
+    await handle.close();
+    if (!readOnly) {
+      await host.remove(joinPath(this.logDirectory, name));
+      await host.syncDirectory(this.logDirectory);
+    }
+  }
+
+  private async recoverFiles(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined, names: string[], sizes: number[]): Promise<RecoveryReport> {
     const { host, storeId, readOnly } = this.options;
     const report: RecoveryReport = { warnings: [], frames: 0, entries: 0, bytesScanned: 0 };
     const total = sizes.reduce((sum, size) => sum + size, 0);
@@ -189,7 +254,7 @@ export class SegmentLog {
     if (resume) {
       // The segments the snapshot covers, with their entry tables; scanning resumes at the
       // end of the last one it covers. Anything that does not match is SnapshotMismatch.
-      await this.restoreSegments(resume, names, handles, sizes);
+      await this.restoreSegments(resume, names, sizes);
       start = resume.log.segments.length - 1;
       expectedPosition = resume.position;
       checksum = resume.log.checksum;
@@ -199,22 +264,25 @@ export class SegmentLog {
     for (let index = start; index < names.length; index++) {
       const name = names[index]!;
       const path = joinPath(this.logDirectory, name);
-      const handle = handles[index]!;
       const size = sizes[index]!;
       const isLast = index === names.length - 1;
+      const resumed = resume && index === start ? this.segments[start]! : undefined;
+      const handle = resumed?.handle ?? (await this.openForRecovery(name));
+      this.recovering = handle;
       const header = new Uint8Array(SEGMENT_HEADER_BYTES);
       const headerRead = await handle.read(header, 0);
-      if (resume && index === start) {
+      if (resumed) {
+        resumed.handle = handle;
         // The last segment the snapshot covers (restored above), scanned on from its covered size.
-        const coveredSize = resume.log.segments[start]!.coveredSize;
+        const coveredSize = resume!.log.segments[start]!.coveredSize;
         done += coveredSize;
         // When the snapshot's last frame end was found on disk (restoreSegments), a bad frame
         // right after it is judged like any other (torn tail or damage); otherwise nothing
         // proves the snapshot fits, and a bad first frame rejects the snapshot instead.
         const verified = coveredSize > SEGMENT_HEADER_BYTES;
-        const stop = await this.scanSegment(session, this.segments[start]!, coveredSize, index, names, visit, report, { expectedPosition, checksum, done, total }, !verified);
+        const stop = await this.scanSegment(session, resumed, coveredSize, index, names, visit, report, { expectedPosition, checksum, done, total }, !verified);
         ({ expectedPosition, checksum, done } = stop);
-        if (stop.truncated) break;
+        if (stop.truncated) continue; // only leftovers can follow a torn tail
         // The segment may have been compacted since the snapshot covered its start.
         checksum = chainAfter(header, checksum);
         continue;
@@ -222,28 +290,29 @@ export class SegmentLog {
       const decoded = this.options.core.decodeSegmentHeader(header.subarray(0, headerRead), storeId);
       if (decoded.code === 4) throw new IncompatibleFormatError(`${path} is format version ${decoded.version}; this reeldb reads version 1`);
       if (decoded.code !== 0) {
-        // A segment whose header never made it to disk is a roll interrupted by a crash; it
-        // holds no data if nothing valid follows, and only the last segment can be like that.
-        if (isLast && !(await this.anyValidFrame(session, handle, 0, size)) && decoded.code !== 5) {
-          report.warnings.push(`${readOnly ? 'ignored' : 'removed'} ${name}: its header is incomplete (${HEADER_ERRORS[decoded.code]}) and it holds no frames`);
-          await handle.close();
-          if (!readOnly) {
-            await host.remove(path);
-            await host.syncDirectory(this.logDirectory);
-          }
-          break;
+        // A segment whose header never made it to disk is a roll interrupted by a crash (or a
+        // start that failed, e.g. on a full disk): it holds no data if nothing valid is in it.
+        if (decoded.code !== 5 && (await this.isLeftover(session, handle, size, 0, index, names, expectedPosition))) {
+          await this.dropLeftover(name, handle, report, `its header is incomplete (${HEADER_ERRORS[decoded.code]})`);
+          continue;
         }
         throw new CorruptionError(path, 0, `segment header ${HEADER_ERRORS[decoded.code]}`);
       }
       if (decoded.firstPosition !== expectedPosition) {
+        // A complete header of a segment started at a position the log went past (its start
+        // failed after the header was written, and appends went on in the segment before it).
+        if (decoded.firstPosition < expectedPosition && (await this.isLeftover(session, handle, size, SEGMENT_HEADER_BYTES, index, names, expectedPosition))) {
+          await this.dropLeftover(name, handle, report, `it starts at position ${decoded.firstPosition}, inside the segment before it,`);
+          continue;
+        }
         throw new CorruptionError(path, 0, `segment starts at position ${decoded.firstPosition} but the log before it ends at ${expectedPosition} (a segment is missing or out of place)`);
       }
       const segment = new Segment(name, path, expectedPosition, handle, size);
-      this.segments.push(segment);
+      this.pushRecovered(segment);
       done += SEGMENT_HEADER_BYTES;
       const stop = await this.scanSegment(session, segment, SEGMENT_HEADER_BYTES, index, names, visit, report, { expectedPosition, checksum, done, total }, false);
       ({ expectedPosition, checksum, done } = stop);
-      if (stop.truncated) break;
+      if (stop.truncated) continue; // only leftovers can follow a torn tail
       checksum = chainAfter(header, checksum);
     }
     this.lastChecksum = checksum;
@@ -271,7 +340,8 @@ export class SegmentLog {
     resuming: boolean,
   ): Promise<{ expectedPosition: number; checksum: number; done: number; truncated: boolean }> {
     const { storeId, readOnly } = this.options;
-    const { handle, path, name } = segment;
+    const { path, name } = segment;
+    const handle = segment.handle!;
     const size = segment.size;
     let { expectedPosition, checksum, done } = cursor;
     const streamNames: (string | undefined)[] = [];
@@ -324,7 +394,7 @@ export class SegmentLog {
       }
       // A bad frame: corruption if anything valid follows it, otherwise a torn tail.
       if (result.badEvent) throw new CorruptionError(path, offset, result.message);
-      const laterSegments = names.length - index - 1;
+      const laterSegments = await this.liveLaterSegments(session, index, names, expectedPosition);
       if (laterSegments > 0) throw new CorruptionError(path, offset, `${result.message}, and ${laterSegments} later segment(s) follow`);
       // Frames after the bad one that were written once it was durable prove it is damage
       // to synced data. Frames written while it was still unsynced (a crash can keep later
@@ -345,8 +415,29 @@ export class SegmentLog {
     return { expectedPosition, checksum, done, truncated: false };
   }
 
+  /**
+   * Later files that may hold data: all but frameless ones named at or before `position`
+   * (leftovers of failed segment starts, removed once the scan reaches them).
+   */
+  private async liveLaterSegments(session: ScanSession, index: number, names: readonly string[], position: number): Promise<number> {
+    let live = 0;
+    for (let later = index + 1; later < names.length; later++) {
+      if (positionOfName(names[later]) > position) {
+        live++;
+        continue;
+      }
+      const handle = await this.openForRecovery(names[later]!);
+      try {
+        if (await this.anyValidFrame(session, handle, 0, await handle.size())) live++;
+      } finally {
+        await handle.close();
+      }
+    }
+    return live;
+  }
+
   /** Builds the segments a snapshot covers from its tables, after checking they match the files. */
-  private async restoreSegments(resume: Resume, names: readonly string[], handles: readonly FileHandle[], sizes: readonly number[]): Promise<void> {
+  private async restoreSegments(resume: Resume, names: readonly string[], sizes: readonly number[]): Promise<void> {
     const images = resume.log.segments;
     if (images.length === 0) throw new SnapshotMismatch('it lists no segments');
     if (names.length < images.length) throw new SnapshotMismatch(`it covers ${images.length} segments, the log has ${names.length}`);
@@ -362,15 +453,24 @@ export class SegmentLog {
       for (let entry = 0; entry < image.offsets.length; entry++) {
         if (image.offsets[entry]! + image.lengths[entry]! > image.coveredSize) throw new SnapshotMismatch(`entry ${entry} of ${name} lies past the covered size`);
       }
-      this.segments.push(restoredSegment(name, joinPath(this.logDirectory, name), handles[index]!, sizes[index]!, image));
+      this.segments.push(restoredSegment(name, joinPath(this.logDirectory, name), sizes[index]!, image));
       position += image.offsets.length;
     }
     if (position !== resume.position) throw new SnapshotMismatch(`its segments hold ${position} entries, it covers ${resume.position}`);
+    // The newest covered files held open now (as many as the cache keeps), as a full scan leaves
+    // them: what this open reads of them cannot change under it.
+    for (let index = Math.max(0, images.length - 1 - this.handles.capacity); index < images.length - 1; index++) {
+      const segment = this.segments[index]!;
+      segment.handle = await this.handles.open(segment.path, { readOnly: true });
+      this.handles.seal(segment);
+    }
     const lastImage = images[images.length - 1]!;
     if (lastImage.coveredSize > SEGMENT_HEADER_BYTES) {
       // The last covered frame ends there: its end record holds the checksum the chain goes on from.
       const end = new Uint8Array(8);
-      await handles[images.length - 1]!.read(end, lastImage.coveredSize - 8);
+      const segment = this.segments[images.length - 1]!;
+      segment.handle = await this.openForRecovery(segment.name);
+      await segment.handle.read(end, lastImage.coveredSize - 8);
       const view = new DataView(end.buffer);
       if (view.getUint32(4, true) !== FRAME_END_MAGIC || view.getUint32(0, true) !== resume.log.checksum) {
         throw new SnapshotMismatch(`no frame ends at offset ${lastImage.coveredSize} of ${names[images.length - 1]} with the checksum it records`);
@@ -401,25 +501,43 @@ export class SegmentLog {
   private async probeAfter(session: ScanSession, handle: FileHandle, offset: number, size: number): Promise<Probe> {
     const length = size - offset;
     if (length <= 0) return { offset: -1, frames: 0, durablePosition: 0 };
+    if (length > PROBE_WHOLE_BYTES) return probeInChunks(session, handle, offset, size, this.options.storeId);
     const view = session.bufferView(length);
     const read = await handle.read(view.subarray(0, length), offset);
     const probe = session.probeAfter(read, 8, this.options.storeId);
     return probe.offset >= 0 ? { ...probe, offset: offset + probe.offset } : probe;
   }
 
-  /** Creates a new segment starting at `firstPosition`, durably. */
+  /**
+   * Creates a new segment starting at `firstPosition`, durably. If any step fails (a full
+   * disk), the file is removed again and the log is unchanged: nothing half-made stays
+   * behind (should the removal fail too, open removes the empty file as a leftover).
+   */
   async createSegment(firstPosition: number): Promise<Segment> {
     const { host, core, storeId } = this.options;
     const name = segmentName(firstPosition);
     const path = joinPath(this.logDirectory, name);
     await host.mkdir(this.logDirectory);
-    const handle = await host.open(path, { create: true });
-    await handle.truncate(0);
-    await handle.write(core.encodeSegmentHeader(storeId, firstPosition), 0);
-    await handle.sync();
-    await host.syncDirectory(this.logDirectory);
+    const existed = await host.exists(path);
+    const handle = await this.handles.open(path, { create: true });
+    try {
+      await handle.truncate(0);
+      await handle.write(core.encodeSegmentHeader(storeId, firstPosition), 0);
+      await handle.sync();
+      await host.syncDirectory(this.logDirectory);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      // Only a file this call made (or a leftover of an earlier failed roll): never a segment in use.
+      if (!existed || !this.segments.some((segment) => segment.name === name)) {
+        await host.remove(path).catch(() => undefined);
+        await host.syncDirectory(this.logDirectory).catch(() => undefined);
+      }
+      throw error;
+    }
     const segment = new Segment(name, path, firstPosition, handle, SEGMENT_HEADER_BYTES);
     this.segments.push(segment);
+    // The segment before it is sealed now: its handle joins the bounded cache.
+    this.handles.seal(this.segments[this.segments.length - 2]);
     return segment;
   }
 
@@ -461,7 +579,7 @@ export class SegmentLog {
     segment.size += bytes.length;
     this.appendedBytes += bytes.length;
     this.lastChecksum = lastChecksum;
-    return segment.handle;
+    return segment.handle!;
   }
 
   /**
@@ -500,7 +618,7 @@ export class SegmentLog {
     const offset = this.pendingOffset;
     this.pendingLength = 0;
     this.writing = this.writing
-      .then(() => segment.handle.write(bytes, offset))
+      .then(() => segment.handle!.write(bytes, offset))
       .catch((error: unknown) => {
         throw this.onWriteFailed(error);
       });
@@ -554,7 +672,7 @@ export class SegmentLog {
       const kinds = segment.kinds.values;
       const checks = segment.checks.values;
       const size = segment.size;
-      const handle = this.lease(segment.handle);
+      const handle = this.handles.leaseOpen(segment) ?? (await this.handles.acquire(segment));
       try {
         while (first < last) {
           const start = offsets[first]!;
@@ -580,7 +698,7 @@ export class SegmentLog {
           first = stop;
         }
       } finally {
-        await this.release(handle);
+        await this.handles.release(handle);
       }
       position = end;
     }
@@ -615,12 +733,12 @@ export class SegmentLog {
       }
       if (end > segment.size) throw new CorruptionError(segment.path, start, `the index places entries up to offset ${end}, past the end of the file (${segment.size} bytes)`);
       const bytes = new Uint8Array(end - start);
-      const handle = this.lease(segment.handle);
+      const handle = this.handles.leaseOpen(segment) ?? (await this.handles.acquire(segment));
       try {
         const read = await handle.read(bytes, start);
         if (read < bytes.length) throw cutShort(segment, start, read, bytes.length);
       } finally {
-        await this.release(handle);
+        await this.handles.release(handle);
       }
       const count = index - startIndex;
       const table = this.verifyTable(count * 4);
@@ -689,24 +807,7 @@ export class SegmentLog {
 
   async close(): Promise<void> {
     await this.flushWrites().catch(() => undefined);
-    for (const segment of this.segments) await segment.handle.close();
-    for (const handle of this.retired) await handle.close().catch(() => undefined);
-    this.retired.clear();
-  }
-
-  private lease(handle: FileHandle): FileHandle {
-    this.leases.set(handle, (this.leases.get(handle) ?? 0) + 1);
-    return handle;
-  }
-
-  private async release(handle: FileHandle): Promise<void> {
-    const count = (this.leases.get(handle) ?? 1) - 1;
-    if (count > 0) {
-      this.leases.set(handle, count);
-      return;
-    }
-    this.leases.delete(handle);
-    if (this.retired.delete(handle)) await handle.close().catch(() => undefined);
+    await this.handles.closeAll(this.segments);
   }
 
   /**
@@ -715,8 +816,6 @@ export class SegmentLog {
    */
   async replaceSegment(segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array, checks: Uint32Array): Promise<void> {
     if (segment === this.current) throw new Error('the current segment cannot be replaced');
-    const old = segment.handle;
-    segment.handle = handle;
     segment.size = size;
     const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8(), checks: new GrowableUint32() };
     index.offsets.assign(offsets);
@@ -727,8 +826,7 @@ export class SegmentLog {
     segment.lengths = index.lengths;
     segment.kinds = index.kinds;
     segment.checks = index.checks;
-    if (this.leases.has(old)) this.retired.add(old);
-    else await old.close().catch(() => undefined);
+    await this.handles.replace(segment, handle);
   }
 
   /** @internal what compaction needs: the host, core and store id. */

@@ -31,7 +31,8 @@ export function encodeManifest(core: Core, manifest: Manifest): Uint8Array {
 
 export async function readManifest(core: Core, host: FileHost, directory: string): Promise<Manifest | undefined> {
   const path = joinPath(directory, MANIFEST_NAME);
-  const bytes = await readWholeFile(host, path);
+  // Bounded: a MANIFEST of any other size (even a sparse one of many GiB) is not one.
+  const bytes = await readWholeFile(host, path, MANIFEST_BYTES);
   if (!bytes) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length !== MANIFEST_BYTES || MAGIC.some((byte, index) => bytes[index] !== byte)) {

@@ -18,8 +18,10 @@ export const LIMITS = {
   maxBatchEvents: 65536,
   /** Encoded bytes of one append: 256 MiB (a frame is capped at 1 GiB by the format). */
   maxBatchBytes: 256 << 20,
-  /** One checkpoint state, serialised: 64 MiB. */
+  /** One checkpoint: its state serialised plus its metadata (UTF-8 JSON): 64 MiB. */
   maxCheckpointBytes: 64 << 20,
+  /** Sealed segments whose read handles stay open at once: 64 (the current segment's is extra; others are reopened on demand). */
+  maxOpenSegments: 64,
 } as const;
 
 export interface OpenOptions {
@@ -46,8 +48,11 @@ export interface OpenOptions {
   maxBatchEvents?: number;
   /** Encoded bytes of one append (at most 512 MiB, which keeps a frame under the format's 1 GiB). */
   maxBatchBytes?: number;
-  /** One checkpoint state, serialised (at most 256 MiB). */
+  /** One checkpoint: its state serialised plus its metadata (at most 256 MiB). */
   maxCheckpointBytes?: number;
+  /** Sealed segments whose read handles stay open at once, least recently used closed first (1–65,536). Default 64:
+   *  the store needs about this many file descriptors plus a few, whatever the number of segments. */
+  maxOpenSegments?: number;
   /** Budget of the cache of each recently used thread's newest checkpoint state. Default 64 MiB. */
   checkpointCacheBytes?: number;
   /** A snapshot is written automatically once this many bytes were logged since the last one
@@ -83,6 +88,7 @@ const OPEN_KEYS: OptionKeys<OpenOptions> = {
   maxBatchBytes: true,
   maxCheckpointBytes: true,
   checkpointCacheBytes: true,
+  maxOpenSegments: true,
   snapshotBytes: true,
   snapshotIntervalMs: true,
   ignoreSnapshots: true,
@@ -125,6 +131,7 @@ export function resolveOptions(given?: OpenOptions): ResolvedOptions {
     maxBatchEvents: positiveInteger('maxBatchEvents', options.maxBatchEvents, LIMITS.maxBatchEvents, 1 << 20),
     maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, LIMITS.maxBatchBytes, 512 << 20),
     maxCheckpointBytes: positiveInteger('maxCheckpointBytes', options.maxCheckpointBytes, LIMITS.maxCheckpointBytes, 256 << 20),
+    maxOpenSegments: positiveInteger('maxOpenSegments', options.maxOpenSegments, LIMITS.maxOpenSegments, 65536),
     checkpointCacheBytes: positiveInteger('checkpointCacheBytes', options.checkpointCacheBytes, 64 << 20, 2 ** 40),
     snapshotBytes: positiveInteger('snapshotBytes', options.snapshotBytes, 16 << 20, 2 ** 40, 0),
     snapshotIntervalMs: positiveInteger('snapshotIntervalMs', options.snapshotIntervalMs, 0, 2 ** 40, 0),

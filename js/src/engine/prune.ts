@@ -1,20 +1,27 @@
 /**
  * Pruning: decides which entries a retention policy removes (old events, events of a stream
- * beyond a count, checkpoints beyond keepLast / older than maxAgeMs, checkpoints of deleted
- * threads), hides them from the API at once, and rewrites the sealed segments that hold them
- * (device/compact.ts), oldest first, so the disk space comes back. Per stream and per thread
- * only a prefix is ever removed, and the oldest checkpoint kept keeps the full checkpoint its
- * delta chain starts from. Since segments are rewritten in position order, a crash part way
- * leaves a state where each stream and thread lost a prefix of what was planned: running the
- * prune again finishes it.
+ * beyond a count, checkpoints beyond keepLast / older than maxAgeMs, entries of deleted streams
+ * and threads) and gives their disk space back, crash-safe at every step (docs/FORMAT.md §17):
+ * 1. re-base each thread's oldest kept checkpoint as a full one when it is a delta (an
+ *    in-place rewrite of its segment; it loads the same either way);
+ * 2. write the cuts as cut records (primitives/cut-records.ts), one commit, and wait until it
+ *    is durable; only then do the indexes drop what was cut (so memory never runs ahead of disk);
+ * 3. rewrite the sealed segments holding dead entries (device/compact.ts), oldest first.
+ * Recovery applies the cut records whichever segments a crash left rewritten, so it finds the
+ * old state (before 2) or exactly the pruned one; a later prune removes what is left dead.
  */
-import { compactSegment } from '../device/compact.js';
-import type { SegmentLog } from '../device/segments.js';
+import { SEGMENT_HEADER_BYTES } from '../core/core.js';
+import { compactedSize, compactSegment, type Rewrite } from '../device/compact.js';
+import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, type Segment, type SegmentLog } from '../device/segments.js';
+import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
+import { cutRecordBytes, isCutRecord, KIND_CHECKPOINT_THREAD_PRUNED, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED } from '../primitives/cut-records.js';
+import { KIND_EVENT } from '../primitives/event-codec.js';
+import type { Cut } from '../primitives/events.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Checkpoints } from '../primitives/checkpoints.js';
 import type { Events } from '../primitives/events.js';
 import { aliasedOption, checkBoolean, checkFunction, checkObject, checkOptions, describe, type OptionKeys } from '../validate.js';
-import type { CommitPipeline } from './commit.js';
+import type { CommitPipeline, Prepared } from './commit.js';
 
 export interface PruneOptions {
   /** Per thread, remove checkpoints beyond the newest `keepLast` and (when given) older than `maxAgeMs`; the newest is always kept. */
@@ -23,9 +30,9 @@ export interface PruneOptions {
   events?: EventRetention;
   /** Keep the newest `keepLast` (at least 1) events of these streams. */
   streams?: Record<string, StreamRetention>;
-  /** Only say what would be removed (bytesReclaimed is then the payload bytes of those entries); change nothing. */
+  /** Only say what would be removed, with the same figures the prune would report; change nothing. */
   dryRun?: boolean;
-  /** Progress of the rewrite: segments done of those to rewrite. */
+  /** Progress of the rewrites: segments done of those to rewrite (the total is settled once the cuts are written). */
   onProgress?: (segmentsDone: number, segmentsTotal: number) => void;
 }
 
@@ -53,17 +60,20 @@ const EVENT_RETENTION_KEYS: OptionKeys<EventRetention> = { beforePosition: true 
 const STREAM_RETENTION_KEYS: OptionKeys<StreamRetention> = { keepLast: true, maxCount: true };
 
 export interface PruneResult {
-  /** Events removed. */
+  /** Event entries removed from disk (by the policy, and of deleted streams). */
   events: number;
   /** Checkpoints removed by the retention policy. */
   checkpoints: number;
-  /** Checkpoints removed because their thread was deleted. */
+  /** Checkpoint entries removed because their thread was deleted (or an interrupted prune had cut them). */
   deletedThreadCheckpoints: number;
+  /** Oldest kept checkpoints that were deltas, re-encoded as full ones so that exactly the kept ones remain. */
+  rebased: number;
   /** Sealed segments rewritten. */
   segmentsRewritten: number;
-  /** Log bytes before and after, and the difference. */
+  /** Log bytes before and after (after counts the prune's cut records, and a new segment's header when it sealed one). */
   bytesBefore: number;
   bytesAfter: number;
+  /** What the rewritten segments gave back (a re-based checkpoint may grow its segment a little). */
   bytesReclaimed: number;
 }
 
@@ -119,60 +129,131 @@ function logBytes(log: SegmentLog): number {
   return log.segments.reduce((sum, segment) => sum + segment.size, 0);
 }
 
+/** Entry kinds whose dead entries in the current segment make a prune seal it: data, and explicit deletions (their names). */
+function isDeletion(kind: number): boolean {
+  return kind === KIND_EVENT_STREAM_DELETED || kind === KIND_CHECKPOINT_THREAD_DELETED;
+}
+
+function sealsFor(kind: number): boolean {
+  return kind === KIND_EVENT || kind === KIND_CHECKPOINT || kind === KIND_EVENT_STREAM_DELETED || kind === KIND_CHECKPOINT_THREAD_DELETED;
+}
+
+/**
+ * What a prune removes from disk, below `horizon`: every event and checkpoint entry the
+ * indexes no longer show (`cut` holds those a plan not yet applied will cut), and every cut
+ * record (each lies after the entries it cut, which all go in the same pass, oldest segment
+ * first, so recovery never needs it again).
+ */
+function removable(context: PruneContext, horizon: number, cut: ReadonlySet<number>): Set<number> {
+  const live = new Uint8Array(Math.ceil(horizon / 8)); // one bit per position
+  const mark = (position: number) => {
+    if (position < horizon && !cut.has(position)) live[Math.floor(position / 8)]! |= 1 << position % 8;
+  };
+  context.events.markLive(mark);
+  context.checkpoints.markLive(mark);
+  const removed = new Set<number>();
+  for (const segment of context.log.segments) {
+    const kinds = segment.kinds.values;
+    for (let index = 0; index < segment.kinds.length; index++) {
+      const position = segment.firstPosition + index;
+      if (position >= horizon) return removed;
+      const kind = kinds[index]!;
+      if (((kind === KIND_EVENT || kind === KIND_CHECKPOINT) && (live[Math.floor(position / 8)]! & (1 << position % 8)) === 0) || isCutRecord(kind)) removed.add(position);
+    }
+  }
+  return removed;
+}
+
+/** The segments that hold any of `positions`. */
+function segmentsHolding(segments: readonly Segment[], positions: Iterable<number>): Set<Segment> {
+  const sorted = Float64Array.from(positions).sort();
+  const found = new Set<Segment>();
+  let at = 0;
+  for (const segment of segments) {
+    while (at < sorted.length && sorted[at]! < segment.firstPosition) at++;
+    if (at < sorted.length && sorted[at]! < segment.nextPosition) found.add(segment);
+  }
+  return found;
+}
+
+/** Bytes of the frame that holds a prune's cut records. */
+function cutRecordsFrameBytes(cuts: readonly { kind: number; cut: Cut }[]): number {
+  if (cuts.length === 0) return 0;
+  const body = FRAME_BEGIN_BYTES + cuts.reduce((sum, { kind, cut }) => sum + ENTRY_HEADER_BYTES + cutRecordBytes(kind, cut.nameBytes.length), 0);
+  return Math.ceil(body / 8) * 8 + 8;
+}
+
 /** Runs a prune; the caller holds the store's maintenance lock. */
 export async function runPrune(context: PruneContext, policy: Policy): Promise<PruneResult> {
   const { log, pipeline, events, checkpoints } = context;
   const bytesBefore = logBytes(log);
   const eventPlan = events.planPrune(policy.beforePosition, policy.maxCounts);
-  const checkpointPlan = policy.checkpoints ? await checkpoints.planPrune(policy.keepLast, policy.maxAgeMs, Date.now()) : { cuts: new Map(), positions: [] };
-  const dead = checkpoints.deadPositions((visit) => {
-    for (const segment of log.segments) {
-      const kinds = segment.kinds.values;
-      for (let index = 0; index < segment.kinds.length; index++) visit(kinds[index]!, segment.firstPosition + index);
+  const checkpointPlan = policy.checkpoints ? await checkpoints.planPrune(policy.keepLast, policy.maxAgeMs, Date.now()) : { cuts: [], positions: [], rebases: [] };
+  const cutPositions = new Set([...eventPlan.positions, ...checkpointPlan.positions]);
+  const records = [...eventPlan.cuts.map((cut) => ({ kind: KIND_EVENT_STREAM_PRUNED, cut })), ...checkpointPlan.cuts.map((cut) => ({ kind: KIND_CHECKPOINT_THREAD_PRUNED, cut }))];
+  const replaced = new Map(checkpointPlan.rebases.map((rebase) => [rebase.position, rebase.payload]));
+  const planned = removable(context, pipeline.writtenPosition, cutPositions);
+  const result: PruneResult = { events: 0, checkpoints: 0, deletedThreadCheckpoints: 0, rebased: replaced.size, segmentsRewritten: 0, bytesBefore, bytesAfter: bytesBefore, bytesReclaimed: 0 };
+  const count = (removed: ReadonlySet<number>) => {
+    result.events = result.checkpoints = result.deletedThreadCheckpoints = 0;
+    for (const position of removed) {
+      const kind = log.kindAt(position);
+      if (kind === KIND_EVENT) result.events++;
+      else if (kind === KIND_CHECKPOINT) {
+        if (checkpointPositions.has(position)) result.checkpoints++;
+        else result.deletedThreadCheckpoints++;
+      }
     }
-  }, pipeline.writtenPosition);
-  const removed = [...new Set([...eventPlan.positions, ...checkpointPlan.positions, ...dead])].sort((a, b) => a - b);
-  const result: PruneResult = {
-    events: eventPlan.positions.length,
-    checkpoints: checkpointPlan.positions.length,
-    deletedThreadCheckpoints: dead.length,
-    segmentsRewritten: 0,
-    bytesBefore,
-    bytesAfter: bytesBefore,
-    bytesReclaimed: 0,
   };
-  if (removed.length === 0) return result;
+  const checkpointPositions = new Set(checkpointPlan.positions);
+  count(planned);
+  // A segment is rewritten for its data and deletion records; cut records alone (a few dozen
+  // bytes each) wait until their segment is rewritten anyway.
+  const worth = (removed: ReadonlySet<number>) => [...removed].filter((position) => sealsFor(log.kindAt(position)));
+  if (worth(planned).length === 0 && records.length === 0 && replaced.size === 0) return result;
+
+  // Entries to remove in the current segment: it is sealed first (only sealed segments are rewritten).
+  // So is one that holds an oldest kept delta to re-base.
+  const current = log.current;
+  let seal = false;
+  let mustSeal = false;
+  if (current.offsets.length > 0) {
+    for (const position of planned) if (position >= current.firstPosition && sealsFor(log.kindAt(position))) seal = true;
+    for (const position of replaced.keys()) if (position >= current.firstPosition) mustSeal = true;
+    // An erasure (a stream or thread delete) is not left waiting either.
+    for (const position of planned) if (position >= current.firstPosition && isDeletion(log.kindAt(position))) mustSeal = true;
+  }
+  // Sealing again, for a few bytes, a nearly empty segment that a prune started would only add
+  // segment files (a prune on every step made one each): what is in it waits for a later prune.
+  if (seal && !mustSeal && !worthSealing(log, [...planned].sort((a, b) => a - b))) seal = false;
+  seal ||= mustSeal;
+
   if (policy.dryRun) {
-    result.bytesReclaimed = payloadBytes(log, removed);
-    result.bytesAfter = bytesBefore - result.bytesReclaimed;
+    const end = seal ? Infinity : current.firstPosition;
+    const compacted = segmentsHolding(log.segments, worth(planned));
+    const rebased = segmentsHolding(log.segments, replaced.keys());
+    const none = new Set<number>();
+    for (const segment of log.segments) {
+      if (segment.firstPosition >= end) break;
+      if (compacted.has(segment) || rebased.has(segment)) result.bytesReclaimed += segment.size - compactedSize(segment, compacted.has(segment) ? planned : none, (position) => replaced.get(position)?.length);
+    }
+    result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(records) + (seal ? SEGMENT_HEADER_BYTES : 0);
+    count(new Set([...planned].filter((position) => position < end && compacted.has(log.segmentOf(position)!))));
     return result;
   }
 
-  // Entries to remove in the current segment: seal it first (only sealed segments are rewritten).
-  const last = removed[removed.length - 1]!;
-  await pipeline.exclusive(async () => {
-    const current = log.current;
-    if (last >= current.firstPosition && current.offsets.length > 0) await log.createSegment(log.nextPosition);
-  });
-
-  // From here the API no longer shows them; the files follow, oldest segment first.
-  events.applyPrune(eventPlan);
-  checkpoints.applyPrune(checkpointPlan);
-  let at = 0;
-  const work: { segment: (typeof log.segments)[number]; inside: number[] }[] = [];
-  for (const segment of log.segments) {
-    if (segment === log.current) break;
-    const inside: number[] = [];
-    while (at < removed.length && removed[at]! < segment.nextPosition) {
-      if (removed[at]! >= segment.firstPosition) inside.push(removed[at]!);
-      at++;
-    }
-    if (inside.length > 0) work.push({ segment, inside });
+  if (seal) {
+    await pipeline.exclusive(async () => {
+      // Unless a roll sealed it meanwhile.
+      if (log.current === current) (await log.createSegment(log.nextPosition)).startedByPrune = true;
+    });
   }
-  policy.onProgress?.(0, work.length);
-  for (const { segment, inside } of work) {
+  const sizeBefore = new Map<Segment, number>();
+  const total = { done: 0, segments: 0 };
+  const rewrite = async (segment: Segment, change: Rewrite) => {
+    if (!sizeBefore.has(segment)) sizeBefore.set(segment, segment.size);
     try {
-      await compactSegment(log, segment, inside);
+      await compactSegment(log, segment, change);
     } catch (error) {
       // A rewrite that may have replaced the file without the directory being synced leaves
       // the store unsure of its own files: stop writing (reopen recovers either version).
@@ -180,11 +261,66 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
       throw error;
     }
     result.segmentsRewritten++;
-    policy.onProgress?.(result.segmentsRewritten, work.length);
+    policy.onProgress?.(++total.done, total.segments);
+  };
+  const sealedSegments = () => log.segments.filter((segment) => segment !== log.current);
+
+  // 1. Re-base each oldest kept delta as a full checkpoint (it loads the same either way), so
+  //    no kept checkpoint needs one the cut removes.
+  const holding = segmentsHolding(log.segments, replaced.keys());
+  const rebaseWork = sealedSegments().filter((segment) => holding.has(segment));
+  total.segments = rebaseWork.length + segmentsHolding(sealedSegments(), worth(planned)).size;
+  policy.onProgress?.(0, total.segments);
+  for (const segment of rebaseWork) await rewrite(segment, { removed: new Set(), replaced });
+  // A thread whose re-base could not be written (never expected: its segment is sealed) keeps all its checkpoints.
+  const notRebased = new Set(checkpointPlan.rebases.filter((rebase) => !rebaseWork.some((segment) => rebase.position >= segment.firstPosition && rebase.position < segment.nextPosition)).map((rebase) => rebase.name));
+  const checkpointCuts = checkpointPlan.cuts.filter((cut) => !notRebased.has(cut.name));
+
+  // 2. The cuts, in one commit.
+  let horizon: number | undefined;
+  let written: { events: Cut[]; checkpoints: Cut[] } | undefined;
+  if (records.length > 0) {
+    await pipeline.submit<void>({
+      prepare: (firstPosition, writer): Prepared<void> => {
+        const timestamp = Date.now();
+        written = { events: events.writeCuts(eventPlan.cuts, writer, timestamp), checkpoints: checkpoints.writeCuts(checkpointCuts, writer, timestamp) };
+        horizon = firstPosition;
+        const entries = written.events.length + written.checkpoints.length;
+        if (entries === 0) return { done: undefined };
+        return { count: entries, result: () => undefined };
+      },
+    });
   }
+  // Once the cuts and everything before them are durable (in every durability mode), the
+  // indexes drop what was cut; every entry then dead below the cut records becomes a
+  // placeholder, oldest segment first.
+  const removed = await pipeline.barrier(() => {
+    if (written) {
+      events.applyCuts(written.events);
+      checkpoints.applyCuts(written.checkpoints);
+    }
+    return removable(context, horizon ?? pipeline.writtenPosition, new Set());
+  });
+  const holdingRemoved = segmentsHolding(log.segments, worth(removed));
+  const work = sealedSegments().filter((segment) => holdingRemoved.has(segment));
+  const rewritten = new Set(work);
+  count(new Set([...removed].filter((position) => rewritten.has(log.segmentOf(position)!))));
+  total.segments = total.done + work.length;
+  for (const segment of work) await rewrite(segment, { removed, replaced: new Map() });
   result.bytesAfter = logBytes(log);
-  result.bytesReclaimed = result.bytesBefore - result.bytesAfter;
+  for (const [segment, size] of sizeBefore) result.bytesReclaimed += size - segment.size;
   return result;
+}
+
+/** A current segment that a prune started, and smaller than this, is sealed by a prune only when that reclaims at least half of it. */
+export const SEAL_MIN_BYTES = 64 << 10;
+
+/** Whether a prune that removes `removed` (sorted) should seal the current segment to reclaim what is in it. */
+function worthSealing(log: SegmentLog, removed: readonly number[]): boolean {
+  const current = log.current;
+  if (!current.startedByPrune || current.size >= SEAL_MIN_BYTES) return true;
+  const inside = removed.filter((position) => position >= current.firstPosition);
+  return inside.length === 0 || payloadBytes(log, inside) * 2 >= current.size;
 }
 
 /** Payload bytes of the entries at `positions` (sorted): what a dry run reports. */

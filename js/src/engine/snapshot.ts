@@ -9,6 +9,7 @@
  * valid one is used, anything doubtful is ignored with a warning (the log is the truth).
  */
 import type { Core } from '../core/core.js';
+import { IOError } from '../errors.js';
 import { joinPath, readWholeFile, writeFileAtomic, type FileHost } from '../host/types.js';
 
 export const SNAPSHOT_NAME = /^snapshot-(\d{20})\.snap$/;
@@ -335,18 +336,46 @@ export async function listSnapshots(host: FileHost, directory: string): Promise<
   return (await host.list(directory)).filter((name) => SNAPSHOT_NAME.test(name)).sort().reverse();
 }
 
+/** The largest snapshot open reads (a larger file, e.g. a sparse one, is skipped with a warning). */
+export const SNAPSHOT_BYTES_MAX = 1 << 30;
+
+/**
+ * The bytes of a snapshot file, or undefined when it is gone. A file that is not a regular
+ * file or is over SNAPSHOT_BYTES_MAX is a typed error (the caller skips the snapshot).
+ */
 export async function readSnapshotFile(host: FileHost, directory: string, name: string): Promise<Uint8Array | undefined> {
-  return readWholeFile(host, joinPath(directory, name));
+  const path = joinPath(directory, name);
+  if (!(await host.exists(path))) return undefined;
+  // The size first: a sparse file of many GiB costs nothing to skip.
+  const handle = await host.open(path, { readOnly: true });
+  let size: number;
+  try {
+    size = await handle.size();
+  } finally {
+    await handle.close();
+  }
+  if (size > SNAPSHOT_BYTES_MAX) {
+    throw new IOError(`snapshot '${path}' is ${size} bytes, larger than a snapshot can be (${SNAPSHOT_BYTES_MAX} bytes)`, { path, errno: 'EFBIG', syscall: 'read' });
+  }
+  return readWholeFile(host, path, SNAPSHOT_BYTES_MAX);
 }
 
-/** Writes the snapshot atomically (temporary file, sync, rename, directory sync), then removes all but the newest SNAPSHOTS_KEPT. */
-export async function writeSnapshotFile(core: Core, host: FileHost, directory: string, image: SnapshotImage): Promise<{ name: string; bytes: number }> {
+/**
+ * Writes the snapshot atomically (temporary file, sync, rename, directory sync), then removes
+ * all but the newest `keep` (a prune keeps only its own: older ones may name what it erased).
+ */
+export async function writeSnapshotFile(core: Core, host: FileHost, directory: string, image: SnapshotImage, keep = SNAPSHOTS_KEPT): Promise<{ name: string; bytes: number }> {
   const bytes = encodeSnapshot(core, image);
   const name = snapshotName(image.position);
+  if (bytes.length > SNAPSHOT_BYTES_MAX) {
+    // Open would skip it: writing it only costs disk.
+    const path = joinPath(directory, name);
+    throw new IOError(`snapshot '${path}' would be ${bytes.length} bytes, larger than a snapshot can be (${SNAPSHOT_BYTES_MAX} bytes); open scans the log instead`, { path, errno: 'EFBIG', syscall: 'write' });
+  }
   await writeFileAtomic(host, directory, name, bytes);
   const names = await listSnapshots(host, directory);
   let removed = false;
-  for (const old of names.slice(SNAPSHOTS_KEPT)) {
+  for (const old of names.slice(keep)) {
     await host.remove(joinPath(directory, old));
     removed = true;
   }

@@ -3,7 +3,7 @@
  * primitives, closes. Primitives register with the store and never touch files.
  */
 import type { Core } from '../core/core.js';
-import { InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, StoreClosedError } from '../errors.js';
+import { InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, ReeldbError, StoreClosedError } from '../errors.js';
 import { errnoOf, toIOError } from '../host/os-error.js';
 import { SegmentLog, SnapshotMismatch, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
@@ -39,7 +39,7 @@ export const SNAPSHOT_AT_CLOSE_BYTES = 1 << 20;
  * not fit the log is skipped with a warning: the log is the truth, snapshots only save time.
  */
 async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions) {
-  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress };
+  const logOptions = { host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments };
   const warnings: string[] = [];
   const names = options.ignoreSnapshots ? [] : await listSnapshots(host, path);
   if (!options.readOnly) {
@@ -54,7 +54,15 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
       kind < 0x80 ? events.recover(kind, position, entryName, version) : checkpoints.recover(kind, position, entryName, version);
     let resume: Resume | undefined;
     if (name !== undefined) {
-      const bytes = await readSnapshotFile(host, path, name);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await readSnapshotFile(host, path, name);
+      } catch (error) {
+        // Not a regular file, too large, unreadable: snapshots only save time, the log is the truth.
+        if (!(error instanceof ReeldbError)) throw error;
+        warnings.push(`ignored snapshot ${name}: ${error.message}; the log is scanned instead`);
+        continue;
+      }
       const decoded = bytes ? decodeSnapshot(core, bytes, storeId) : { ok: false as const, offset: 0, reason: 'it vanished' };
       if (!decoded.ok) {
         warnings.push(`ignored snapshot ${name}: ${decoded.reason} (offset ${decoded.offset}); the log is scanned instead`);
@@ -229,11 +237,13 @@ export class Store {
   /**
    * Removes what the policy says and gives the disk space back: `events.beforePosition`
    * removes every event before a position, `streams[name].keepLast` keeps a stream's newest
-   * events, `checkpoints.keepLast` / `maxAgeMs` keep each thread's newest checkpoints (never
-   * fewer than one, and never breaking the delta chain of one kept). Checkpoints of deleted
-   * threads always go. Removed entries vanish from reads at once; the sealed segments that
-   * hold them are rewritten (the current one is sealed first when it holds any), each
-   * atomically, and a snapshot is written. Positions and versions of what stays never change.
+   * events, `checkpoints.keepLast` / `maxAgeMs` keep exactly each thread's newest checkpoints
+   * (never fewer than one; the oldest kept is re-based as a full checkpoint when it is a delta).
+   * Entries of deleted streams and threads always go. The cuts are written as one durable
+   * commit before reads stop showing what they remove; then the sealed segments that hold
+   * dead entries are rewritten (the current one is sealed first when it holds any), each
+   * atomically, and a snapshot is written (the only one kept). Positions and versions of what
+   * stays never change.
    */
   async prune(options?: PruneOptions): Promise<PruneResult> {
     this.checkOpen();
@@ -247,13 +257,13 @@ export class Store {
       if (result.segmentsRewritten > 0 && this.durability !== 'memory') {
         // Snapshots from before the rewrite no longer match the segments: write one even at the same position.
         this.lastSnapshot = undefined;
-        await this.writeSnapshot();
+        await this.writeSnapshot(1);
       }
       return result;
     });
   }
 
-  /** Gives back the space of checkpoints of deleted threads (a prune without a retention policy). */
+  /** Gives back the space of deleted streams and threads (a prune without a retention policy). */
   compact(options?: NoOptions): Promise<PruneResult> {
     try {
       checkNoOptions('compact', options);
@@ -263,7 +273,7 @@ export class Store {
     return this.prune({});
   }
 
-  private async writeSnapshot(): Promise<SnapshotInfo | undefined> {
+  private async writeSnapshot(keep?: number): Promise<SnapshotInfo | undefined> {
     const image = await this.pipeline.barrier(() => ({
       storeId: this.storeId,
       position: this.log.nextPosition,
@@ -273,7 +283,7 @@ export class Store {
       baseline: this.recovery.bytesScanned + this.log.appendedBytes,
     }));
     if (image.position === this.lastSnapshot?.position) return this.lastSnapshot;
-    const written = await writeSnapshotFile(this.core, this.host, this.path, image);
+    const written = await writeSnapshotFile(this.core, this.host, this.path, image, keep);
     this.snapshotBaseline = image.baseline;
     this.snapshotAt = Date.now();
     this.lastSnapshot = { name: written.name, position: image.position, bytes: written.bytes };

@@ -1,8 +1,11 @@
 /**
  * FileHost for Deno, on Deno's own file API. The lock uses the same LOCK-file protocol as
- * Node and Bun so writers in different runtimes exclude each other.
+ * Node and Bun so writers in different runtimes exclude each other. Every failure is a typed
+ * reeldb I/O error (os-error.ts) naming the path and the operation.
  */
+import { IOError } from '../errors.js';
 import { takeLockFile } from './lockfile.js';
+import { toIOError } from './os-error.js';
 import type { FileHandle, FileHost, HostLock, OpenOptions } from './types.js';
 
 // Only the parts of the Deno namespace this host uses.
@@ -10,12 +13,20 @@ interface DenoFile {
   seekSync(offset: number, whence: number): number;
   readSync(into: Uint8Array): number | null;
   writeSync(bytes: Uint8Array): number;
-  statSync(): { size: number };
+  statSync(): DenoFileInfo;
   truncateSync(size?: number): void;
   syncData(): Promise<void>;
   sync(): Promise<void>;
   syncSync(): void;
   close(): void;
+}
+interface DenoFileInfo {
+  size: number;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  isFifo?: boolean | null;
+  isSocket?: boolean | null;
 }
 interface DenoNamespace {
   pid: number;
@@ -24,7 +35,7 @@ interface DenoNamespace {
   openSync(path: string, options: { read?: boolean; write?: boolean; create?: boolean; createNew?: boolean }): DenoFile;
   readDirSync(path: string): Iterable<{ name: string }>;
   mkdirSync(path: string, options: { recursive: boolean }): void;
-  statSync(path: string): unknown;
+  statSync(path: string): DenoFileInfo;
   removeSync(path: string, options?: { recursive: boolean }): void;
   renameSync(from: string, to: string): void;
   linkSync(from: string, to: string): void;
@@ -35,52 +46,86 @@ interface DenoNamespace {
 }
 const Deno = (globalThis as unknown as { Deno: DenoNamespace }).Deno;
 
+/** Runs a file operation, turning what it throws into a typed error. */
+function io<T>(path: string, syscall: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw toIOError(error, path, syscall);
+  }
+}
+
+async function ioAsync<T>(path: string, syscall: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toIOError(error, path, syscall);
+  }
+}
+
+function kindOf(info: DenoFileInfo): string {
+  if (info.isDirectory) return 'a directory';
+  if (info.isFifo) return 'a named pipe (FIFO)';
+  if (info.isSocket) return 'a socket';
+  return 'not a regular file';
+}
+
+/** Only regular files are store files: anything else (a FIFO would block the open or a read forever) is refused. */
+function notRegular(path: string, info: DenoFileInfo): IOError {
+  const kind = kindOf(info);
+  return new IOError(`open '${path}' refused: it is ${kind}, not a regular file`, { path, errno: kind === 'a directory' ? 'EISDIR' : 'EINVAL', syscall: 'open' });
+}
+
 class DenoFileHandle implements FileHandle {
   private closed = false;
   constructor(private readonly file: DenoFile, private readonly path: string) {}
 
-  private check(): void {
-    if (this.closed) throw new Error(`file handle for '${this.path}' is closed`);
+  private check(syscall: string): void {
+    if (this.closed) throw new IOError(`${syscall} '${this.path}' failed: the file handle is closed`, { path: this.path, errno: 'EBADF', syscall });
   }
 
   async read(into: Uint8Array, position: number): Promise<number> {
-    this.check();
-    this.file.seekSync(position, Deno.SeekMode.Start);
-    let done = 0;
-    while (done < into.length) {
-      const read = this.file.readSync(into.subarray(done));
-      if (read === null || read === 0) break;
-      done += read;
-    }
-    return done;
+    this.check('read');
+    return io(this.path, 'read', () => {
+      this.file.seekSync(position, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < into.length) {
+        const read = this.file.readSync(into.subarray(done));
+        if (read === null || read === 0) break;
+        done += read;
+      }
+      return done;
+    });
   }
 
   async write(bytes: Uint8Array, position: number): Promise<void> {
-    this.check();
-    this.file.seekSync(position, Deno.SeekMode.Start);
-    let done = 0;
-    while (done < bytes.length) done += this.file.writeSync(bytes.subarray(done));
+    this.check('write');
+    io(this.path, 'write', () => {
+      this.file.seekSync(position, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < bytes.length) done += this.file.writeSync(bytes.subarray(done));
+    });
   }
 
   async size(): Promise<number> {
-    this.check();
-    return this.file.statSync().size;
+    this.check('fstat');
+    return io(this.path, 'fstat', () => this.file.statSync().size);
   }
 
   async truncate(size: number): Promise<void> {
-    this.check();
-    this.file.truncateSync(size);
+    this.check('ftruncate');
+    io(this.path, 'ftruncate', () => this.file.truncateSync(size));
   }
 
   sync(): Promise<void> {
-    this.check();
-    return this.file.syncData();
+    this.check('fdatasync');
+    return ioAsync(this.path, 'fdatasync', () => this.file.syncData());
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.file.close();
+    io(this.path, 'close', () => this.file.close());
   }
 }
 
@@ -105,7 +150,21 @@ export class DenoFileHost implements FileHost {
   readonly name = 'deno';
 
   async open(path: string, options: OpenOptions = {}): Promise<FileHandle> {
-    const file = Deno.openSync(path, { read: true, write: !options.readOnly, create: !!options.create && !options.readOnly });
+    // Checked before the open (a FIFO opened for reading blocks until a writer comes), and
+    // again on the open file (the path may have changed in between).
+    let before: DenoFileInfo | undefined;
+    try {
+      before = Deno.statSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw toIOError(error, path, 'stat');
+    }
+    if (before && !before.isFile) throw notRegular(path, before);
+    const file = io(path, 'open', () => Deno.openSync(path, { read: true, write: !options.readOnly, create: !!options.create && !options.readOnly }));
+    const after = io(path, 'fstat', () => file.statSync());
+    if (!after.isFile) {
+      file.close();
+      throw notRegular(path, after);
+    }
     return new DenoFileHandle(file, path);
   }
 
@@ -114,12 +173,12 @@ export class DenoFileHost implements FileHost {
       return [...Deno.readDirSync(directory)].map((entry) => entry.name);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return [];
-      throw error;
+      throw toIOError(error, directory, 'readdir');
     }
   }
 
   async mkdir(directory: string): Promise<void> {
-    Deno.mkdirSync(directory, { recursive: true });
+    io(directory, 'mkdir', () => Deno.mkdirSync(directory, { recursive: true }));
   }
 
   async exists(path: string): Promise<boolean> {
@@ -128,7 +187,9 @@ export class DenoFileHost implements FileHost {
       return true;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
+      // A symlink loop or an unreadable parent: the path is there in some form.
+      if ((error as { name?: string }).name === 'FilesystemLoop') return true;
+      throw toIOError(error, path, 'stat');
     }
   }
 
@@ -136,18 +197,18 @@ export class DenoFileHost implements FileHost {
     try {
       Deno.removeSync(path, { recursive: true });
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (!(error instanceof Deno.errors.NotFound)) throw toIOError(error, path, 'remove');
     }
   }
 
   async replace(from: string, to: string): Promise<void> {
-    Deno.renameSync(from, to);
+    io(from, 'rename', () => Deno.renameSync(from, to));
   }
 
   async syncDirectory(directory: string): Promise<void> {
-    const file = Deno.openSync(directory, { read: true });
+    const file = io(directory, 'open', () => Deno.openSync(directory, { read: true }));
     try {
-      await file.sync();
+      await ioAsync(directory, 'fsync', () => file.sync());
     } finally {
       file.close();
     }
@@ -161,21 +222,26 @@ export class DenoFileHost implements FileHost {
       createExclusive(path, content) {
         // Write the holder to a private file, then link it into place: the link is the
         // exclusive create, so a LOCK never exists without its content.
+        // The private file goes whatever happens (a full disk must not leave it behind).
         const temporary = `${path}.${Deno.pid}.${Date.now()}.tmp`;
-        const file = Deno.openSync(temporary, { write: true, create: true });
         try {
-          let done = 0;
-          while (done < content.length) done += file.writeSync(content.subarray(done));
-          file.syncSync();
-        } finally {
-          file.close();
-        }
-        try {
-          Deno.linkSync(temporary, path);
-          return true;
-        } catch (error) {
-          if (error instanceof Deno.errors.AlreadyExists) return false;
-          throw error;
+          const file = io(temporary, 'open', () => Deno.openSync(temporary, { write: true, create: true }));
+          try {
+            io(temporary, 'write', () => {
+              let done = 0;
+              while (done < content.length) done += file.writeSync(content.subarray(done));
+              file.syncSync();
+            });
+          } finally {
+            file.close();
+          }
+          try {
+            Deno.linkSync(temporary, path);
+            return true;
+          } catch (error) {
+            if (error instanceof Deno.errors.AlreadyExists) return false;
+            throw toIOError(error, path, 'link');
+          }
         } finally {
           try {
             Deno.removeSync(temporary);

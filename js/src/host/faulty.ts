@@ -4,6 +4,7 @@
  * - crash at I/O operation N: the write in flight is torn (cut at a byte boundary, the rest
  *   left out, zero-filled or garbage), and every later call fails as if the process died;
  * - fail a write (ENOSPC) or a sync (EIO), once or from then on;
+ * - fail any counted operation with ENOSPC (`failAt`: a full disk), once or until `freeSpace()`;
  * - after a crash, produce the host a restarted process would find (`afterCrash`): durable
  *   data, plus none, all, a prefix or a random subset (a reordering) of the writes and
  *   truncations that were not synced; file creations, renames and removals whose directory
@@ -11,8 +12,10 @@
  * Counted operations: file creation, write, truncate, sync, directory sync, replace, remove,
  * mkdir. Reads, listings and locks are not counted. Directories themselves are durable once
  * made (a simplification; the engine syncs the parent of every directory it creates anyway).
+ * Failures are typed reeldb I/O errors, as the real hosts throw them; a crash is SimulatedCrash.
  */
-import { StoreLockedError } from '../errors.js';
+import { IOError, StoreLockedError } from '../errors.js';
+import { toIOError } from './os-error.js';
 import type { FileHandle, FileHost, HostLock, OpenOptions } from './types.js';
 
 export type UnsyncedFate = 'none' | 'all' | 'prefix' | 'random';
@@ -31,7 +34,9 @@ export interface FaultPlan {
   failSyncAt?: number;
   /** Fail every write from operation `failWriteAt` on with ENOSPC (disk full). */
   failWriteAt?: number;
-  /** With failSyncAt / failWriteAt: keep failing every later sync / write too. */
+  /** Fail the operation number `failAt`, whatever it is (create, write, truncate, sync, rename, remove, mkdir), with ENOSPC. */
+  failAt?: number;
+  /** With failSyncAt / failWriteAt / failAt: keep failing every later sync / write / operation too (failAt: until freeSpace()). */
   persistent?: boolean;
 }
 
@@ -103,8 +108,9 @@ function normalise(path: string): string {
   return path.length > 1 ? path.replace(/\/+/g, '/').replace(/\/$/, '') : path;
 }
 
-function errno(code: string, message: string): Error {
-  return Object.assign(new Error(`${code}: ${message}`), { code });
+/** A typed I/O error as a real host throws it. */
+function errno(code: string, message: string, path: string, syscall: string): Error {
+  return toIOError(Object.assign(new Error(`${code}: ${message}`), { code }), path, syscall);
 }
 
 export class FaultyFileHost implements FileHost {
@@ -119,13 +125,20 @@ export class FaultyFileHost implements FileHost {
   private readonly durable = new Map<string, Inode>();
   private readonly directories = new Set<string>(['.', '/']);
   private readonly locks = new Set<string>();
+  /** failAt with persistent: the disk stays full until this is set. */
+  private spaceFreed = false;
 
   constructor(readonly plan: FaultPlan = {}) {
     this.random = new Random(plan.seed ?? 1);
   }
 
+  /** Ends a full disk (`failAt` with `persistent`): later operations succeed again. */
+  freeSpace(): void {
+    this.spaceFreed = true;
+  }
+
   /** Counts an operation; crashes or fails it according to the plan. */
-  private operation(kind: 'write' | 'sync' | 'other'): number {
+  private operation(kind: 'write' | 'sync' | 'other', path: string, syscall: string): number {
     if (this.crashed) throw new SimulatedCrash(this.operations);
     const number = this.operations++;
     if (this.plan.crashAt === number && kind !== 'write') {
@@ -134,18 +147,23 @@ export class FaultyFileHost implements FileHost {
     }
     if (kind === 'sync' && this.plan.failSyncAt !== undefined && (number === this.plan.failSyncAt || (this.plan.persistent && number > this.plan.failSyncAt))) {
       this.failures.push(`sync ${number}`);
-      throw errno('EIO', 'i/o error, fdatasync');
+      throw errno('EIO', 'i/o error, fdatasync', path, syscall);
     }
     if (kind === 'write' && this.plan.failWriteAt !== undefined && (number === this.plan.failWriteAt || (this.plan.persistent && number > this.plan.failWriteAt))) {
       this.failures.push(`write ${number}`);
-      throw errno('ENOSPC', 'no space left on device, write');
+      throw errno('ENOSPC', 'no space left on device, write', path, syscall);
+    }
+    const failAt = this.plan.failAt;
+    if (failAt !== undefined && (number === failAt || (this.plan.persistent && number > failAt && !this.spaceFreed))) {
+      this.failures.push(`${syscall} ${number}`);
+      throw errno('ENOSPC', `no space left on device, ${syscall}`, path, syscall);
     }
     return number;
   }
 
   /** @internal */
-  write(inode: Inode, bytes: Uint8Array, offset: number): void {
-    const number = this.operation('write');
+  write(inode: Inode, bytes: Uint8Array, offset: number, path: string): void {
+    const number = this.operation('write', path, 'write');
     if (this.plan.crashAt === number) {
       // The process dies mid-write: a torn prefix of it may reach the file.
       this.crashed = true;
@@ -169,20 +187,20 @@ export class FaultyFileHost implements FileHost {
   }
 
   /** @internal */
-  truncate(inode: Inode, size: number): void {
-    this.operation('other');
+  truncate(inode: Inode, size: number, path: string): void {
+    this.operation('other', path, 'ftruncate');
     inode.unsynced.push({ kind: 'truncate', size });
     inode.applyTruncate(size);
   }
 
   /** @internal */
-  sync(inode: Inode): void {
+  sync(inode: Inode, path: string): void {
     try {
-      this.operation('sync');
+      this.operation('sync', path, 'fdatasync');
     } catch (error) {
       // A failed fsync may drop the dirty pages it could not write (Linux marks them clean):
       // those changes stay visible now but are no longer promised to survive a crash.
-      if ((error as { code?: string }).code === 'EIO') inode.unsynced = [];
+      if (error instanceof IOError) inode.unsynced = [];
       throw error;
     }
     inode.durable = inode.view().slice();
@@ -199,9 +217,10 @@ export class FaultyFileHost implements FileHost {
     path = normalise(path);
     let inode = this.current.get(path);
     if (!inode) {
-      if (!options.create || options.readOnly) throw errno('ENOENT', `no such file, open '${path}'`);
-      if (!this.directories.has(parentOf(path))) throw errno('ENOENT', `no such directory '${parentOf(path)}'`);
-      this.operation('other');
+      if (this.directories.has(path)) throw errno('EISDIR', `is a directory, open '${path}'`, path, 'open');
+      if (!options.create || options.readOnly) throw errno('ENOENT', `no such file, open '${path}'`, path, 'open');
+      if (!this.directories.has(parentOf(path))) throw errno('ENOENT', `no such directory '${parentOf(path)}'`, path, 'open');
+      this.operation('other', path, 'open');
       inode = new Inode();
       this.current.set(path, inode);
     }
@@ -221,9 +240,9 @@ export class FaultyFileHost implements FileHost {
   async mkdir(directory: string): Promise<void> {
     this.checkAlive();
     directory = normalise(directory);
-    if (this.current.has(directory)) throw errno('EEXIST', `file already exists, mkdir '${directory}'`);
+    if (this.current.has(directory)) throw errno('EEXIST', `file already exists, mkdir '${directory}'`, directory, 'mkdir');
     if (this.directories.has(directory)) return;
-    this.operation('other');
+    this.operation('other', directory, 'mkdir');
     while (!this.directories.has(directory)) {
       this.directories.add(directory);
       directory = parentOf(directory);
@@ -239,7 +258,7 @@ export class FaultyFileHost implements FileHost {
   async remove(path: string): Promise<void> {
     this.checkAlive();
     path = normalise(path);
-    this.operation('other');
+    this.operation('other', path, 'remove');
     for (const key of [...this.current.keys()]) if (key === path || key.startsWith(path + '/')) this.current.delete(key);
     for (const key of [...this.directories]) if (key === path || key.startsWith(path + '/')) this.directories.delete(key);
   }
@@ -249,8 +268,8 @@ export class FaultyFileHost implements FileHost {
     from = normalise(from);
     to = normalise(to);
     const inode = this.current.get(from);
-    if (!inode) throw errno('ENOENT', `no such file, rename '${from}'`);
-    this.operation('other');
+    if (!inode) throw errno('ENOENT', `no such file, rename '${from}'`, from, 'rename');
+    this.operation('other', from, 'rename');
     this.current.delete(from);
     this.current.set(to, inode);
   }
@@ -258,7 +277,7 @@ export class FaultyFileHost implements FileHost {
   async syncDirectory(directory: string): Promise<void> {
     this.checkAlive();
     directory = normalise(directory);
-    this.operation('sync');
+    this.operation('sync', directory, 'fsync');
     for (const path of [...this.durable.keys()]) if (parentOf(path) === directory && this.current.get(path) !== this.durable.get(path)) this.durable.delete(path);
     for (const [path, inode] of this.current) if (parentOf(path) === directory) this.durable.set(path, inode);
   }
@@ -315,8 +334,8 @@ class FaultyFileHandle implements FileHandle {
 
   private check(writing = false): void {
     this.host.checkAlive();
-    if (this.closed) throw new Error(`file handle for '${this.path}' is closed`);
-    if (writing && this.readOnly) throw new Error(`'${this.path}' is open read-only`);
+    if (this.closed) throw new IOError(`'${this.path}' failed: the file handle is closed`, { path: this.path, errno: 'EBADF', syscall: writing ? 'write' : 'read' });
+    if (writing && this.readOnly) throw new IOError(`write '${this.path}' failed: it is open read-only`, { path: this.path, errno: 'EBADF', syscall: 'write' });
   }
 
   async read(into: Uint8Array, position: number): Promise<number> {
@@ -328,7 +347,7 @@ class FaultyFileHandle implements FileHandle {
 
   async write(bytes: Uint8Array, position: number): Promise<void> {
     this.check(true);
-    this.host.write(this.inode, bytes, position);
+    this.host.write(this.inode, bytes, position, this.path);
   }
 
   async size(): Promise<number> {
@@ -338,12 +357,12 @@ class FaultyFileHandle implements FileHandle {
 
   async truncate(size: number): Promise<void> {
     this.check(true);
-    this.host.truncate(this.inode, size);
+    this.host.truncate(this.inode, size, this.path);
   }
 
   async sync(): Promise<void> {
     this.check();
-    this.host.sync(this.inode);
+    this.host.sync(this.inode, this.path);
   }
 
   async close(): Promise<void> {

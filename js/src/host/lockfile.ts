@@ -5,6 +5,7 @@
  * A lock whose holder is on this host and no longer alive is stale and is taken over.
  */
 import { StoreLockedError, type LockHolder } from '../errors.js';
+import { toIOError } from './os-error.js';
 import type { HostLock } from './types.js';
 
 export interface LockFilePrimitives {
@@ -33,7 +34,16 @@ function parseHolder(bytes: Uint8Array | undefined): LockHolder | undefined {
   }
 }
 
+/** Takes the lock; what fails underneath (a full disk, permissions) is a typed I/O error naming LOCK. */
 export function takeLockFile(directory: string, primitives: LockFilePrimitives): HostLock {
+  try {
+    return takeLock(directory, primitives);
+  } catch (error) {
+    throw toIOError(error, `${directory}/LOCK`, 'lock');
+  }
+}
+
+function takeLock(directory: string, primitives: LockFilePrimitives): HostLock {
   const path = `${directory}/LOCK`;
   const holder: LockHolder = { pid: primitives.pid, hostname: primitives.hostname, runtime: primitives.runtime, startedAt: STARTED_AT };
   const content = encoder.encode(JSON.stringify(holder) + '\n');
@@ -46,7 +56,11 @@ export function takeLockFile(directory: string, primitives: LockFilePrimitives):
           released = true;
           // Remove only our own lock: another process may have judged it stale meanwhile.
           const current = primitives.readFile(path);
-          if (current && decoder.decode(current) === decoder.decode(content)) primitives.removeFile(path);
+          try {
+            if (current && decoder.decode(current) === decoder.decode(content)) primitives.removeFile(path);
+          } catch (error) {
+            throw toIOError(error, path, 'remove');
+          }
         },
       };
     }

@@ -2,7 +2,8 @@
  * FileHost kept entirely in memory: for the `memory` durability mode and for tests. Sync is
  * a no-op because nothing outlives the process anyway.
  */
-import { StoreLockedError } from '../errors.js';
+import { IOError, StoreLockedError } from '../errors.js';
+import { toIOError } from './os-error.js';
 import type { FileHandle, FileHost, HostLock, OpenOptions } from './types.js';
 
 class MemoryFile {
@@ -22,8 +23,8 @@ class MemoryFileHandle implements FileHandle {
   constructor(private readonly file: MemoryFile, private readonly readOnly: boolean, private readonly path: string) {}
 
   private check(writing = false): void {
-    if (this.closed) throw new Error(`file handle for '${this.path}' is closed`);
-    if (writing && this.readOnly) throw new Error(`'${this.path}' is open read-only`);
+    if (this.closed) throw new IOError(`'${this.path}' failed: the file handle is closed`, { path: this.path, errno: 'EBADF', syscall: writing ? 'write' : 'read' });
+    if (writing && this.readOnly) throw new IOError(`write '${this.path}' failed: it is open read-only`, { path: this.path, errno: 'EBADF', syscall: 'write' });
   }
 
   async read(into: Uint8Array, position: number): Promise<number> {
@@ -82,10 +83,11 @@ export class MemoryFileHost implements FileHost {
 
   async open(path: string, options: OpenOptions = {}): Promise<FileHandle> {
     path = this.normalise(path);
+    if (this.directories.has(path)) throw toIOError({ code: 'EISDIR' }, path, 'open');
     let file = this.files.get(path);
     if (!file) {
-      if (!options.create || options.readOnly) throw Object.assign(new Error(`no such file: '${path}'`), { code: 'ENOENT' });
-      if (!this.directories.has(parentOf(path))) throw Object.assign(new Error(`no such directory: '${parentOf(path)}'`), { code: 'ENOENT' });
+      if (!options.create || options.readOnly) throw toIOError({ code: 'ENOENT' }, path, 'open');
+      if (!this.directories.has(parentOf(path))) throw toIOError({ code: 'ENOENT' }, parentOf(path), 'open');
       file = new MemoryFile();
       this.files.set(path, file);
     }
@@ -128,7 +130,7 @@ export class MemoryFileHost implements FileHost {
 
   async replace(from: string, to: string): Promise<void> {
     const file = this.files.get(this.normalise(from));
-    if (!file) throw Object.assign(new Error(`no such file: '${from}'`), { code: 'ENOENT' });
+    if (!file) throw toIOError({ code: 'ENOENT' }, from, 'rename');
     this.files.delete(this.normalise(from));
     this.files.set(this.normalise(to), file);
   }

@@ -67,12 +67,15 @@ export function joinPath(...parts: string[]): string {
   return parts.join('/').replace(/\/+/g, '/');
 }
 
-/** Reads a whole (small) file, or undefined when it does not exist. */
-export async function readWholeFile(host: FileHost, path: string): Promise<Uint8Array | undefined> {
+/**
+ * Reads a whole (small) file, or undefined when it does not exist. At most `maxBytes + 1`
+ * bytes are read (a huge or sparse file costs no memory; the caller sees it is too long).
+ */
+export async function readWholeFile(host: FileHost, path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | undefined> {
   if (!(await host.exists(path))) return undefined;
   const handle = await host.open(path, { readOnly: true });
   try {
-    const bytes = new Uint8Array(await handle.size());
+    const bytes = new Uint8Array(Math.min(await handle.size(), maxBytes + 1));
     let done = 0;
     while (done < bytes.length) {
       const read = await handle.read(bytes.subarray(done), done);
@@ -85,17 +88,26 @@ export async function readWholeFile(host: FileHost, path: string): Promise<Uint8
   }
 }
 
-/** Writes a file so that a crash leaves either the old or the new contents, durably. */
+/**
+ * Writes a file so that a crash leaves either the old or the new contents, durably. When a
+ * step before the rename fails (a full disk), the temporary file is removed: nothing
+ * half-made stays behind (a writable open removes any that a crash left).
+ */
 export async function writeFileAtomic(host: FileHost, directory: string, name: string, bytes: Uint8Array): Promise<void> {
   const temporary = joinPath(directory, `${name}.tmp`);
-  const handle = await host.open(temporary, { create: true });
   try {
-    await handle.truncate(0);
-    await handle.write(bytes, 0);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await host.open(temporary, { create: true });
+    try {
+      await handle.truncate(0);
+      await handle.write(bytes, 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await host.replace(temporary, joinPath(directory, name));
+  } catch (error) {
+    await host.remove(temporary).catch(() => undefined);
+    throw error;
   }
-  await host.replace(temporary, joinPath(directory, name));
   await host.syncDirectory(directory);
 }

@@ -82,8 +82,8 @@ export function encodeDescriptor(descriptor: Descriptor): Uint8Array {
 }
 
 /** The entry to write, in the event writer's terms (descriptor as the type, stored bytes as binary data). */
-export function pendingEntry(descriptor: Descriptor, id: string, metadata: string | undefined, stored: Uint8Array): PendingEvent {
-  return { type: encodeDescriptor(descriptor), id, data: stored, binary: true, metadata };
+export function pendingEntry(descriptor: Descriptor, id: string, metadata: string | Uint8Array | undefined, stored: Uint8Array): PendingEvent {
+  return { type: encodeDescriptor(descriptor), id, data: stored, binary: true, metadata, binaryMetadata: false };
 }
 
 /** Decodes a checkpoint entry payload at `bytes[start, start+length)`; undefined when its layout does not add up. */

@@ -11,11 +11,12 @@
 import type { CheckpointCodecError } from '../core/core.js';
 import { KIND_PRUNED } from '../device/segments.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
-import type { Prepared } from '../engine/commit.js';
+import type { EntryWriter, Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
+import { jsonEqual } from '../json-equal.js';
 import { checkCount, checkFunction, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
@@ -24,6 +25,7 @@ import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOption
 import {
   CheckpointIds,
   decodeCheckpointEntry,
+  encodeDescriptor,
   ENCODING_DELETED,
   ENCODING_DELTA,
   ENCODING_FULL,
@@ -36,7 +38,9 @@ import {
   type CheckpointInfo,
   type Descriptor,
 } from './checkpoint-codec.js';
-import { maxEncodedSize, writeEvent } from './event-codec.js';
+import { EVENT_HEADER_BYTES, maxEncodedSize, writeEvent } from './event-codec.js';
+import { KIND_CHECKPOINT_THREAD_PRUNED, writeCutRecord } from './cut-records.js';
+import type { Cut } from './events.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
@@ -94,12 +98,30 @@ export interface ThreadSummary {
   newest: CheckpointInfo;
 }
 
+/** A kept checkpoint's entry re-encoded as a full one (the prune's rebase). */
+export interface Rebase {
+  /** The thread. */
+  name: string;
+  position: number;
+  payload: Uint8Array;
+}
+
 /** Checkpoints that a prune removes: per thread, how many of its oldest go. */
 export interface CheckpointPrunePlan {
   /** Per thread (its state object, so a thread deleted and saved again meanwhile is left alone). */
-  cuts: Map<string, { thread: object; cut: number; lastRemoved: number }>;
+  cuts: Cut[];
   /** The positions removed, sorted. */
   positions: number[];
+  /** The oldest kept checkpoints that are deltas, re-encoded as full ones. */
+  rebases: Rebase[];
+}
+
+/** What `checkpoints.verify()` found. */
+export interface CheckpointVerifyReport {
+  threads: number;
+  checkpoints: number;
+  /** Checkpoints that do not load to what was saved. */
+  problems: { threadId: string; seq: number; position: number; id?: string; reason: string }[];
 }
 
 /** Checkpoint entries read per batch by `summary` (bounds its memory). */
@@ -122,11 +144,11 @@ class PrunedMeanwhile extends Error {}
 
 const encoder = new TextEncoder();
 
+const BINARY_HINT = 'a binary state must be a Uint8Array: pass new Uint8Array(buffer), or new Uint8Array(view.buffer, view.byteOffset, view.byteLength)';
 
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+/** A JSON object (not an array, not bytes), as metadata and filters must be. */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
 }
 
 export class Checkpoints {
@@ -154,6 +176,16 @@ export class Checkpoints {
     if (kind === KIND_CHECKPOINT_THREAD_DELETED) {
       this.threads.delete(threadId);
       this.conflicts.delete(threadId);
+      return undefined;
+    }
+    if (kind === KIND_CHECKPOINT_THREAD_PRUNED) {
+      // The thread's checkpoints below this seq are gone, whether or not their segments were rewritten yet.
+      const thread = this.threads.get(threadId);
+      const drop = thread ? Math.min(seq - thread.first, thread.positions.length) : 0;
+      if (thread && drop > 0) {
+        thread.positions = thread.positions.slice(drop);
+        thread.first += drop;
+      }
       return undefined;
     }
     if (kind !== KIND_CHECKPOINT) return undefined;
@@ -189,14 +221,16 @@ export class Checkpoints {
   }
 
   /**
-   * @internal What `prune` would remove from each thread: the checkpoints beyond the newest
-   * `keepLast` and (when given) older than `maxAgeMs`, the newest always kept; then extended
-   * back so that the oldest one kept still has the full checkpoint its delta chain starts
-   * from. Reads the entries it needs; nothing changes until `applyPrune`.
+   * @internal What `prune` would remove from each thread: exactly the checkpoints beyond the
+   * newest `keepLast` and (when given) those older than `maxAgeMs`, the newest always kept.
+   * When the oldest one kept is a delta, its entry re-encoded as a full checkpoint (same
+   * position, seq, id, time and metadata) is in `rebases`: the prune writes it before its cut
+   * so that no kept checkpoint needs one removed. Nothing changes here.
    */
   async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
-    const cuts = new Map<string, { thread: object; cut: number; lastRemoved: number }>();
+    const cuts: Cut[] = [];
     const positions: number[] = [];
+    const rebases: Rebase[] = [];
     const written = this.store.pipeline.writtenPosition;
     for (const [threadId, thread] of [...this.threads]) {
       // A name an old store holds more than once keeps every checkpoint (none can be told apart).
@@ -222,39 +256,68 @@ export class Checkpoints {
         cut = Math.min(cut, old);
       }
       if (cut <= 0) continue;
-      // Keep the chain of the oldest kept checkpoint back to its full one.
-      const oldestKept = (await this.readEntries([threadPositions[cut]!], false)).get(threadPositions[cut]!);
-      if (!oldestKept) continue; // pruned by another prune meanwhile
-      cut = Math.max(0, cut - oldestKept.descriptor.chainLength);
-      if (cut <= 0) continue;
-      cuts.set(threadId, { thread, cut, lastRemoved: threadPositions[cut - 1]! });
+      let rebase: Rebase | undefined;
+      try {
+        rebase = await this.rebased(threadId, threadPositions, cut);
+      } catch (error) {
+        if (error instanceof PrunedMeanwhile) continue; // deleted meanwhile
+        throw error;
+      }
+      if (rebase) rebases.push(rebase);
+      cuts.push({ name: threadId, nameBytes: thread.nameBytes, state: thread, first: thread.first, cut });
       for (let index = 0; index < cut; index++) positions.push(threadPositions[index]!);
     }
     positions.sort((a, b) => a - b);
-    return { cuts, positions };
+    return { cuts, positions, rebases };
   }
 
-  /** @internal forgets the planned checkpoints (the thread's newest is never among them). */
-  applyPrune(plan: CheckpointPrunePlan): void {
-    for (const [threadId, { thread: planned, cut, lastRemoved }] of plan.cuts) {
-      const thread = this.threads.get(threadId);
-      // The same thread, not deleted and saved again meanwhile (its positions would differ).
-      if (thread !== planned || thread.positions[cut - 1] !== lastRemoved) continue;
-      thread.positions = thread.positions.slice(cut);
-      thread.first += cut;
+  /** The entry at `index` of the thread re-encoded as a full checkpoint, or undefined when it is one. */
+  private async rebased(threadId: string, positions: readonly number[], index: number): Promise<Rebase | undefined> {
+    const position = positions[index]!;
+    let original: Uint8Array | undefined;
+    await this.store.log.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
+    const entry = original && decodeCheckpointEntry(original, 0, original.length, position);
+    if (!entry) {
+      if (this.store.log.kindAt(position) === KIND_PRUNED) throw new PrunedMeanwhile();
+      throw this.corruption(position, 'the checkpoint entry does not decode');
+    }
+    if (entry.descriptor.encoding !== ENCODING_DELTA) return undefined;
+    const { raw } = await this.reconstruct(positions, index);
+    const stored = this.store.core.encodeCheckpointFull(raw);
+    const descriptor = encodeDescriptor({ ...entry.descriptor, encoding: ENCODING_FULL, chainLength: 0, basePosition: 0 });
+    // The same payload with the descriptor and the stored bytes replaced (docs/FORMAT.md §8.1).
+    const keep = original!.length - entry.info.storedBytes; // header, thread, descriptor, id, metadata
+    const payload = new Uint8Array(keep + stored.length);
+    payload.set(original!.subarray(0, keep));
+    const threadLength = original![24]! | (original![25]! << 8);
+    payload.set(descriptor, EVENT_HEADER_BYTES + threadLength);
+    new DataView(payload.buffer).setUint32(16, stored.length, true);
+    payload.set(stored, keep);
+    return { name: threadId, position, payload };
+  }
+
+  /** @internal writes a 0x82 record for each planned cut whose thread is unchanged since (in commit order); returns those written. */
+  writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
+    const written = cuts.filter((cut) => this.threads.get(cut.name) === cut.state && (cut.state as ThreadState).first === cut.first);
+    for (const cut of written) writeCutRecord(writer, KIND_CHECKPOINT_THREAD_PRUNED, cut.nameBytes, cut.first + cut.cut, timestamp);
+    return written;
+  }
+
+  /** @internal forgets the checkpoints of cuts that are durable (the thread's newest is never among them). */
+  applyCuts(cuts: readonly Cut[]): void {
+    for (const cut of cuts) {
+      const thread = cut.state as ThreadState;
+      if (this.threads.get(cut.name) !== thread || thread.first !== cut.first) continue;
+      thread.positions = thread.positions.slice(cut.cut);
+      thread.first += cut.cut;
     }
   }
 
-  /** @internal positions of every checkpoint entry that belongs to no thread any more (its thread was deleted), below `before`. */
-  deadPositions(kindAt: (visit: (kind: number, position: number) => void) => void, before: number): number[] {
-    const live = new Set<number>();
-    for (const thread of this.threads.values()) for (const position of thread.positions) live.add(position);
-    for (const position of this.conflicts.positions()) live.add(position);
-    const dead: number[] = [];
-    kindAt((kind, position) => {
-      if (kind === KIND_CHECKPOINT && position < before && !live.has(position)) dead.push(position);
-    });
-    return dead;
+  /** @internal calls `mark` with the position of every live checkpoint (a prune removes the others). */
+  markLive(mark: (position: number) => void): void {
+    for (const thread of this.threads.values()) for (const position of thread.positions) mark(position);
+    // A name an old store holds more than once keeps every checkpoint.
+    for (const position of this.conflicts.positions()) mark(position);
   }
 
   /** Threads with at least one checkpoint. */
@@ -330,6 +393,69 @@ export class Checkpoints {
     return summaries.filter((summary) => summary.newest !== undefined);
   }
 
+  /**
+   * Decodes every checkpoint of every thread (each delta against the state before it, as a
+   * load would) and checks each state against its checksum. Resolves to what was checked and
+   * the checkpoints that do not load, with the reason; `reeldb verify` reports them.
+   */
+  async verify(onProgress?: (done: number, total: number) => void): Promise<CheckpointVerifyReport> {
+    this.store.checkOpen();
+    const written = this.store.pipeline.writtenPosition;
+    const report: CheckpointVerifyReport = { threads: 0, checkpoints: 0, problems: [] };
+    const threads = [...this.threads].map(([threadId, thread]) => ({ threadId, first: thread.first, positions: thread.positions.filter((position) => position < written) }));
+    const total = threads.reduce((sum, thread) => sum + thread.positions.length, 0);
+    const core = this.store.core;
+    for (const { threadId, first, positions } of threads) {
+      if (positions.length === 0) continue;
+      report.threads++;
+      let previous: Uint8Array | undefined;
+      for (let start = 0; start < positions.length; start += SUMMARY_BATCH) {
+        const batch = positions.slice(start, start + SUMMARY_BATCH);
+        let entries: Map<number, CheckpointEntry>;
+        try {
+          entries = await this.readEntries(batch);
+        } catch (error) {
+          if (!(error instanceof CorruptionError)) throw error;
+          report.problems.push({ threadId, seq: first + start, position: batch[0]!, reason: error.message });
+          previous = undefined;
+          continue;
+        }
+        for (let offset = 0; offset < batch.length; offset++) {
+          const index = start + offset;
+          const position = batch[offset]!;
+          const entry = entries.get(position);
+          report.checkpoints++;
+          const fail = (reason: string) => {
+            report.problems.push({ threadId, seq: first + index, position, id: entry?.info.id, reason });
+            previous = undefined;
+          };
+          if (!entry) {
+            fail('pruned while it was verified');
+            continue;
+          }
+          const { descriptor } = entry;
+          if (descriptor.encoding === ENCODING_DELTA && (index === 0 || positions[index - 1] !== descriptor.basePosition)) {
+            fail(`its delta base (position ${descriptor.basePosition}) is not the thread's previous checkpoint`);
+            continue;
+          }
+          if (descriptor.encoding === ENCODING_DELTA && previous === undefined) {
+            fail('the checkpoint it is a delta of does not load');
+            continue;
+          }
+          try {
+            const raw = core.decodeCheckpoint(entry.stored, descriptor.encoding === ENCODING_DELTA ? previous : undefined, descriptor.rawBytes);
+            if (raw.length !== descriptor.rawBytes || core.crc32c(raw) !== descriptor.rawChecksum) fail('the reconstructed state does not match the checksum of the state that was saved');
+            else previous = raw;
+          } catch (error) {
+            fail(`its ${entry.info.encoding} data does not decode (${(error as Error).message})`);
+          }
+        }
+        onProgress?.(Math.min(report.checkpoints, total), total);
+      }
+    }
+    return report;
+  }
+
   /** Number of checkpoints of a thread (0 when none). */
   count(threadId: string): number {
     this.store.checkOpen();
@@ -369,28 +495,36 @@ export class Checkpoints {
     let nameBytes: Uint8Array;
     let raw: Uint8Array;
     let valueKind: number;
-    let metadataText: string | undefined;
+    let metadataBytes: Uint8Array | undefined;
     let metadata: unknown;
     try {
       this.store.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId));
       const given = checkOptions('checkpoints.save', options, SAVE_KEYS);
+      const limit = this.options.maxCheckpointBytes;
       if (given.metadata !== undefined) {
-        if (given.metadata === null || typeof given.metadata !== 'object' || Array.isArray(given.metadata)) {
-          throw new InvalidArgumentError(`checkpoint metadata must be a JSON object, got ${describe(given.metadata)}`);
-        }
-        metadataText = jsonText(given.metadata, 'checkpoint metadata');
-        metadata = JSON.parse(metadataText);
+        if (!isObject(given.metadata)) throw new InvalidArgumentError(`checkpoints.save: metadata must be a JSON object, got ${describe(given.metadata)}`);
+        const text = jsonText(given.metadata, 'checkpoints.save: metadata').text;
+        // A copy: what save returns is what list and load will, whatever the caller does with its object.
+        metadata = JSON.parse(text);
+        metadataBytes = encoder.encode(text);
+        if (metadataBytes.length > limit) throw new InvalidArgumentError(`checkpoints.save: metadata is ${metadataBytes.length} bytes serialised; the limit of state and metadata together is ${limit} (maxCheckpointBytes)`);
       }
       if (state instanceof Uint8Array) {
-        raw = state.slice();
+        // A copy (Buffer's slice() would be a view): later changes by the caller must not reach the cached head.
+        raw = new Uint8Array(state);
         valueKind = VALUE_BINARY;
       } else {
-        raw = encoder.encode(jsonText(state, 'checkpoint state'));
+        raw = encoder.encode(jsonText(state, 'checkpoints.save: state', BINARY_HINT).text);
         valueKind = VALUE_JSON;
       }
-      if (raw.length > this.options.maxCheckpointBytes) {
-        throw new InvalidArgumentError(`checkpoint state is ${raw.length} bytes serialised; the limit is ${this.options.maxCheckpointBytes} (maxCheckpointBytes)`);
+      const size = raw.length + (metadataBytes?.length ?? 0);
+      if (size > limit) {
+        throw new InvalidArgumentError(
+          metadataBytes === undefined
+            ? `checkpoints.save: state is ${raw.length} bytes serialised; the limit is ${limit} (maxCheckpointBytes)`
+            : `checkpoints.save: state (${raw.length} bytes serialised) and metadata (${metadataBytes.length}) are ${size} bytes; the limit of both together is ${limit} (maxCheckpointBytes)`,
+        );
       }
     } catch (error) {
       return Promise.reject(error);
@@ -414,7 +548,7 @@ export class Checkpoints {
         stored = core.encodeCheckpointFull(raw);
         descriptor = { encoding: ENCODING_FULL, valueKind, chainLength: 0, rawBytes: raw.length, rawChecksum, basePosition: 0 };
       }
-      const entry = pendingEntry(descriptor!, '', metadataText, stored);
+      const entry = pendingEntry(descriptor!, '', metadataBytes, stored);
       const body = stored;
       const info = await this.store.pipeline.submit<CheckpointInfo>({
         prepare: (firstPosition, writer): Prepared<CheckpointInfo> => {
@@ -596,9 +730,12 @@ export class Checkpoints {
     const given = checkOptions('checkpoints.list', options, LIST_KEYS);
     const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
     if (given.before !== undefined && typeof given.before !== 'string') throw new InvalidArgumentError(`before must be a checkpoint id (a string), got ${describe(given.before)}`);
-    const filter = given.filter;
-    if (filter !== undefined && (filter === null || typeof filter !== 'object' || Array.isArray(filter))) {
-      throw new InvalidArgumentError(`filter must be an object of metadata keys and values, got ${describe(filter)}`);
+    let filter = given.filter;
+    if (filter !== undefined) {
+      if (!isObject(filter)) throw new InvalidArgumentError(`checkpoints.list: filter must be an object of metadata keys and values, got ${describe(filter)}`);
+      // The filter as JSON stores it (so an undefined value is no condition, as it would be no key).
+      const json = jsonText(filter, 'checkpoints.list: filter');
+      if (!json.exact) filter = JSON.parse(json.text) as Record<string, unknown>;
     }
     const thread = this.threads.get(threadId);
     if (!thread || limit === 0) return [];
@@ -612,8 +749,10 @@ export class Checkpoints {
       end = Math.min(end, index);
     }
     const found: CheckpointInfo[] = [];
+    const conditions = filter === undefined ? [] : Object.entries(filter);
     const matches = (info: CheckpointInfo) =>
-      !filter || Object.entries(filter).every(([key, value]) => info.metadata !== null && typeof info.metadata === 'object' && sameJson((info.metadata as Record<string, unknown>)[key], value));
+      conditions.length === 0 ||
+      (isObject(info.metadata) && conditions.every(([key, value]) => Object.prototype.hasOwnProperty.call(info.metadata, key) && jsonEqual((info.metadata as Record<string, unknown>)[key], value)));
     while (end > 0 && found.length < limit) {
       const start = Math.max(0, end - Math.max(limit - found.length, 16));
       const positions = threadPositions.slice(start, end);

@@ -2,7 +2,7 @@
  * The event entry payload (kind 0x30), byte for byte as in docs/FORMAT.md:
  * timestamp u64 · stream version u64 · data length u32 · metadata length u32 ·
  * stream length u16 · type length u16 · id length u8 · flags u8 · reserved u16 ·
- * stream · type · id · metadata (JSON) · data (JSON or binary).
+ * stream · type · id · metadata (JSON or binary) · data (JSON or binary).
  */
 import { MalformedEntry } from '../device/malformed.js';
 import { utf8Decode } from '../host/text.js';
@@ -11,6 +11,8 @@ export const KIND_EVENT = 0x30;
 export const EVENT_HEADER_BYTES = 32;
 export const FLAG_BINARY_DATA = 1;
 export const FLAG_HAS_METADATA = 2;
+/** With HAS_METADATA: the metadata is raw bytes, not JSON text (an addition: older stores never set it). */
+export const FLAG_BINARY_METADATA = 4;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -21,6 +23,7 @@ export interface RecordedEvent<T = unknown, M = unknown> {
   type: string;
   /** A JSON value, or a Uint8Array when binary data was appended. */
   data: T;
+  /** A JSON value, a Uint8Array when binary metadata was appended, or undefined when none was. */
   metadata: M;
   /** 0-based version of this event within its stream. */
   streamVersion: number;
@@ -39,6 +42,8 @@ export interface PendingEvent {
   data: string | Uint8Array;
   binary: boolean;
   metadata: string | Uint8Array | undefined;
+  /** The metadata is raw bytes (otherwise JSON text, possibly pre-encoded). */
+  binaryMetadata?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -86,7 +91,7 @@ export function writeEvent(target: Uint8Array, at: number, stream: Uint8Array, e
   target[at + 25] = stream.length >>> 8;
   target[at + 26] = event.type.length;
   target[at + 27] = event.type.length >>> 8;
-  target[at + 29] = (event.binary ? FLAG_BINARY_DATA : 0) | (event.metadata !== undefined ? FLAG_HAS_METADATA : 0);
+  target[at + 29] = (event.binary ? FLAG_BINARY_DATA : 0) | (event.metadata !== undefined ? FLAG_HAS_METADATA | (event.binaryMetadata ? FLAG_BINARY_METADATA : 0) : 0);
   target[at + 30] = 0;
   target[at + 31] = 0;
   let cursor = at + EVENT_HEADER_BYTES;
@@ -166,7 +171,7 @@ export function decodeEvent(bytes: Uint8Array, start: number, length: number, po
   const id = utf8Decode(bytes, at, at + idLength);
   at += idLength;
   let metadata: unknown = undefined;
-  if (flags & FLAG_HAS_METADATA) metadata = parseJson(bytes, at, at + metadataLength, 'metadata');
+  if (flags & FLAG_HAS_METADATA) metadata = flags & FLAG_BINARY_METADATA ? bytes.slice(at, at + metadataLength) : parseJson(bytes, at, at + metadataLength, 'metadata');
   at += metadataLength;
   let data: unknown;
   if (flags & FLAG_BINARY_DATA) data = bytes.slice(at, at + dataLength);

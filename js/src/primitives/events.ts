@@ -10,6 +10,7 @@ import { NameConflicts } from './name-conflicts.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
+import { KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord } from './cut-records.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
@@ -17,9 +18,10 @@ export type { RecordedEvent, ExpectedVersion };
 /** An event to append. `T` and `M` type `data` and `metadata` (not checked at run time). */
 export interface EventInput<T = unknown, M = unknown> {
   type: string;
-  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). */
+  /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). A value JSON
+   *  would not store as given (NaN, Date, Map…) is InvalidArgumentError naming its path. */
   data: T;
-  /** Optional JSON value stored beside the data. */
+  /** Optional JSON value or Uint8Array stored beside the data, under the same rule. */
   metadata?: M;
   /** Unique id; a random UUID when absent. Reusing ids makes a retried append idempotent. */
   id?: string;
@@ -27,6 +29,11 @@ export interface EventInput<T = unknown, M = unknown> {
 
 export interface AppendOptions {
   /** 'any' (default), 'no_stream', 'stream_exists', or the stream's current last version. */
+  expectedVersion?: ExpectedVersion;
+}
+
+export interface DeleteStreamOptions {
+  /** As for `append`: 'any' (default), 'no_stream', 'stream_exists', or the stream's last version. */
   expectedVersion?: ExpectedVersion;
 }
 
@@ -70,6 +77,7 @@ export interface Subscription<T = unknown, M = unknown> extends AsyncIterableIte
 
 /** The options each call takes (checked: any other key is InvalidArgumentError). */
 const APPEND_KEYS: OptionKeys<AppendOptions> = { expectedVersion: true };
+const DELETE_STREAM_KEYS: OptionKeys<DeleteStreamOptions> = { expectedVersion: true };
 const READ_STREAM_KEYS: OptionKeys<ReadStreamOptions> = { fromVersion: true, limit: true, maxCount: true, direction: true };
 const READ_ALL_KEYS: OptionKeys<ReadAllOptions> = { fromPosition: true, limit: true, maxCount: true, direction: true };
 const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition: true, limit: true, decodeData: true };
@@ -85,9 +93,19 @@ interface StreamState {
   positions: number[];
 }
 
+/** A planned cut of a stream or thread: its `cut` oldest entries (from version or seq `first`) go. */
+export interface Cut {
+  name: string;
+  nameBytes: Uint8Array;
+  /** The stream's (thread's) state object when planned: a delete since replaces it. */
+  state: object;
+  first: number;
+  cut: number;
+}
+
 /** Positions of events that a prune removes: per stream, how many of its oldest go. */
 export interface EventPrunePlan {
-  cuts: Map<string, number>;
+  cuts: Cut[];
   /** The positions removed, sorted. */
   positions: number[];
 }
@@ -100,6 +118,13 @@ const encoder = new TextEncoder();
  */
 const REPLAY_BATCH_DECODED = 256;
 const REPLAY_BATCH_RAW = 2048;
+const BINARY_HINT = 'binary values must be a Uint8Array: pass new Uint8Array(buffer), or new Uint8Array(view.buffer, view.byteOffset, view.byteLength)';
+
+/** A Uint8Array subclass (Node's Buffer) as a plain Uint8Array over the same bytes, which is what reads return. */
+function asUint8Array(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
 const LONG_TEXT_CHARS = 64 * 1024;
 
@@ -109,7 +134,7 @@ export class Events {
   private readonly subscriptions = new Set<LiveSubscription>();
   private readonly cache = new StringCache();
   /** Streams that an old store holds more than once under one name (name-conflicts.ts). */
-  private readonly conflicts = new NameConflicts('stream', 'its events are still delivered by readAll and replay');
+  private readonly conflicts = new NameConflicts('stream', 'its events are still delivered by readAll and replay; events.deleteStream removes them all and frees the name');
   acknowledgedPosition = 0;
 
   constructor(private readonly options: ResolvedOptions) {}
@@ -140,7 +165,23 @@ export class Events {
 
   /** @internal one entry found by recovery. */
   recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
-    if (kind !== KIND_EVENT || streamName === undefined) return undefined;
+    if (streamName === undefined) return undefined;
+    if (kind === KIND_EVENT_STREAM_DELETED) {
+      this.streams.delete(streamName);
+      this.conflicts.delete(streamName);
+      return undefined;
+    }
+    if (kind === KIND_EVENT_STREAM_PRUNED) {
+      // The stream's events below `streamVersion` are gone, whether or not their segments were rewritten yet.
+      const state = this.streams.get(streamName);
+      const drop = state ? Math.min(streamVersion - state.first, state.positions.length) : 0;
+      if (state && drop > 0) {
+        state.positions = state.positions.slice(drop);
+        state.first += drop;
+      }
+      return undefined;
+    }
+    if (kind !== KIND_EVENT) return undefined;
     let state = this.streams.get(streamName);
     if (!state) {
       // A stream whose first event has a version above 0 had its oldest events pruned.
@@ -177,12 +218,11 @@ export class Events {
   /**
    * @internal What `prune` would remove: events before `beforePosition`, and the oldest of
    * each stream in `maxCounts` beyond its count. Only written events; a suffix of each
-   * stream stays, never shorter than its newest event (so a stream's versions go on, in
-   * memory and in the log, whatever a crash leaves of the rewrite). Nothing changes until
-   * `applyPrune`.
+   * stream stays, never shorter than its newest event (so a stream's versions go on once the
+   * cut records are compacted away). Nothing changes until the cuts are written and applied.
    */
   planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
-    const cuts = new Map<string, number>();
+    const cuts: Cut[] = [];
     const positions: number[] = [];
     const core = this.store.core;
     maxCounts = new Map([...maxCounts].map(([stream, maxCount]) => [normalizeName(core, `prune: streams['${stream}']`, stream).text, maxCount]));
@@ -195,21 +235,74 @@ export class Events {
       if (maxCount !== undefined) cut = Math.max(cut, count - maxCount);
       cut = Math.min(cut, count - 1);
       if (cut <= 0) continue;
-      cuts.set(state.name, cut);
+      cuts.push({ name: state.name, nameBytes: state.nameBytes, state, first: state.first, cut });
       for (let index = 0; index < cut; index++) positions.push(state.positions[index]!);
     }
     positions.sort((a, b) => a - b);
     return { cuts, positions };
   }
 
-  /** @internal forgets the planned events (each stream keeps at least its newest). */
-  applyPrune(plan: EventPrunePlan): void {
-    for (const [name, cut] of plan.cuts) {
-      const state = this.streams.get(name);
-      if (!state) continue;
-      state.positions = state.positions.slice(cut);
-      state.first += cut;
+  /** @internal writes a 0x32 record for each planned cut whose stream is unchanged since (in commit order); returns those written. */
+  writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
+    const written = cuts.filter((cut) => this.streams.get(cut.name) === cut.state && (cut.state as StreamState).first === cut.first);
+    for (const cut of written) writeCutRecord(writer, KIND_EVENT_STREAM_PRUNED, cut.nameBytes, cut.first + cut.cut, timestamp);
+    return written;
+  }
+
+  /** @internal forgets the events of cuts that are durable (a stream deleted since is left alone: its delete came later). */
+  applyCuts(cuts: readonly Cut[]): void {
+    for (const cut of cuts) {
+      const state = cut.state as StreamState;
+      if (this.streams.get(cut.name) !== state || state.first !== cut.first) continue;
+      state.positions = state.positions.slice(cut.cut);
+      state.first += cut.cut;
+      this.mayHoldDead = true;
     }
+  }
+
+  /** @internal calls `mark` with the position of every live event (a prune removes the others). */
+  markLive(mark: (position: number) => void): void {
+    for (const state of this.streams.values()) for (const position of state.positions) mark(position);
+    // A name an old store holds more than once keeps every event.
+    for (const position of this.conflicts.positions()) mark(position);
+  }
+
+  /**
+   * Whether the log may hold event entries the index no longer shows (deleted or cut, not yet
+   * compacted): only then do log-order reads check each event against the index.
+   */
+  private mayHoldDead: boolean | undefined;
+
+  /** After open, whether the log holds more event entries than the index shows (counted once, from the index). */
+  private countDead(): boolean {
+    const written = this.written;
+    let entries = 0;
+    for (const segment of this.store.log.segments) {
+      const kinds = segment.kinds.values;
+      const end = Math.min(segment.kinds.length, written - segment.firstPosition);
+      for (let index = 0; index < end; index++) if (kinds[index] === KIND_EVENT) entries++;
+    }
+    let shown = 0;
+    for (const state of this.streams.values()) shown += this.visibleCount(state) + this.conflicts.count(state.name);
+    return entries !== shown;
+  }
+
+  /** Whether a decoded event is one the index still shows (not deleted or pruned). */
+  private isLive(event: RecordedEvent): boolean {
+    this.mayHoldDead ??= this.countDead();
+    if (!this.mayHoldDead) return true;
+    // An old store's event may carry its name in another normal form than the index's (names.ts).
+    let name = event.stream;
+    if (!this.streams.has(name)) {
+      try {
+        name = normalizeName(this.store.core, 'stream', name).text;
+      } catch {
+        return true;
+      }
+    }
+    if (this.conflicts.has(name)) return true;
+    const state = this.streams.get(name);
+    return state !== undefined && state.positions[event.streamVersion - state.first] === event.position;
   }
 
   /** @internal */
@@ -268,11 +361,12 @@ export class Events {
     let pending: PendingEvent[];
     let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
+    const returned: unknown[] = [];
     try {
       this.store.checkWritable();
       ({ text: stream, bytes: streamBytes } = this.checkStream(stream));
       expected = this.checkExpected(checkOptions('append', options, APPEND_KEYS));
-      pending = this.encodeInputs(streamBytes, events);
+      pending = this.encodeInputs(streamBytes, events, returned);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -293,13 +387,50 @@ export class Events {
           if (retryChecked) return { done: retryChecked };
         }
         if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
-        return this.writeAppend(stream, streamBytes, pending, events, current, firstPosition, writer);
+        return this.writeAppend(stream, streamBytes, pending, events, returned, current, firstPosition, writer);
+      },
+    });
+  }
+
+  /**
+   * Deletes every event of `stream` (an erasure). Its events leave every read at once (the
+   * stream is then unknown: readStream throws StreamNotFoundError, streamVersion is
+   * undefined); the next `prune` or `compact` removes their bytes from disk. The name may be
+   * used again and starts over at version 0. `expectedVersion` is checked as for `append`.
+   * Resolves to the number of events deleted (0, writing nothing, when the stream has none).
+   */
+  deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<number> {
+    let streamBytes: Uint8Array;
+    let expected: ExpectedVersion;
+    try {
+      this.store.checkWritable();
+      // A name an old store holds more than once can be deleted (all of it): that is the way out.
+      ({ text: stream, bytes: streamBytes } = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes));
+      expected = this.checkExpected(checkOptions('deleteStream', options, DELETE_STREAM_KEYS));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.store.pipeline.submit<number>({
+      prepare: (_firstPosition, writer) => {
+        const state = this.streams.get(stream);
+        const current = state ? state.first + state.positions.length - 1 : -1;
+        const conflicted = this.conflicts.has(stream);
+        const ok = expected === 'any' || (!conflicted && (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected));
+        if (!ok) throw conflicted ? new InvalidArgumentError(`stream '${stream}' is held more than once by this store: delete it with expectedVersion 'any'`) : new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
+        if (!state) return { done: 0 };
+        writeCutRecord(writer, KIND_EVENT_STREAM_DELETED, streamBytes, current + 1, Date.now());
+        // In commit order, as appends stage theirs: a later append starts the name at version 0.
+        const count = state.positions.length + this.conflicts.count(stream);
+        this.streams.delete(stream);
+        this.conflicts.delete(stream);
+        this.mayHoldDead = true;
+        return { count: 1, result: () => count };
       },
     });
   }
 
   /** Writes the events as entries of the frame being built and stages the stream's state. */
-  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
+  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], returned: unknown[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
     const timestamp = Date.now();
     for (let index = 0; index < pending.length; index++) {
       const event = pending[index]!;
@@ -318,7 +449,7 @@ export class Events {
         const recorded: RecordedEvent[] = new Array(pending.length);
         for (let index = 0; index < pending.length; index++) {
           const input = inputs[index]!;
-          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: input.data, metadata: input.metadata, streamVersion: current + 1 + index, position: position + index, timestamp };
+          recorded[index] = { id: pending[index]!.id, stream, type: input.type, data: returned[2 * index], metadata: returned[2 * index + 1], streamVersion: current + 1 + index, position: position + index, timestamp };
         }
         return recorded;
       },
@@ -348,7 +479,8 @@ export class Events {
 
   private readonly typeCache = new Map<string, Uint8Array>();
 
-  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[]): PendingEvent[] {
+  /** Checks and encodes the events; `returned` gets each one's data and metadata as reads will return them. */
+  private encodeInputs(streamBytes: Uint8Array, events: readonly EventInput[], returned: unknown[]): PendingEvent[] {
     if (!Array.isArray(events)) throw new InvalidArgumentError(`events must be an array of { type, data }, got ${describe(events)}`);
     if (events.length === 0) throw new InvalidArgumentError('events must not be empty');
     if (events.length > this.options.maxBatchEvents) throw new InvalidArgumentError(`at most ${this.options.maxBatchEvents} events per append, got ${events.length}`);
@@ -378,12 +510,34 @@ export class Events {
         if (seenIds?.has(id)) throw new InvalidArgumentError(`${where}.id '${id}' appears twice in one append`);
         seenIds?.add(id);
       }
+      // What append returns is what reads will: the given value when JSON stores it exactly.
       const binary = event.data instanceof Uint8Array;
-      let data: string | Uint8Array = binary ? (event.data as Uint8Array) : jsonText(event.data, `${where}.data`);
-      if (typeof data === 'string' && data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
-      let metadata: string | Uint8Array | undefined = event.metadata === undefined ? undefined : jsonText(event.metadata, `${where}.metadata`);
-      if (typeof metadata === 'string' && metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
-      const entry: PendingEvent = { type, id, data, binary, metadata };
+      let data: string | Uint8Array;
+      let returnedData: unknown;
+      if (binary) {
+        data = event.data as Uint8Array;
+        returnedData = asUint8Array(data);
+      } else {
+        const json = jsonText(event.data, `append: ${where}.data`, BINARY_HINT);
+        data = json.text;
+        returnedData = json.exact ? event.data : JSON.parse(data);
+        if (data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
+      }
+      const binaryMetadata = event.metadata instanceof Uint8Array;
+      let metadata: string | Uint8Array | undefined;
+      let returnedMetadata: unknown;
+      if (binaryMetadata) {
+        metadata = event.metadata as Uint8Array;
+        returnedMetadata = asUint8Array(metadata);
+      } else if (event.metadata !== undefined) {
+        const json = jsonText(event.metadata, `append: ${where}.metadata`, BINARY_HINT);
+        metadata = json.text;
+        returnedMetadata = json.exact ? event.metadata : JSON.parse(metadata);
+        if (metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
+      }
+      // Two per event, always pushed: a packed array (reading a hole or past the end is slow in V8).
+      returned.push(returnedData, returnedMetadata);
+      const entry: PendingEvent = { type, id, data, binary, metadata, binaryMetadata };
       let size = maxEncodedSize(streamBytes, entry);
       if (size > maxEventBytes) {
         size = exactEncodedSize(streamBytes, entry);
@@ -467,7 +621,9 @@ export class Events {
       while (events.length < maxCount && from < written) {
         const to = Math.min(written, from + Math.max(maxCount - events.length, 256));
         await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
-          if (kind === KIND_EVENT && events.length < maxCount) events.push(decodeEvent(bytes, start, length, position, true, this.cache) as RecordedEvent<T, M>);
+          if (kind !== KIND_EVENT || events.length >= maxCount) return;
+          const event = decodeEvent(bytes, start, length, position, true, this.cache);
+          if (this.isLive(event)) events.push(event as RecordedEvent<T, M>);
         });
         from = to;
       }
@@ -478,7 +634,9 @@ export class Events {
       const low = Math.max(0, cursor - Math.max(maxCount - events.length, 256) + 1);
       const found: RecordedEvent<T, M>[] = [];
       await this.store.log.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
-        if (kind === KIND_EVENT) found.push(decodeEvent(bytes, start, length, position, true, this.cache) as RecordedEvent<T, M>);
+        if (kind !== KIND_EVENT) return;
+        const event = decodeEvent(bytes, start, length, position, true, this.cache);
+        if (this.isLive(event)) found.push(event as RecordedEvent<T, M>);
       });
       for (let index = found.length - 1; index >= 0 && events.length < maxCount; index--) events.push(found[index]!);
       cursor = low - 1;
@@ -502,7 +660,9 @@ export class Events {
       let batch: RecordedEvent<T, M>[] = [];
       if (position < to) {
         await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
-          if (kind === KIND_EVENT) batch.push(decodeEvent(bytes, start, length, at, decodeData, this.cache) as RecordedEvent<T, M>);
+          if (kind !== KIND_EVENT) return;
+          const event = decodeEvent(bytes, start, length, at, decodeData, this.cache);
+          if (this.isLive(event)) batch.push(event as RecordedEvent<T, M>);
         });
       }
       if (batch.length >= remaining) batch = batch.slice(0, remaining);
@@ -527,7 +687,9 @@ export class Events {
     const events: RecordedEvent[] = [];
     if (from < to) {
       await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
-        if (kind === KIND_EVENT) events.push(decodeEvent(bytes, start, length, position, true, this.cache));
+        if (kind !== KIND_EVENT) return;
+        const event = decodeEvent(bytes, start, length, position, true, this.cache);
+        if (this.isLive(event)) events.push(event);
       });
     }
     return { events, next: Math.max(from, to) };
