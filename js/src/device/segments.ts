@@ -707,6 +707,7 @@ export class SegmentLog {
   /** Reads the payload of each listed position (sorted), grouping neighbours into one read. */
   async readPositions(positions: readonly number[], each: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
     await this.flushForRead();
+    // On a failed store, positions past what is durable (taken before the failure) are left out.
     const limit = this.readLimit();
     if (limit !== Infinity) positions = positions.filter((position) => position < limit);
     let index = 0;

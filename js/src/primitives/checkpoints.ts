@@ -276,6 +276,8 @@ export class Checkpoints {
     const position = positions[index]!;
     let original: Uint8Array | undefined;
     await this.store.log.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
+    // Not read: the store failed meanwhile and it lies past what is durable.
+    if (original === undefined && this.store.pipeline.failure) throw this.store.pipeline.failure;
     const entry = original && decodeCheckpointEntry(original, 0, original.length, position);
     if (!entry) {
       if (this.store.log.kindAt(position) === KIND_PRUNED) throw new PrunedMeanwhile();
