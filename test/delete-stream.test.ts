@@ -99,7 +99,7 @@ describe(`deleteStream on ${runtime}`, () => {
     expect(filesHolding(path, secret).length).toBeGreaterThan(3);
     await db.events.deleteStream(`user-${secret}`);
     const result = await db.compact();
-    expect(result.events).toBe(30);
+    expect(result).toMatchObject({ events: 0, erasedEvents: 30 });
     expect(filesHolding(path, secret)).toEqual([]);
     // What stays is untouched, and the store reopens the same.
     const audit = (await db.events.readStream('audit')).map((event) => event.data);
@@ -123,7 +123,7 @@ describe(`deleteStream on ${runtime}`, () => {
     db = await open('/erase.reel', options);
     expect(db.events.streamNames()).toEqual(['b']);
     const result = await db.prune({ events: { beforePosition: 4 } });
-    expect(result.events).toBe(10 + 2);
+    expect(result).toMatchObject({ events: 2, erasedEvents: 10 });
     expect((await db.events.readAll()).map((event) => event.data)).toEqual([4, 6, 8, 10, 12, 14, 16, 18]);
     await db.close();
   });
@@ -145,7 +145,7 @@ describe(`deleteStream on ${runtime}`, () => {
       await db.close();
     }
     db = await open(path, { onWarning: () => {} });
-    expect((await db.compact()).events).toBe(3);
+    expect((await db.compact()).erasedEvents).toBe(3);
     expect(filesHolding(path, 'first 0')).toEqual([]);
     await db.close();
   });

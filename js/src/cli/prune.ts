@@ -42,6 +42,7 @@ async function report(cli: Cli, result: PruneResult, dryRun: boolean, json: bool
   const what = [
     plural(result.events, 'event'),
     plural(result.checkpoints, 'checkpoint'),
+    ...(result.erasedEvents > 0 ? [`${formatCount(result.erasedEvents)} events of deleted streams or earlier prunes erased`] : []),
     ...(result.deletedThreadCheckpoints > 0 ? [`${formatCount(result.deletedThreadCheckpoints)} of deleted threads`] : []),
   ].join(', ');
   if (dryRun) {

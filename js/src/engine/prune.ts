@@ -60,11 +60,16 @@ const EVENT_RETENTION_KEYS: OptionKeys<EventRetention> = { beforePosition: true 
 const STREAM_RETENTION_KEYS: OptionKeys<StreamRetention> = { keepLast: true, maxCount: true };
 
 export interface PruneResult {
-  /** Event entries removed from disk (by the policy, and of deleted streams). */
+  /** Events this prune removed (by the policy): they leave reads at once, their bytes go when their segment is rewritten. */
   events: number;
-  /** Checkpoints removed by the retention policy. */
+  /** Checkpoints this prune removed by the retention policy. */
   checkpoints: number;
-  /** Checkpoint entries removed because their thread was deleted (or an interrupted prune had cut them). */
+  /**
+   * Event entries already gone from reads whose bytes this prune erased from disk: those of
+   * deleted streams, and those an earlier prune cut but left in a segment then not worth sealing.
+   */
+  erasedEvents: number;
+  /** Checkpoint entries erased likewise: those of deleted threads (or cut by an earlier or interrupted prune). */
   deletedThreadCheckpoints: number;
   /** Oldest kept checkpoints that were deltas, re-encoded as full ones so that exactly the kept ones remain. */
   rebased: number;
@@ -193,19 +198,20 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   const records = [...eventPlan.cuts.map((cut) => ({ kind: KIND_EVENT_STREAM_PRUNED, cut })), ...checkpointPlan.cuts.map((cut) => ({ kind: KIND_CHECKPOINT_THREAD_PRUNED, cut }))];
   const replaced = new Map(checkpointPlan.rebases.map((rebase) => [rebase.position, rebase.payload]));
   const planned = removable(context, pipeline.writtenPosition, cutPositions);
-  const result: PruneResult = { events: 0, checkpoints: 0, deletedThreadCheckpoints: 0, rebased: replaced.size, segmentsRewritten: 0, bytesBefore, bytesAfter: bytesBefore, bytesReclaimed: 0 };
-  const count = (removed: ReadonlySet<number>) => {
-    result.events = result.checkpoints = result.deletedThreadCheckpoints = 0;
+  const result: PruneResult = { events: 0, checkpoints: 0, erasedEvents: 0, deletedThreadCheckpoints: 0, rebased: replaced.size, segmentsRewritten: 0, bytesBefore, bytesAfter: bytesBefore, bytesReclaimed: 0 };
+  // What this prune cuts counts as removed at once (reads no longer show it); the rest of what
+  // it erases from disk was already gone from reads.
+  const count = (removed: ReadonlySet<number>, cutThreads: ReadonlySet<string> = new Set(checkpointPlan.cuts.map((cut) => cut.name))) => {
+    result.events = eventPlan.positions.length;
+    result.checkpoints = checkpointPlan.cuts.reduce((sum, cut) => sum + (cutThreads.has(cut.name) ? cut.cut : 0), 0);
+    result.erasedEvents = result.deletedThreadCheckpoints = 0;
     for (const position of removed) {
+      if (cutPositions.has(position)) continue;
       const kind = log.kindAt(position);
-      if (kind === KIND_EVENT) result.events++;
-      else if (kind === KIND_CHECKPOINT) {
-        if (checkpointPositions.has(position)) result.checkpoints++;
-        else result.deletedThreadCheckpoints++;
-      }
+      if (kind === KIND_EVENT) result.erasedEvents++;
+      else if (kind === KIND_CHECKPOINT) result.deletedThreadCheckpoints++;
     }
   };
-  const checkpointPositions = new Set(checkpointPlan.positions);
   count(planned);
   // A segment is rewritten for its data and deletion records; cut records alone (a few dozen
   // bytes each) wait until their segment is rewritten anyway.
@@ -304,7 +310,7 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   const holdingRemoved = segmentsHolding(log.segments, worth(removed));
   const work = sealedSegments().filter((segment) => holdingRemoved.has(segment));
   const rewritten = new Set(work);
-  count(new Set([...removed].filter((position) => rewritten.has(log.segmentOf(position)!))));
+  count(new Set([...removed].filter((position) => rewritten.has(log.segmentOf(position)!))), new Set(checkpointCuts.map((cut) => cut.name)));
   total.segments = total.done + work.length;
   for (const segment of work) await rewrite(segment, { removed, replaced: new Map() });
   result.bytesAfter = logBytes(log);
