@@ -11,6 +11,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../js/src/index.node.js';
 import { reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
+import { editDistance } from '../js/src/nearest.js';
+
+/** Every option of open (checked against the OpenOptions interface by js/src/engine/options.ts). */
+const OPEN_KEYS = ['durability', 'readOnly', 'create', 'segmentBytes', 'syncIntervalMs', 'syncBytes', 'maxEventBytes', 'maxTypeBytes', 'maxStreamBytes', 'maxIdBytes', 'maxBatchEvents', 'maxBatchBytes', 'maxCheckpointBytes', 'checkpointCacheBytes', 'snapshotBytes', 'snapshotIntervalMs', 'ignoreSnapshots', 'onWarning', 'onProgress', 'host'];
 
 const RUNS = Number(process.env.REELDB_BAD_INPUT_RUNS ?? (runtime === 'node' ? 400 : 150));
 const CODES = new Set(['INVALID_ARGUMENT', 'EVENT_TOO_LARGE', 'WRONG_EXPECTED_VERSION', 'STREAM_NOT_FOUND']);
@@ -120,6 +124,71 @@ describe(`bad input on ${runtime}`, () => {
     );
   });
 
+  it('hardening B9: a typo of any option of any call is InvalidArgumentError naming it and the nearest valid one, and writes nothing', { timeout: 120_000 }, async () => {
+    // A store of its own (the suite's directory is removed after the first test).
+    const path = storePath();
+    const db = await reeldb.open(path);
+    await db.events.append('s', [{ type: 't', data: 'seed' }]);
+    await db.checkpoints.save('thread', { step: 0 });
+    const openRoot = temporaryDirectory();
+    let opened = 0;
+    const calls: { where: string; keys: string[]; field?: boolean; call: (options: Record<string, unknown>) => unknown }[] = [
+      { where: 'open', keys: OPEN_KEYS, call: (options) => reeldb.open(join(openRoot, `store-${++opened}.reel`), options) },
+      { where: 'append', keys: ['expectedVersion'], call: (options) => db.events.append('s', [{ type: 't', data: 1 }], options) },
+      { where: 'readStream', keys: ['fromVersion', 'limit', 'maxCount', 'direction'], call: (options) => db.events.readStream('s', options) },
+      { where: 'readAll', keys: ['fromPosition', 'limit', 'maxCount', 'direction'], call: (options) => db.events.readAll(options) },
+      { where: 'replay', keys: ['fromPosition', 'toPosition', 'decodeData'], call: (options) => db.events.replay(options) },
+      { where: 'subscribe', keys: ['fromPosition'], call: (options) => db.events.subscribe(options).close() },
+      { where: 'checkpoints.save', keys: ['metadata'], call: (options) => db.checkpoints.save('thread', { step: 1 }, options) },
+      { where: 'checkpoints.load', keys: ['id'], call: (options) => db.checkpoints.load('thread', options) },
+      { where: 'checkpoints.list', keys: ['limit', 'before', 'filter'], call: (options) => db.checkpoints.list('thread', options) },
+      { where: 'checkpoints.storage', keys: ['prefix'], call: (options) => db.checkpoints.storage(options) },
+      { where: 'prune', keys: ['checkpoints', 'events', 'streams', 'dryRun', 'onProgress'], call: (options) => db.prune(options) },
+      { where: 'prune.events', keys: ['beforePosition'], call: (options) => db.prune({ events: options }) },
+      { where: 'prune.checkpoints', keys: ['keepLast', 'maxAgeMs'], call: (options) => db.prune({ checkpoints: { keepLast: 1, ...options } }) },
+      { where: "prune.streams['s']", keys: ['keepLast', 'maxCount'], call: (options) => db.prune({ streams: { s: { keepLast: 1, ...options } } }) },
+      { where: 'init', keys: ['wasm'], call: (options) => reeldb.init(options) },
+      // Not options but the same mistake: a misspelt field of an event.
+      { where: 'events[0]', keys: ['type', 'data', 'metadata', 'id'], field: true, call: (fields) => db.events.append('s', [{ type: 't', data: 1, ...fields } as never]) },
+    ];
+    const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_';
+    /** One edit (delete, insert, replace, swap neighbours) of a valid key that is not itself valid. */
+    const typo = fc
+      .record({ call: fc.nat(calls.length - 1), key: fc.nat(), edit: fc.constantFrom('delete', 'insert', 'replace', 'swap'), at: fc.nat(), letter: fc.constantFrom(...letters) })
+      .map(({ call, key, edit, at, letter }) => {
+        const { keys } = calls[call]!;
+        const original = keys[key % keys.length]!;
+        const i = at % (original.length + (edit === 'insert' ? 1 : 0));
+        const chars = [...original];
+        if (edit === 'delete') chars.splice(i, 1);
+        else if (edit === 'insert') chars.splice(i, 0, letter);
+        else if (edit === 'replace') chars[i] = letter;
+        else if (i + 1 < chars.length) [chars[i], chars[i + 1]] = [chars[i + 1]!, chars[i]!];
+        return { call, original, typo: chars.join('') };
+      })
+      .filter(({ call, typo }) => typo.length > 0 && !calls[call]!.keys.includes(typo));
+    await fc.assert(
+      fc.asyncProperty(typo, async ({ call, original, typo }) => {
+        const { where, field, call: run } = calls[call]!;
+        const before = files(path);
+        const head = db.events.headPosition;
+        const error = (await outcome(() => run({ [typo]: 1 }))) as Error | undefined;
+        tally.calls++;
+        tally.rejected++;
+        expect(error, `${where} { ${typo} } (a typo of ${original})`).toBeInstanceOf(reeldb.InvalidArgumentError);
+        expect(error!.message).toContain(field ? `unknown field '${typo}' in ${where}; did you mean '` : `unknown option '${typo}' for ${where}; did you mean '`);
+        const suggested = /did you mean '([^']+)'\?$/.exec(error!.message)?.[1];
+        // The suggestion is the original key or one just as near.
+        expect(editDistance(typo, suggested!)).toBeLessThanOrEqual(editDistance(typo, original));
+        expect(db.events.headPosition).toBe(head);
+        expect(files(path)).toEqual(before);
+      }),
+      { numRuns: RUNS },
+    );
+    expect(readdirSync(openRoot)).toEqual([]); // no typo'd open created anything
+    await db.close();
+  });
+
   it('open: junk options are a typed error and create nothing', { timeout: 120_000 }, async () => {
     const root = temporaryDirectory();
     let count = 0;
@@ -141,7 +210,8 @@ describe(`bad input on ${runtime}`, () => {
             return;
           }
           const code = (error as { code?: string }).code;
-          if (!(error instanceof reeldb.ReeldbError) || code !== 'INVALID_ARGUMENT') {
+          // NOT_A_STORE: create: false or readOnly: true on a path where there is no store.
+          if (!(error instanceof reeldb.ReeldbError) || (code !== 'INVALID_ARGUMENT' && code !== 'NOT_A_STORE')) {
             throw new Error(`open: expected a typed error, got ${(error as Error)?.name}: ${(error as Error)?.message} for ${fc.stringify(options)}`);
           }
           expect(readdirSync(root)).not.toContain(`store-${count}.reel`);

@@ -40,6 +40,6 @@ describe(`entry points on ${runtime}`, () => {
   it('refuses a path that is a file', async () => {
     const file = join(temporaryDirectory(), 'plain-file');
     writeFileSync(file, 'hello');
-    await expect(reeldb.open(file)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/not a directory/) });
+    await expect(reeldb.open(file)).rejects.toMatchObject({ code: 'NOT_A_STORE', message: expect.stringMatching(/is a file, not a reeldb store/) });
   });
 });

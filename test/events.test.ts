@@ -341,15 +341,15 @@ describe(`events on ${runtime}`, () => {
     await expect(open(storePath(), { durability: 'fast' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(open(storePath(), { segmentBytes: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(open('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(open(storePath(), { create: false })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(open(storePath(), { create: false })).rejects.toMatchObject({ code: 'NOT_A_STORE' });
     const missing = storePath();
-    await expect(open(missing, { readOnly: true })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(open(missing, { readOnly: true })).rejects.toMatchObject({ code: 'NOT_A_STORE' });
     expect(() => statSync(missing)).toThrow(); // a read-only open creates nothing
     const log = quiet();
     const path = storePath();
     await (await open(path, log)).close();
     const reader = await open(path, { readOnly: true });
-    await expect(reader.events.append('s', [{ type: 't', data: 1 }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(reader.events.append('s', [{ type: 't', data: 1 }])).rejects.toMatchObject({ code: 'READ_ONLY' });
     await reader.close();
   });
 });

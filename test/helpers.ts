@@ -33,10 +33,15 @@ export function segmentPaths(store: string): string[] {
     .map((name) => join(store, 'log', name));
 }
 
-/** Collects warnings instead of printing them. */
+/**
+ * Collects warnings instead of printing them; pass it as open options (`open(path, quiet())`).
+ * `warnings` is not enumerable, so open does not see it as an (unknown) option.
+ */
 export function quiet(): { warnings: string[]; onWarning: (message: string) => void } {
   const warnings: string[] = [];
-  return { warnings, onWarning: (message) => warnings.push(message) };
+  const log = { onWarning: (message: string) => void warnings.push(message) } as { warnings: string[]; onWarning: (message: string) => void };
+  Object.defineProperty(log, 'warnings', { value: warnings, enumerable: false });
+  return log;
 }
 
 export function fromHex(text: string): Uint8Array {

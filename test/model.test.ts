@@ -217,13 +217,13 @@ async function runSequence(actions: Action[], open: () => Promise<Store>): Promi
           break;
         case 'readStream': {
           const recorded = model.streams.get(step.stream) ?? [];
-          const call = db.events.readStream(step.stream, { fromVersion: step.fromVersion, maxCount: step.maxCount, direction: step.direction });
+          const call = db.events.readStream(step.stream, { fromVersion: step.fromVersion, limit: step.maxCount, direction: step.direction });
           if (recorded.length === 0) await expect(call).rejects.toMatchObject({ code: 'STREAM_NOT_FOUND' });
           else expect((await call).map(comparable)).toEqual(keyedSlice(recorded, 'streamVersion', step.fromVersion, step.maxCount, step.direction).map(comparable));
           break;
         }
         case 'readAll': {
-          const events = await db.events.readAll({ fromPosition: step.fromPosition, maxCount: step.maxCount, direction: step.direction });
+          const events = await db.events.readAll({ fromPosition: step.fromPosition, limit: step.maxCount, direction: step.direction });
           expect(events.map(comparable)).toEqual(keyedSlice(model.log, 'position', step.fromPosition, step.maxCount, step.direction).map(comparable));
           break;
         }

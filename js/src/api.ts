@@ -3,20 +3,22 @@ import { init } from './core/load.js';
 import { Store } from './engine/store.js';
 import type { OpenOptions } from './engine/options.js';
 import type { FileHost } from './host/types.js';
+import { InvalidArgumentError } from './errors.js';
 
 export * from './errors.js';
-export { init, setDefaultWasmSource, type WasmSource } from './core/load.js';
+export { init, setDefaultWasmSource, type WasmSource, type InitOptions } from './core/load.js';
 export { Store, type StoreStats, type KindStats, type SnapshotInfo } from './engine/store.js';
-export type { PruneOptions, PruneResult } from './engine/prune.js';
+export type { PruneOptions, PruneResult, CheckpointRetention, EventRetention, StreamRetention } from './engine/prune.js';
 export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
 export type { RecoveryReport } from './device/segments.js';
-export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, CheckpointVerifyReport, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
+export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, CheckpointVerifyReport, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
 export type { Events, EventInput, AppendOptions, DeleteStreamOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
+export type { NoOptions } from './validate.js';
 export { MemoryFileHost } from './host/memory.js';
 
 let defaultHost: () => FileHost = () => {
-  throw new Error('reeldb: this runtime has no default file host; pass { host } or { durability: "memory" }');
+  throw new InvalidArgumentError('open: this runtime has no default file host; pass { host } or { durability: "memory" }');
 };
 
 export function setDefaultHost(factory: () => FileHost): void {

@@ -158,15 +158,6 @@ export interface OpenedStore {
   warnings: string[];
 }
 
-function isDirectory(path: string): boolean | undefined {
-  try {
-    return fs.statSync(path).isDirectory();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw error;
-  }
-}
-
 /** Total size of the segment files (for the progress threshold), without opening the store. */
 function logBytes(path: string): number {
   let total = 0;
@@ -180,16 +171,16 @@ function logBytes(path: string): number {
   return total;
 }
 
+/** Codes of `open` errors that mean the path is not a store this reeldb can use: usage errors (exit 2). */
+const USAGE_CODES = new Set(['INVALID_ARGUMENT', 'INCOMPATIBLE_FORMAT', 'NOT_A_STORE']);
+
 /**
  * Opens `path` read-only: the CLI never changes a store (a torn tail is reported, not
- * truncated) and can run beside the process that writes it. Paths that are not a store are
- * usage errors (exit 2) and are checked before `open`, which would create directories.
+ * truncated) and can run beside the process that writes it. With `create: false`, open
+ * creates nothing and rejects a path that is not a store with NotAStoreError (NOT_A_STORE):
+ * a usage error (exit 2), like a store of another format.
  */
 export async function openStore(cli: Cli, path: string, label = 'scanning', extra: { ignoreSnapshots?: boolean; writable?: boolean } = {}): Promise<OpenedStore> {
-  const directory = isDirectory(path);
-  if (directory === undefined) throw new CliError(`no store at '${path}': no such directory`, EXIT_USAGE, 'NOT_A_STORE');
-  if (!directory) throw new CliError(`'${path}' is a file, not a reeldb store (a store is a directory)`, EXIT_USAGE, 'NOT_A_STORE');
-  if (!fs.existsSync(`${path}/MANIFEST`)) throw new CliError(`'${path}' is not a reeldb store (it has no MANIFEST)`, EXIT_USAGE, 'NOT_A_STORE');
   const sizeBytes = logBytes(path);
   const progress = new Progress(cli.stderr, label, () => sizeBytes);
   const warnings: string[] = [];
@@ -205,9 +196,7 @@ export async function openStore(cli: Cli, path: string, label = 'scanning', extr
     return { db, warnings };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'INVALID_ARGUMENT' || code === 'INCOMPATIBLE_FORMAT') {
-      throw new CliError((error as Error).message, EXIT_USAGE, code);
-    }
+    if (typeof code === 'string' && USAGE_CODES.has(code)) throw new CliError((error as Error).message, EXIT_USAGE, code);
     throw error;
   } finally {
     progress.done();

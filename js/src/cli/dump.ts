@@ -57,7 +57,7 @@ export async function dump(cli: Cli, argv: readonly string[]): Promise<number> {
       }
     } else if (stream !== undefined) {
       // Still report an unknown stream, even when nothing would be printed.
-      await db.events.readStream(stream, { maxCount: 0 });
+      await db.events.readStream(stream, { limit: 0 });
     }
     await cli.stdout.flush();
     return EXIT_OK;
@@ -69,11 +69,11 @@ export async function dump(cli: Cli, argv: readonly string[]): Promise<number> {
 /** The events of one stream at positions ≥ `from` (or versions ≥ `fromVersion`), in pages. */
 async function* streamEvents(db: Store, stream: string, from: number, fromVersion?: number): AsyncGenerator<RecordedEvent> {
   // readStream throws StreamNotFoundError for an unknown stream, which is what the user should see.
-  const last = (await db.events.readStream(stream, { direction: 'backward', maxCount: 1 }))[0]!;
+  const last = (await db.events.readStream(stream, { direction: 'backward', limit: 1 }))[0]!;
   if (last.position < from) return;
   let version = fromVersion ?? (from > 0 ? await firstVersionAtOrAfter(db, stream, from, last.streamVersion) : 0);
   while (version <= last.streamVersion) {
-    const page = await db.events.readStream(stream, { fromVersion: version, maxCount: STREAM_PAGE_EVENTS });
+    const page = await db.events.readStream(stream, { fromVersion: version, limit: STREAM_PAGE_EVENTS });
     if (page.length === 0) return;
     for (const event of page) if (event.position >= from) yield event;
     version = page[page.length - 1]!.streamVersion + 1;
@@ -86,7 +86,7 @@ async function firstVersionAtOrAfter(db: Store, stream: string, position: number
   let high = lastVersion;
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
-    const [event] = await db.events.readStream(stream, { fromVersion: middle, maxCount: 1 });
+    const [event] = await db.events.readStream(stream, { fromVersion: middle, limit: 1 });
     if (event!.position < position) low = middle + 1;
     else high = middle;
   }

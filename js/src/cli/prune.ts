@@ -98,7 +98,7 @@ export function prunePolicy(argv: readonly string[]): { path: string; policy: Pr
   const maxCount = parseCount('prune', '--max-count', options['max-count']);
   if (maxCount === 0) throw new UsageError('prune: --max-count must be at least 1 (every stream keeps its newest event)', 'prune');
   if ((options.stream === undefined) !== (maxCount === undefined)) throw new UsageError('prune: --stream and --max-count go together', 'prune');
-  if (typeof options.stream === 'string' && maxCount !== undefined) policy.streams = { [options.stream]: { maxCount } };
+  if (typeof options.stream === 'string' && maxCount !== undefined) policy.streams = { [options.stream]: { keepLast: maxCount } };
   const keepLast = parseCount('prune', '--keep-last', options['keep-last']);
   if (keepLast === 0) throw new UsageError('prune: --keep-last must be at least 1 (the newest checkpoint always stays)', 'prune');
   const maxAgeMs = typeof options['max-age'] === 'string' ? parseDuration('prune', '--max-age', options['max-age']) : undefined;

@@ -3,6 +3,7 @@
  * (`setDefaultWasmSource`); `init({ wasm })` accepts bytes, a WebAssembly.Module or a URL for
  * bundlers and edge runtimes, and the `slim` entry loads nothing until `init` is called.
  */
+import { checkOptions, type OptionKeys } from '../validate.js';
 import { Core, type CoreExports } from './core.js';
 
 export type WasmSource = BufferSource | WebAssembly.Module | URL | string | Response;
@@ -24,8 +25,21 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
   return (await WebAssembly.instantiate(source as BufferSource, {})).instance;
 }
 
+export interface InitOptions {
+  /** The core's bytes, a compiled module, or where to fetch it (default: the entry point's own). */
+  wasm?: WasmSource;
+}
+
+const INIT_KEYS: OptionKeys<InitOptions> = { wasm: true };
+
 /** Loads the core. Safe to call more than once; later calls return the first core. */
-export function init(options: { wasm?: WasmSource } = {}): Promise<Core> {
+export function init(given?: InitOptions): Promise<Core> {
+  let options: InitOptions;
+  try {
+    options = checkOptions('init', given, INIT_KEYS);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (!corePromise) {
     const pending = (async () => {
       const source = options.wasm ?? (await defaultSource?.());

@@ -702,6 +702,21 @@ export class SegmentLog {
    */
   onWriteFailed: (error: unknown) => unknown = (error) => error;
 
+  /**
+   * Reads return no entry at or past this position. Infinity while the store is healthy; once
+   * it failed, what is durable (the pipeline sets it), so a read never returns bytes that a
+   * failed write or fsync may not have stored.
+   */
+  readLimit: () => number = () => Infinity;
+
+  /**
+   * Hands buffered frames to the OS before a read. A failed write is not the read's error: it
+   * failed the store (onWriteFailed), and readLimit now keeps reads to what is durable.
+   */
+  private async flushForRead(): Promise<void> {
+    await this.flushWrites().catch(() => undefined);
+  }
+
   /** Bytes appended but not yet handed to the OS. */
   get pendingBytes(): number {
     return this.pendingLength;
@@ -756,7 +771,8 @@ export class SegmentLog {
    * chunks of about `chunkBytes`, calling `each(kind, position, bytes, start, length)`.
    */
   async readRange(from: number, to: number, each: (kind: number, position: number, bytes: Uint8Array, start: number, length: number) => void, chunkBytes = 1 << 20): Promise<void> {
-    await this.flushWrites();
+    await this.flushForRead();
+    to = Math.min(to, this.readLimit());
     let position = from;
     while (position < to) {
       const segment = this.segmentOf(position);
@@ -804,7 +820,10 @@ export class SegmentLog {
 
   /** Reads the payload of each listed position (sorted), grouping neighbours into one read. */
   async readPositions(positions: readonly number[], each: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
-    await this.flushWrites();
+    await this.flushForRead();
+    // On a failed store, positions past what is durable (taken before the failure) are left out.
+    const limit = this.readLimit();
+    if (limit !== Infinity) positions = positions.filter((position) => position < limit);
     let index = 0;
     while (index < positions.length) {
       const segment = this.segmentOf(positions[index]!);

@@ -73,17 +73,33 @@ export class CommitPipeline {
   private writeScheduled = false;
   private readonly dirty = new Set<FileHandle>();
   private unsyncedBytes = 0;
-  /** Entries written to the OS (positions below are readable). */
-  writtenPosition: number;
+  /** Entries written to the OS. */
+  private written: number;
   /** Entries made durable by a completed sync. */
   syncedPosition: number;
   failure: StoreFailedError | undefined;
   closed = false;
   /** Called after entries up to `position` are acknowledged. */
   onAcknowledged: (position: number) => void = () => {};
+  /** Called once when the store fails (followers stop waiting for commits that will not come). */
+  onFailed: (failure: StoreFailedError) => void = () => {};
+
+  /**
+   * Entries below this position are readable: written to the OS. Once the store failed, only
+   * what a sync made durable (a failed write or fsync leaves the bytes after it unknown), so
+   * reads of what was acknowledged go on and never see bytes that may not be there.
+   */
+  get writtenPosition(): number {
+    return this.failure ? Math.min(this.written, this.syncedPosition) : this.written;
+  }
+
+  /** A follower (read-only store) publishes what it found the writer wrote. */
+  set writtenPosition(position: number) {
+    this.written = position;
+  }
 
   constructor(private readonly core: Core, private readonly log: SegmentLog, private readonly storeId: Uint8Array, private readonly options: ResolvedOptions) {
-    this.writtenPosition = log.nextPosition;
+    this.written = log.nextPosition;
     this.syncedPosition = log.nextPosition;
     log.onWriteFailed = (error) => {
       this.fail('a write failed', error);
@@ -193,7 +209,7 @@ export class CommitPipeline {
     } else {
       this.scheduleWrite();
     }
-    this.writtenPosition = position;
+    this.written = position;
     if (this.options.durability === 'memory') this.syncedPosition = position;
     else {
       this.dirty.add(handle);
@@ -265,7 +281,7 @@ export class CommitPipeline {
 
   private startSync(): Promise<void> {
     if (!this.syncing) {
-      const target = this.writtenPosition;
+      const target = this.written;
       const files = [...this.dirty];
       this.dirty.clear();
       this.unsyncedBytes = 0;
@@ -298,7 +314,11 @@ export class CommitPipeline {
   }
 
   private fail(reason: string, cause: unknown): void {
-    if (!this.failure) this.failure = new StoreFailedError(`${reason} (${(cause as Error)?.message ?? String(cause)})`, cause);
+    if (this.failure) return;
+    this.failure = new StoreFailedError(`${reason} (${(cause as Error)?.message ?? String(cause)})`, cause);
+    // Reads already under way stop at what is durable too (see writtenPosition).
+    this.log.readLimit = () => this.writtenPosition;
+    this.onFailed(this.failure);
   }
 
   /**
@@ -338,7 +358,7 @@ export class CommitPipeline {
   /** Resolves once everything before `position` is written and durable. */
   private async settle(position: number): Promise<void> {
     // The frames built before the barrier in its batch are written before this is awaited.
-    while (this.writtenPosition < position) {
+    while (this.written < position) {
       if (this.failure) throw this.failure;
       await new Promise<void>((resolve) => nextTurn(resolve));
     }
@@ -354,6 +374,6 @@ export class CommitPipeline {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
     if (this.failure) throw this.failure;
-    if (this.options.durability !== 'memory') await this.waitDurable(this.writtenPosition);
+    if (this.options.durability !== 'memory') await this.waitDurable(this.written);
   }
 }

@@ -1,7 +1,7 @@
 /** Options of `open`, their defaults and their validation. Every limit has a name. */
 import { InvalidArgumentError } from '../errors.js';
 import type { FileHost } from '../host/types.js';
-import { checkBoolean, checkFunction, checkOptions, describe } from '../validate.js';
+import { checkBoolean, checkFunction, checkOptions, describe, type OptionKeys } from '../validate.js';
 
 export type Durability = 'memory' | 'buffered' | 'strict';
 
@@ -75,6 +75,32 @@ export interface OpenOptions {
   host?: FileHost;
 }
 
+/** Every option `open` takes (any other key is InvalidArgumentError). */
+const OPEN_KEYS: OptionKeys<OpenOptions> = {
+  durability: true,
+  readOnly: true,
+  create: true,
+  segmentBytes: true,
+  syncIntervalMs: true,
+  syncBytes: true,
+  maxEventBytes: true,
+  maxTypeBytes: true,
+  maxStreamBytes: true,
+  maxIdBytes: true,
+  maxBatchEvents: true,
+  maxBatchBytes: true,
+  maxCheckpointBytes: true,
+  checkpointCacheBytes: true,
+  maxOpenSegments: true,
+  followIntervalMs: true,
+  snapshotBytes: true,
+  snapshotIntervalMs: true,
+  ignoreSnapshots: true,
+  onWarning: true,
+  onProgress: true,
+  host: true,
+};
+
 export type ResolvedOptions = Required<Omit<OpenOptions, 'host' | 'onProgress'>> & Pick<OpenOptions, 'host' | 'onProgress'>;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, maximum: number, minimum = 1): number {
@@ -86,7 +112,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 }
 
 export function resolveOptions(given?: OpenOptions): ResolvedOptions {
-  const options = checkOptions('open', given);
+  const options = checkOptions('open', given, OPEN_KEYS);
   const durability = options.durability ?? 'strict';
   if (!['memory', 'buffered', 'strict'].includes(durability)) {
     throw new InvalidArgumentError(`open: durability must be 'memory', 'buffered' or 'strict', got ${describe(durability)}`);

@@ -20,21 +20,44 @@ import type { Cut } from '../primitives/events.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Checkpoints } from '../primitives/checkpoints.js';
 import type { Events } from '../primitives/events.js';
-import { checkBoolean, checkFunction, checkOptions, describe } from '../validate.js';
+import { aliasedOption, checkBoolean, checkFunction, checkObject, checkOptions, describe, type OptionKeys } from '../validate.js';
 import type { CommitPipeline, Prepared } from './commit.js';
 
 export interface PruneOptions {
   /** Per thread, remove checkpoints beyond the newest `keepLast` and (when given) older than `maxAgeMs`; the newest is always kept. */
-  checkpoints?: { keepLast?: number; maxAgeMs?: number };
+  checkpoints?: CheckpointRetention;
   /** Remove every event before this position (each stream keeps at least its newest event). */
-  events?: { beforePosition?: number };
-  /** Keep the newest `maxCount` (at least 1) events of these streams. */
-  streams?: Record<string, { maxCount: number }>;
+  events?: EventRetention;
+  /** Keep the newest `keepLast` (at least 1) events of these streams. */
+  streams?: Record<string, StreamRetention>;
   /** Only say what would be removed, with the same figures the prune would report; change nothing. */
   dryRun?: boolean;
   /** Progress of the rewrites: segments done of those to rewrite (the total is settled once the cuts are written). */
   onProgress?: (segmentsDone: number, segmentsTotal: number) => void;
 }
+
+export interface CheckpointRetention {
+  keepLast?: number;
+  maxAgeMs?: number;
+}
+
+export interface EventRetention {
+  beforePosition?: number;
+}
+
+/** One of `keepLast` or its older name `maxCount` (both given and different is InvalidArgumentError). */
+export interface StreamRetention {
+  /** Keep the newest this many (at least 1) events of the stream. */
+  keepLast?: number;
+  /** @deprecated the older name of `keepLast`, still accepted. */
+  maxCount?: number;
+}
+
+/** The options each part of a prune policy takes (checked: any other key is InvalidArgumentError). */
+const PRUNE_KEYS: OptionKeys<PruneOptions> = { checkpoints: true, events: true, streams: true, dryRun: true, onProgress: true };
+const CHECKPOINT_RETENTION_KEYS: OptionKeys<CheckpointRetention> = { keepLast: true, maxAgeMs: true };
+const EVENT_RETENTION_KEYS: OptionKeys<EventRetention> = { beforePosition: true };
+const STREAM_RETENTION_KEYS: OptionKeys<StreamRetention> = { keepLast: true, maxCount: true };
 
 export interface PruneResult {
   /** Events this prune removed (by the policy): they leave reads at once, their bytes go when their segment is rewritten. */
@@ -85,21 +108,18 @@ interface Policy {
 
 /** Validates the options (typed errors, nothing done on bad input). */
 export function checkPruneOptions(given: unknown): Policy {
-  const options = checkOptions('prune', given as PruneOptions | undefined);
-  for (const key of Object.keys(options)) {
-    if (!['checkpoints', 'events', 'streams', 'dryRun', 'onProgress'].includes(key)) throw new InvalidArgumentError(`prune: unknown option '${key}' (checkpoints, events, streams, dryRun, onProgress)`);
-  }
-  const events = options.events === undefined ? {} : checkOptions('prune: events', options.events);
+  const options = checkOptions('prune', given as PruneOptions | undefined, PRUNE_KEYS);
+  const events = checkOptions('prune.events', options.events, EVENT_RETENTION_KEYS);
   const beforePosition = events.beforePosition === undefined ? 0 : nonNegativeInteger('events.beforePosition', events.beforePosition);
   const maxCounts = new Map<string, number>();
-  if (options.streams !== undefined) {
-    const streams = checkOptions('prune: streams', options.streams) as Record<string, unknown>;
-    for (const [stream, rule] of Object.entries(streams)) {
-      const { maxCount } = checkOptions(`prune: streams['${stream}']`, rule as { maxCount?: unknown } | undefined);
-      maxCounts.set(stream, nonNegativeInteger(`streams['${stream}'].maxCount`, maxCount, 1));
-    }
+  const streams = checkObject('prune.streams', options.streams) as Record<string, unknown>;
+  for (const [stream, rule] of Object.entries(streams)) {
+    const where = `prune.streams['${stream}']`;
+    const retention = checkOptions(where, rule as StreamRetention | undefined, STREAM_RETENTION_KEYS);
+    const keepLast = aliasedOption(where, retention, 'keepLast', 'maxCount');
+    maxCounts.set(stream, nonNegativeInteger(`streams['${stream}'].${retention.keepLast === undefined && retention.maxCount !== undefined ? 'maxCount' : 'keepLast'}`, keepLast, 1));
   }
-  const checkpoints = options.checkpoints === undefined ? undefined : checkOptions('prune: checkpoints', options.checkpoints);
+  const checkpoints = options.checkpoints === undefined ? undefined : checkOptions('prune.checkpoints', options.checkpoints, CHECKPOINT_RETENTION_KEYS);
   const keepLast = checkpoints?.keepLast === undefined ? undefined : nonNegativeInteger('checkpoints.keepLast', checkpoints.keepLast, 1);
   const maxAgeMs = checkpoints?.maxAgeMs === undefined ? undefined : nonNegativeInteger('checkpoints.maxAgeMs', checkpoints.maxAgeMs);
   if (checkpoints !== undefined && keepLast === undefined && maxAgeMs === undefined) {

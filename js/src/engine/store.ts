@@ -3,7 +3,8 @@
  * primitives, closes. Primitives register with the store and never touch files.
  */
 import type { Core } from '../core/core.js';
-import { InvalidArgumentError, ReeldbError, StoreClosedError } from '../errors.js';
+import { InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, ReeldbError, StoreClosedError } from '../errors.js';
+import { errnoOf, toIOError } from '../host/os-error.js';
 import { SegmentLog, SnapshotMismatch, type DurableEnd, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import { joinPath, type FileHost, type HostLock } from '../host/types.js';
@@ -16,14 +17,10 @@ import { FORMAT_VERSION, readManifest, writeManifest, type Manifest } from './ma
 import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
 import { checkPruneOptions, runPrune, type PruneOptions, type PruneResult } from './prune.js';
 import { decodeSnapshot, listSnapshots, readSnapshotFile, writeSnapshotFile } from './snapshot.js';
+import { lockError, parentDirectory, prepareStorePath } from './store-path.js';
+import { checkNoOptions, type NoOptions } from '../validate.js';
 import { resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options.js';
 import { Follower, type FollowStats } from './follower.js';
-
-function parentDirectory(path: string): string {
-  const trimmed = path.replace(/\/+$/, '');
-  const cut = trimmed.lastIndexOf('/');
-  return cut > 0 ? trimmed.slice(0, cut) : cut === 0 ? '/' : '.';
-}
 
 /** What `db.snapshot()` wrote. */
 export interface SnapshotInfo {
@@ -184,31 +181,39 @@ export class Store {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('open: path must be a non-empty string');
     const options = resolveOptions(rawOptions);
     const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
-    if (!options.create && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' (pass create: true to make one)`);
-    if (options.readOnly && !(await host.exists(path))) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
+    // Checked before anything is created or locked: NotAStoreError for what is not a store.
+    const found = await prepareStorePath(host, path, options);
+    let lock: HostLock | undefined;
     try {
-      if (!options.readOnly) await host.mkdir(path);
+      lock = options.readOnly ? undefined : await host.lock(path);
     } catch (error) {
-      const code = (error as { errno?: string }).errno;
-      if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`open: '${path}' exists and is not a directory`);
-      throw error;
+      throw lockError(error, path);
     }
-    const lock = options.readOnly ? undefined : await host.lock(path);
     try {
-      let manifest = await readManifest(core, host, path);
+      const manifestPath = joinPath(path, 'MANIFEST');
+      let manifest = await readManifest(core, host, path).catch((error: unknown) => {
+        throw toIOError(error, manifestPath, 'read');
+      });
       if (!manifest) {
-        const existing = (await host.list(`${path}/log`)).length + (await host.list(path)).filter((name) => name !== 'LOCK' && name !== 'log' && !name.endsWith('.tmp')).length;
-        if (existing > 0) throw new InvalidArgumentError(`open: '${path}' is not empty and has no MANIFEST; it is not a reeldb store`);
-        if (options.readOnly) throw new InvalidArgumentError(`open: no store at '${path}' to open read-only`);
+        // Another process may have made the directory a store, or filled it, meanwhile: check again under the lock.
+        if (found === 'store' || (await prepareStorePath(host, path, options)) !== 'new') throw new NotAStoreError(path, `'${path}' has no MANIFEST; it is not a reeldb store`);
         const storeId = new Uint8Array(16);
         crypto.getRandomValues(storeId);
         manifest = { formatVersion: FORMAT_VERSION, storeId, durableEnd: 0 };
-        await writeManifest(core, host, path, manifest);
+        await writeManifest(core, host, path, manifest).catch((error: unknown) => {
+          throw toIOError(error, manifestPath, 'write');
+        });
         // Make the new directories themselves durable: the store's entry in its parent and
         // log/ in the store (segment files are synced into log/ as they are created).
-        await host.mkdir(`${path}/log`);
-        await host.syncDirectory(path);
-        await host.syncDirectory(parentDirectory(path));
+        const log = joinPath(path, 'log');
+        await host.mkdir(log).catch((error: unknown) => {
+          throw toIOError(error, log, 'mkdir');
+        });
+        for (const directory of [path, parentDirectory(path)]) {
+          await host.syncDirectory(directory).catch((error: unknown) => {
+            throw toIOError(error, directory, 'fsync');
+          });
+        }
       }
       const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options, manifest.durableEnd);
       for (const warning of report.warnings) options.onWarning(warning);
@@ -228,8 +233,9 @@ export class Store {
       }
       return store;
     } catch (error) {
-      await lock?.release();
-      throw error;
+      await lock?.release().catch(() => undefined);
+      // An OS error that no layer below typed: name the store and the OS's reason.
+      throw errnoOf(error) !== undefined ? toIOError(error, path, 'open') : error;
     }
   }
 
@@ -249,7 +255,8 @@ export class Store {
    * automatically (`snapshotBytes`). Resolves to what was written, or to the newest snapshot
    * when nothing was logged since it; undefined for a 'memory' store, which has no files.
    */
-  async snapshot(): Promise<SnapshotInfo | undefined> {
+  async snapshot(options?: NoOptions): Promise<SnapshotInfo | undefined> {
+    checkNoOptions('snapshot', options);
     this.checkWritable();
     if (this.durability === 'memory') return undefined;
     const run = this.maintain(() => this.writeSnapshot());
@@ -271,7 +278,7 @@ export class Store {
 
   /**
    * Removes what the policy says and gives the disk space back: `events.beforePosition`
-   * removes every event before a position, `streams[name].maxCount` keeps a stream's newest
+   * removes every event before a position, `streams[name].keepLast` keeps a stream's newest
    * events, `checkpoints.keepLast` / `maxAgeMs` keep exactly each thread's newest checkpoints
    * (never fewer than one; the oldest kept is re-based as a full checkpoint when it is a delta).
    * Entries of deleted streams and threads always go. The cuts are written as one durable
@@ -299,7 +306,12 @@ export class Store {
   }
 
   /** Gives back the space of deleted streams and threads (a prune without a retention policy). */
-  compact(): Promise<PruneResult> {
+  compact(options?: NoOptions): Promise<PruneResult> {
+    try {
+      checkNoOptions('compact', options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.prune({});
   }
 
@@ -344,7 +356,7 @@ export class Store {
   /** @internal throws for writes on a read-only store. */
   checkWritable(): void {
     this.checkOpen();
-    if (this.options.readOnly) throw new InvalidArgumentError('this store was opened read-only; writes are not allowed');
+    if (this.options.readOnly) throw new ReadOnlyStoreError();
   }
 
   /** Makes every acknowledged write durable now (useful in 'buffered' mode). */

@@ -96,6 +96,7 @@ export class MemoryFileHost implements FileHost {
 
   async list(directory: string): Promise<string[]> {
     directory = this.normalise(directory);
+    if (this.files.has(directory)) throw Object.assign(new Error(`not a directory: '${directory}'`), { code: 'ENOTDIR' });
     const names = new Set<string>();
     for (const path of [...this.files.keys(), ...this.directories]) {
       if (path !== directory && parentOf(path) === directory) names.add(path.slice(directory.length + 1));
@@ -105,6 +106,10 @@ export class MemoryFileHost implements FileHost {
 
   async mkdir(directory: string): Promise<void> {
     directory = this.normalise(directory);
+    // Like the OS: a file at the path or above it is in the way.
+    for (let at = directory; !this.directories.has(at); at = parentOf(at)) {
+      if (this.files.has(at)) throw Object.assign(new Error(`${at === directory ? 'file exists' : 'not a directory'}: '${at}'`), { code: at === directory ? 'EEXIST' : 'ENOTDIR' });
+    }
     while (!this.directories.has(directory)) {
       this.directories.add(directory);
       directory = parentOf(directory);

@@ -6,7 +6,7 @@
  * previous bytes, and every save is as durable as the store's mode says.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { checkOptions, describe } from '../validate.js';
+import { checkOptions, describe, type OptionKeys } from '../validate.js';
 import type { Checkpoints } from './checkpoints.js';
 
 export interface CheckpointStorage {
@@ -25,8 +25,10 @@ export interface CheckpointStorageOptions {
   prefix?: string;
 }
 
+const STORAGE_KEYS: OptionKeys<CheckpointStorageOptions> = { prefix: true };
+
 export function checkpointStorage(checkpoints: Checkpoints, options?: CheckpointStorageOptions): CheckpointStorage {
-  const given = checkOptions('checkpoints.storage', options);
+  const given = checkOptions('checkpoints.storage', options, STORAGE_KEYS);
   const prefix = given.prefix ?? '';
   if (typeof prefix !== 'string') throw new InvalidArgumentError(`prefix must be a string, got ${describe(prefix)}`);
   const thread = (id: unknown): string => {

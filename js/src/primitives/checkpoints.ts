@@ -17,7 +17,7 @@ import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import { utf8Decode } from '../host/text.js';
 import { jsonEqual } from '../json-equal.js';
-import { checkCount, checkOptions, describe, jsonText } from '../validate.js';
+import { checkCount, checkFunction, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
 import { HeadCache } from './checkpoint-cache.js';
@@ -71,6 +71,17 @@ export interface ListCheckpointsOptions {
   before?: string;
   /** Only checkpoints whose metadata has these keys with these (JSON-equal) values. */
   filter?: Record<string, unknown>;
+}
+
+/** The options each call takes (checked: any other key is InvalidArgumentError). */
+const SAVE_KEYS: OptionKeys<SaveCheckpointOptions> = { metadata: true };
+const LOAD_KEYS: OptionKeys<LoadCheckpointOptions> = { id: true };
+const LIST_KEYS: OptionKeys<ListCheckpointsOptions> = { limit: true, before: true, filter: true };
+
+/** What `load` returns. `S` types the state (a promise of the caller's, not checked at run time). */
+export interface LoadedCheckpoint<S = unknown> {
+  info: CheckpointInfo;
+  state: S;
 }
 
 /** What `summary` reports for one thread. */
@@ -265,6 +276,8 @@ export class Checkpoints {
     const position = positions[index]!;
     let original: Uint8Array | undefined;
     await this.store.log.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
+    // Not read: the store failed meanwhile and it lies past what is durable.
+    if (original === undefined && this.store.pipeline.failure) throw this.store.pipeline.failure;
     const entry = original && decodeCheckpointEntry(original, 0, original.length, position);
     if (!entry) {
       if (this.store.log.kindAt(position) === KIND_PRUNED) throw new PrunedMeanwhile();
@@ -312,7 +325,9 @@ export class Checkpoints {
   /** Threads with at least one checkpoint. */
   threadIds(): string[] {
     this.store.checkOpen();
-    return [...this.threads].filter(([, thread]) => thread.positions.length > 0).map(([threadId]) => threadId);
+    // Only written checkpoints count: not one being saved, nor one a failed store never wrote.
+    const written = this.store.pipeline.writtenPosition;
+    return [...this.threads].filter(([, thread]) => thread.positions.length > 0 && thread.positions[0]! < written).map(([threadId]) => threadId);
   }
 
   /**
@@ -341,6 +356,7 @@ export class Checkpoints {
     if (threadIds !== undefined && (!Array.isArray(threadIds) || threadIds.some((threadId) => typeof threadId !== 'string'))) {
       throw new InvalidArgumentError(`threadIds must be an array of strings, got ${describe(threadIds)}`);
     }
+    checkFunction('checkpoints.summary: onProgress', onProgress);
     const written = this.store.pipeline.writtenPosition;
     const owner = new Map<number, ThreadSummary>();
     const summaries: ThreadSummary[] = [];
@@ -445,7 +461,11 @@ export class Checkpoints {
   /** Number of checkpoints of a thread (0 when none). */
   count(threadId: string): number {
     this.store.checkOpen();
-    return this.threads.get(this.checkThread(threadId).text)?.positions.length ?? 0;
+    const positions = this.threads.get(this.checkThread(threadId).text)?.positions ?? [];
+    const written = this.store.pipeline.writtenPosition;
+    let count = positions.length;
+    while (count > 0 && positions[count - 1]! >= written) count--;
+    return count;
   }
 
   /** A thread id in NFC (names.ts); NameConflictError for a name an old store holds more than once, unless `forDelete`. */
@@ -473,7 +493,7 @@ export class Checkpoints {
    * Saves `state` (a JSON value, or a Uint8Array kept as binary) as the thread's newest
    * checkpoint. Resolves once it is acknowledged by the store's durability mode.
    */
-  save(threadId: string, state: unknown, options?: SaveCheckpointOptions): Promise<CheckpointInfo> {
+  save<S = unknown>(threadId: string, state: S, options?: SaveCheckpointOptions): Promise<CheckpointInfo> {
     let nameBytes: Uint8Array;
     let raw: Uint8Array;
     let valueKind: number;
@@ -482,7 +502,7 @@ export class Checkpoints {
     try {
       this.store.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId));
-      const given = checkOptions('checkpoints.save', options);
+      const given = checkOptions('checkpoints.save', options, SAVE_KEYS);
       const limit = this.options.maxCheckpointBytes;
       if (given.metadata !== undefined) {
         if (!isObject(given.metadata)) throw new InvalidArgumentError(`checkpoints.save: metadata must be a JSON object, got ${describe(given.metadata)}`);
@@ -660,10 +680,10 @@ export class Checkpoints {
    * Loads the thread's newest checkpoint, or the one with `id`. Undefined when there is none.
    * A state that does not reconstruct exactly is CorruptionError.
    */
-  async load(threadId: string, options?: LoadCheckpointOptions): Promise<{ info: CheckpointInfo; state: unknown } | undefined> {
+  async load<S = unknown>(threadId: string, options?: LoadCheckpointOptions): Promise<LoadedCheckpoint<S> | undefined> {
     this.store.checkOpen();
     threadId = this.checkThread(threadId).text;
-    const given = checkOptions('checkpoints.load', options);
+    const given = checkOptions('checkpoints.load', options, LOAD_KEYS);
     if (given.id !== undefined && typeof given.id !== 'string') throw new InvalidArgumentError(`id must be a string, got ${describe(given.id)}`);
     const thread = this.threads.get(threadId);
     const written = this.store.pipeline.writtenPosition;
@@ -702,14 +722,14 @@ export class Checkpoints {
       throw error;
     }
     const state = entry.descriptor.valueKind === VALUE_BINARY ? raw.slice() : JSON.parse(utf8Decode(raw, 0, raw.length));
-    return { info: entry.info, state };
+    return { info: entry.info, state: state as S };
   }
 
   /** The thread's checkpoints, newest first, without their states; costs O(limit) reads. */
   async list(threadId: string, options?: ListCheckpointsOptions): Promise<CheckpointInfo[]> {
     this.store.checkOpen();
     threadId = this.checkThread(threadId).text;
-    const given = checkOptions('checkpoints.list', options);
+    const given = checkOptions('checkpoints.list', options, LIST_KEYS);
     const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
     if (given.before !== undefined && typeof given.before !== 'string') throw new InvalidArgumentError(`before must be a checkpoint id (a string), got ${describe(given.before)}`);
     let filter = given.filter;
@@ -752,9 +772,10 @@ export class Checkpoints {
    * Deletes every checkpoint of the thread (a later save starts again at seq 0). Resolves to
    * the number of checkpoints deleted. The space is returned to disk by `prune`/compaction.
    */
-  delete(threadId: string): Promise<number> {
+  delete(threadId: string, options?: NoOptions): Promise<number> {
     let nameBytes: Uint8Array;
     try {
+      checkNoOptions('checkpoints.delete', options);
       this.store.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId, true));
     } catch (error) {

@@ -16,14 +16,15 @@ export const FLAG_BINARY_METADATA = 4;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-export interface RecordedEvent {
+/** An event as stored. `T` and `M` type `data` and `metadata` (a promise of the caller's, not checked at run time). */
+export interface RecordedEvent<T = unknown, M = unknown> {
   id: string;
   stream: string;
   type: string;
   /** A JSON value, or a Uint8Array when binary data was appended. */
-  data: unknown;
+  data: T;
   /** A JSON value, a Uint8Array when binary metadata was appended, or undefined when none was. */
-  metadata: unknown;
+  metadata: M;
   /** 0-based version of this event within its stream. */
   streamVersion: number;
   /** 0-based global position in the log. */

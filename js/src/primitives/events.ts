@@ -4,7 +4,7 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkMaxCount, checkOptions, describe, jsonText } from '../validate.js';
+import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
 import type { Store } from '../engine/store.js';
@@ -15,13 +15,14 @@ import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSiz
 
 export type { RecordedEvent, ExpectedVersion };
 
-export interface EventInput {
+/** An event to append. `T` and `M` type `data` and `metadata` (not checked at run time). */
+export interface EventInput<T = unknown, M = unknown> {
   type: string;
   /** Any JSON value, or a Uint8Array for binary data (read back as a Uint8Array). A value JSON
    *  would not store as given (NaN, Date, Map…) is InvalidArgumentError naming its path. */
-  data: unknown;
+  data: T;
   /** Optional JSON value or Uint8Array stored beside the data, under the same rule. */
-  metadata?: unknown;
+  metadata?: M;
   /** Unique id; a random UUID when absent. Reusing ids makes a retried append idempotent. */
   id?: string;
 }
@@ -40,12 +41,17 @@ export interface ReadStreamOptions {
   /** First version to read (default 0 forward, the last version backward). */
   fromVersion?: number;
   /** Most events to return (default: all). */
+  limit?: number;
+  /** @deprecated the older name of `limit`, still accepted (both given and different is InvalidArgumentError). */
   maxCount?: number;
   direction?: 'forward' | 'backward';
 }
 
 export interface ReadAllOptions {
   fromPosition?: number;
+  /** Most events to return (default: all). */
+  limit?: number;
+  /** @deprecated the older name of `limit`, still accepted (both given and different is InvalidArgumentError). */
   maxCount?: number;
   direction?: 'forward' | 'backward';
 }
@@ -54,6 +60,8 @@ export interface ReplayOptions {
   fromPosition?: number;
   /** Stop before this position (default: the head when the replay reaches it). */
   toPosition?: number;
+  /** Most events to deliver (default: all). */
+  limit?: number;
   /** When false, JSON data stays as UTF-8 bytes (Uint8Array). Default true. */
   decodeData?: boolean;
 }
@@ -62,10 +70,19 @@ export interface SubscribeOptions {
   fromPosition?: number;
 }
 
-export interface Subscription extends AsyncIterableIterator<RecordedEvent> {
+export interface Subscription<T = unknown, M = unknown> extends AsyncIterableIterator<RecordedEvent<T, M>> {
   /** Stops the subscription; a pending `next()` resolves as done. */
   close(): void;
 }
+
+/** The options each call takes (checked: any other key is InvalidArgumentError). */
+const APPEND_KEYS: OptionKeys<AppendOptions> = { expectedVersion: true };
+const DELETE_STREAM_KEYS: OptionKeys<DeleteStreamOptions> = { expectedVersion: true };
+const READ_STREAM_KEYS: OptionKeys<ReadStreamOptions> = { fromVersion: true, limit: true, maxCount: true, direction: true };
+const READ_ALL_KEYS: OptionKeys<ReadAllOptions> = { fromPosition: true, limit: true, maxCount: true, direction: true };
+const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition: true, limit: true, decodeData: true };
+const SUBSCRIBE_KEYS: OptionKeys<SubscribeOptions> = { fromPosition: true };
+const EVENT_FIELDS: OptionKeys<EventInput> = { type: true, data: true, metadata: true, id: true };
 
 interface StreamState {
   name: string;
@@ -130,6 +147,20 @@ export class Events {
       if (position > this.acknowledgedPosition) this.acknowledgedPosition = position;
       for (const subscription of this.subscriptions) subscription.wake();
     };
+    // Subscribers caught up on a failed store are told (no commit will come).
+    store.pipeline.onFailed = () => {
+      for (const subscription of this.subscriptions) subscription.wake();
+    };
+  }
+
+  /** @internal what a subscription may deliver: acknowledged and readable (on a failed store, durable). */
+  get deliverablePosition(): number {
+    return Math.min(this.acknowledgedPosition, this.written);
+  }
+
+  /** @internal the store's failure, if it failed. */
+  get failure(): Error | undefined {
+    return this.store.pipeline.failure;
   }
 
   /** @internal one entry found by recovery. */
@@ -298,8 +329,9 @@ export class Events {
   }
 
   /** The last version of a stream, or undefined if it has no events. */
-  streamVersion(stream: string): number | undefined {
+  streamVersion(stream: string, options?: NoOptions): number | undefined {
     this.store.checkOpen();
+    checkNoOptions('streamVersion', options);
     const state = this.streams.get(this.lookup(stream));
     const count = state ? this.visibleCount(state) : 0;
     return count > 0 ? state!.first + count - 1 : undefined;
@@ -317,7 +349,15 @@ export class Events {
     return [...this.streams.values()].filter((state) => this.visibleCount(state) > 0).map((state) => state.name);
   }
 
-  append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<RecordedEvent[]> {
+  /**
+   * Appends `events` to `stream` as one all-or-nothing frame. `T` and `M` type the data and
+   * metadata of what is returned (not checked at run time).
+   */
+  append<T = unknown, M = unknown>(stream: string, events: readonly EventInput<T, M>[], options?: AppendOptions): Promise<RecordedEvent<T, M>[]> {
+    return this.appendEvents(stream, events, options) as Promise<RecordedEvent<T, M>[]>;
+  }
+
+  private appendEvents(stream: string, events: readonly EventInput[], options: AppendOptions | undefined): Promise<RecordedEvent[]> {
     let pending: PendingEvent[];
     let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
@@ -325,7 +365,7 @@ export class Events {
     try {
       this.store.checkWritable();
       ({ text: stream, bytes: streamBytes } = this.checkStream(stream));
-      expected = this.checkExpected(checkOptions('append', options));
+      expected = this.checkExpected(checkOptions('append', options, APPEND_KEYS));
       pending = this.encodeInputs(streamBytes, events, returned);
     } catch (error) {
       return Promise.reject(error);
@@ -366,9 +406,7 @@ export class Events {
       this.store.checkWritable();
       // A name an old store holds more than once can be deleted (all of it): that is the way out.
       ({ text: stream, bytes: streamBytes } = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes));
-      const given = checkOptions('deleteStream', options);
-      for (const key of Object.keys(given)) if (key !== 'expectedVersion') throw new InvalidArgumentError(`deleteStream: unknown option '${key}' (expectedVersion)`);
-      expected = this.checkExpected(given);
+      expected = this.checkExpected(checkOptions('deleteStream', options, DELETE_STREAM_KEYS));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -454,6 +492,7 @@ export class Events {
       const event = events[index];
       const where = `events[${index}]`;
       if (event === null || typeof event !== 'object') throw new InvalidArgumentError(`${where} must be an object { type, data }, got ${describe(event)}`);
+      checkKeys('field', where, event, EVENT_FIELDS); // a misspelt id or metadata must not be dropped silently
       if (typeof event.type !== 'string') throw new InvalidArgumentError(`${where}.type must be a string, got ${describe(event.type)}`);
       let type = this.typeCache.get(event.type);
       if (!type) {
@@ -534,11 +573,11 @@ export class Events {
   }
 
   /** Reads events of one stream. Unknown stream: StreamNotFoundError; past the end: []. */
-  async readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+  async readStream<T = unknown, M = unknown>(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent<T, M>[]> {
     this.store.checkOpen();
-    options = checkOptions('readStream', options);
+    options = checkOptions('readStream', options, READ_STREAM_KEYS);
     stream = this.lookup(stream);
-    const maxCount = checkMaxCount(options.maxCount);
+    const maxCount = checkLimit('readStream', options);
     const direction = checkDirection(options.direction);
     const state = this.streams.get(stream);
     const count = state ? this.visibleCount(state) : 0;
@@ -553,7 +592,7 @@ export class Events {
       const from = Math.min(version - state.first, count - 1);
       positions = from < 0 ? [] : state.positions.slice(Math.max(0, from - maxCount + 1), from + 1);
     }
-    const events = await this.readPositions(positions);
+    const events = (await this.readPositions(positions)) as RecordedEvent<T, M>[];
     return direction === 'forward' ? events : events.reverse();
   }
 
@@ -567,13 +606,13 @@ export class Events {
   }
 
   /** Reads events across all streams in log order. Never throws for range. */
-  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+  async readAll<T = unknown, M = unknown>(options?: ReadAllOptions): Promise<RecordedEvent<T, M>[]> {
     this.store.checkOpen();
-    options = checkOptions('readAll', options);
-    const maxCount = checkMaxCount(options.maxCount);
+    options = checkOptions('readAll', options, READ_ALL_KEYS);
+    const maxCount = checkLimit('readAll', options);
     const direction = checkDirection(options.direction);
     const written = this.written;
-    const events: RecordedEvent[] = [];
+    const events: RecordedEvent<T, M>[] = [];
     if (maxCount === 0 || written === 0) return events;
     // Other primitives' entries (checkpoints) share the positions: read on until maxCount
     // events are found or the log ends.
@@ -584,7 +623,7 @@ export class Events {
         await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
           if (kind !== KIND_EVENT || events.length >= maxCount) return;
           const event = decodeEvent(bytes, start, length, position, true, this.cache);
-          if (this.isLive(event)) events.push(event);
+          if (this.isLive(event)) events.push(event as RecordedEvent<T, M>);
         });
         from = to;
       }
@@ -593,11 +632,11 @@ export class Events {
     let cursor = options.fromPosition === undefined ? written - 1 : Math.min(checkCount('fromPosition', options.fromPosition), written - 1);
     while (events.length < maxCount && cursor >= 0) {
       const low = Math.max(0, cursor - Math.max(maxCount - events.length, 256) + 1);
-      const found: RecordedEvent[] = [];
+      const found: RecordedEvent<T, M>[] = [];
       await this.store.log.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
         if (kind !== KIND_EVENT) return;
         const event = decodeEvent(bytes, start, length, position, true, this.cache);
-        if (this.isLive(event)) found.push(event);
+        if (this.isLive(event)) found.push(event as RecordedEvent<T, M>);
       });
       for (let index = found.length - 1; index >= 0 && events.length < maxCount; index--) events.push(found[index]!);
       cursor = low - 1;
@@ -606,41 +645,45 @@ export class Events {
   }
 
   /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
-  replay(options?: ReplayOptions): AsyncIterableIterator<RecordedEvent> {
+  replay<T = unknown, M = unknown>(options?: ReplayOptions): AsyncIterableIterator<RecordedEvent<T, M>> {
     this.store.checkOpen();
-    options = checkOptions('replay', options);
+    options = checkOptions('replay', options, REPLAY_KEYS);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
     const decodeData = checkBoolean('decodeData', options.decodeData, true);
+    let remaining = checkLimit('replay', options);
     // A hand-written iterator: an async generator costs a promise chain per event.
-    return new BatchIterator(async (position) => {
+    return new BatchIterator<RecordedEvent<T, M>>(async (position) => {
       this.store.checkOpen();
+      if (remaining <= 0) return { batch: [], next: position, done: true };
       const to = Math.min(stop, this.written, position + (decodeData ? REPLAY_BATCH_DECODED : REPLAY_BATCH_RAW));
-      const batch: RecordedEvent[] = [];
+      let batch: RecordedEvent<T, M>[] = [];
       if (position < to) {
         await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
           if (kind !== KIND_EVENT) return;
           const event = decodeEvent(bytes, start, length, at, decodeData, this.cache);
-          if (this.isLive(event)) batch.push(event);
+          if (this.isLive(event)) batch.push(event as RecordedEvent<T, M>);
         });
       }
-      return { batch, next: Math.max(position, to), done: position >= to };
+      if (batch.length >= remaining) batch = batch.slice(0, remaining);
+      remaining -= batch.length;
+      return { batch, next: Math.max(position, to), done: position >= to || remaining <= 0 };
     }, from);
   }
 
   /** Delivers events from `fromPosition` (default: from the start), then follows new commits as they are acknowledged. */
-  subscribe(options?: SubscribeOptions): Subscription {
+  subscribe<T = unknown, M = unknown>(options?: SubscribeOptions): Subscription<T, M> {
     this.store.checkOpen();
-    options = checkOptions('subscribe', options);
+    options = checkOptions('subscribe', options, SUBSCRIBE_KEYS);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const subscription = new LiveSubscription(this, from, (events: LiveSubscription) => this.subscriptions.delete(events));
     this.subscriptions.add(subscription);
-    return subscription;
+    return subscription as unknown as Subscription<T, M>;
   }
 
   /** @internal reads acknowledged events [from, to) for a subscription. */
   async readAcknowledged(from: number, limit: number): Promise<{ events: RecordedEvent[]; next: number }> {
-    const to = Math.min(this.acknowledgedPosition, from + limit);
+    const to = Math.min(this.deliverablePosition, from + limit);
     const events: RecordedEvent[] = [];
     if (from < to) {
       await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
@@ -654,19 +697,19 @@ export class Events {
 }
 
 /** Async iteration over batches loaded on demand, with one resolved promise per event. */
-class BatchIterator implements AsyncIterableIterator<RecordedEvent> {
-  private batch: RecordedEvent[] = [];
+class BatchIterator<E> implements AsyncIterableIterator<E> {
+  private batch: E[] = [];
   private index = 0;
   private finished = false;
 
-  constructor(private readonly load: (position: number) => Promise<{ batch: RecordedEvent[]; next: number; done: boolean }>, private position: number) {}
+  constructor(private readonly load: (position: number) => Promise<{ batch: E[]; next: number; done: boolean }>, private position: number) {}
 
-  next(): Promise<IteratorResult<RecordedEvent>> {
+  next(): Promise<IteratorResult<E>> {
     if (this.index < this.batch.length) return Promise.resolve({ done: false, value: this.batch[this.index++]! });
     return this.refill();
   }
 
-  private async refill(): Promise<IteratorResult<RecordedEvent>> {
+  private async refill(): Promise<IteratorResult<E>> {
     while (!this.finished) {
       const { batch, next, done } = await this.load(this.position);
       this.position = next;
@@ -678,7 +721,7 @@ class BatchIterator implements AsyncIterableIterator<RecordedEvent> {
     return { done: true, value: undefined };
   }
 
-  async return(): Promise<IteratorResult<RecordedEvent>> {
+  async return(): Promise<IteratorResult<E>> {
     this.finished = true;
     this.batch = [];
     return { done: true, value: undefined };
@@ -717,12 +760,18 @@ class LiveSubscription implements Subscription {
   async next(): Promise<IteratorResult<RecordedEvent>> {
     while (this.index >= this.buffer.length) {
       if (this.closed) return { done: true, value: undefined };
-      if (this.cursor < this.events.acknowledgedPosition) {
+      if (this.cursor < this.events.deliverablePosition) {
         const { events, next } = await this.events.readAcknowledged(this.cursor, 4096);
         this.cursor = next;
         this.buffer = events;
         this.index = 0;
         continue;
+      }
+      // Caught up with what the failed store acknowledged: nothing more will come.
+      const failure = this.events.failure;
+      if (failure) {
+        this.close();
+        throw failure;
       }
       await new Promise<void>((resolve) => (this.waiting = resolve));
     }
