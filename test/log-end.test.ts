@@ -238,7 +238,7 @@ describe(`the end of the log on ${runtime}`, () => {
     expect(segmentPaths(path)).toEqual([]);
   });
 
-  it('hardening A4: a store with a version 1 MANIFEST opens, and its first clean close records the end (version 2)', async () => {
+  it('hardening A4: a store with a version 1 MANIFEST opens read-only as it is, a writable open makes it version 2 before writing, and its clean close records the end', async () => {
     const path = storePath();
     const db = await open(path);
     await fill(db, 5);
@@ -254,8 +254,13 @@ describe(`the end of the log on ${runtime}`, () => {
     writeFileSync(join(path, 'MANIFEST'), v1);
     const [segment] = segmentPaths(path);
     truncateSync(segment!, frames(segment!).at(-1)!.start);
+    const reader = await open(path, { readOnly: true, ...quiet() });
+    expect(reader.stats().formatVersion).toBe(1);
+    await reader.close();
+    expect(readFileSync(join(path, 'MANIFEST')).readUInt32LE(8)).toBe(1);
     const old = await open(path, quiet());
-    expect(old.stats().formatVersion).toBe(1);
+    // Upgraded at once: an older reeldb must refuse what this one may write.
+    expect(readFileSync(join(path, 'MANIFEST')).readUInt32LE(8)).toBe(2);
     expect(old.stats().storeId).toBe(manifest.subarray(12, 28).toString('hex'));
     expect(old.events.streamVersion('s')).toBe(3);
     await old.close();

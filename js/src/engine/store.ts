@@ -217,6 +217,15 @@ export class Store {
       }
       const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options, manifest.durableEnd);
       for (const warning of report.warnings) options.onWarning(warning);
+      if (!options.readOnly && options.durability !== 'memory' && manifest.formatVersion < FORMAT_VERSION) {
+        // Before this version writes anything (cut records, seal frames), the MANIFEST says so:
+        // an older reeldb then refuses the store instead of misreading what it cannot know.
+        manifest = { ...manifest, formatVersion: FORMAT_VERSION };
+        const upgraded = manifest;
+        await writeManifest(core, host, path, upgraded).catch((error: unknown) => {
+          throw toIOError(error, manifestPath, 'write');
+        });
+      }
       const pipeline = new CommitPipeline(core, log, manifest.storeId, options);
       const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, checkpoints, report, core);
       store.manifest = manifest;
