@@ -3,6 +3,7 @@
  * per command, with its errors turned into usage errors a person can act on (an unknown option
  * names the nearest valid one), and checked numbers.
  */
+import { editDistance } from '../nearest.js';
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { UsageError } from './errors.js';
 
@@ -53,25 +54,11 @@ function explain(command: string, argv: readonly string[], spec: Record<string, 
 /** The candidates closest to `word` (edit distance within a third of its length), or that it begins. */
 export function nearest(word: string, candidates: readonly string[]): string[] {
   const limit = Math.max(1, Math.floor(word.length / 3));
-  const scored = candidates.map((candidate) => ({ candidate, distance: editDistance(word.toLowerCase(), candidate.toLowerCase()) }));
+  const scored = candidates.map((candidate) => ({ candidate, distance: editDistance(word, candidate) }));
   const best = Math.min(...scored.map((entry) => entry.distance));
   const close = best <= limit ? scored.filter((entry) => entry.distance === best).map((entry) => entry.candidate) : [];
   if (close.length > 0) return close;
   return word.length >= 2 ? candidates.filter((candidate) => candidate.startsWith(word)) : [];
-}
-
-/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
-function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, rows[i - 2]![j - 2]! + 1);
-      rows[i]![j] = value;
-    }
-  }
-  return rows[a.length]![b.length]!;
 }
 
 /** The single `<path>` argument of a command. */
