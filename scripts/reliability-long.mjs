@@ -35,7 +35,7 @@ const env = {
   REELDB_STRESS_ROUNDS: String(Math.round(20 * scale)),
   REELDB_DISK_FULL_SEEDS: String(Math.round(1 * scale)),
 };
-const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts', 'test/snapshot.test.ts', 'test/prune.test.ts', 'test/kill-prune.test.ts', 'test/concurrency.test.ts', 'test/disk-full.test.ts'];
+const files = ['test/crash-sweep.test.ts', 'test/kill.test.ts', 'test/corruption-sweep.test.ts', 'test/model.test.ts', 'test/bad-input.test.ts', 'test/snapshot.test.ts', 'test/prune.test.ts', 'test/kill-prune.test.ts', 'test/concurrency.test.ts', 'test/disk-full.test.ts', 'test/values.test.ts'];
 console.log(`reliability-long: scale ${scale} on ${runtimes}: ${['REELDB_CRASH_POINTS', 'REELDB_KILLS', 'REELDB_CORRUPTION_CASES', 'REELDB_MODEL_RUNS', 'REELDB_BAD_INPUT_RUNS', 'REELDB_VALUE_RUNS', 'REELDB_SNAPSHOT_RUNS', 'REELDB_PRUNE_SEEDS', 'REELDB_STRESS_ROUNDS', 'REELDB_DISK_FULL_SEEDS'].map((name) => `${name}=${env[name]}`).join(' ')}`);
 const started = Date.now();
 const run = spawnSync(process.execPath, [join(root, 'scripts/test-all.mjs'), '--runtime', runtimes, ...files], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
