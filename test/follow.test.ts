@@ -98,6 +98,27 @@ describe(`read-only followers on ${runtime}`, () => {
     await reader.close();
   });
 
+  it('hardening B19 (trial): a stream deleted by the writer leaves the reader\'s readAll and replay too, after the reader had read it', { timeout: 60_000 }, async () => {
+    const path = storePath();
+    await seed(path);
+    const writer = await startWriter(path);
+    const reader = await reeldb.open(path, { readOnly: true, followIntervalMs: 0, ...quiet() });
+    await writer.send({ op: 'append', stream: 'gone', count: 2 });
+    await writer.send({ op: 'append', stream: 'kept', count: 1 });
+    await reader.refresh();
+    // Reads before the delete (they once settled that the log held no dead events).
+    expect((await reader.events.readAll()).map((event) => event.stream)).toContain('gone');
+    expect((await writer.send({ op: 'deleteStream', stream: 'gone' })).deleted).toBe(2);
+    await reader.refresh();
+    expect((await reader.events.readAll()).map((event) => event.stream)).not.toContain('gone');
+    const replayed: string[] = [];
+    for await (const event of reader.events.replay()) replayed.push(event.stream);
+    expect(replayed).not.toContain('gone');
+    expect(replayed).toContain('kept');
+    await writer.send({ op: 'close' });
+    await reader.close();
+  });
+
   it('hardening B19: where the host watches files, new commits appear without waiting for the poll', { timeout: 60_000 }, async () => {
     const path = storePath();
     await seed(path);

@@ -43,6 +43,19 @@ describe('names', () => {
     }
   });
 
+  it('hardening B8 (trial): an event type or id with a lone surrogate is InvalidArgumentError (it was stored as U+FFFD, and a retry then wrote a duplicate)', async () => {
+    const db = await reeldb.open('/lone-id.reel', { durability: 'memory' });
+    await expect(db.events.append('s', [{ type: 't', data: 1, id: 'id\uD800' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/events\[0\]\.id has a lone surrogate U\+D800 at index 2/) });
+    await expect(db.events.append('s', [{ type: 't\uDC00', data: 1 }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/events\[0\]\.type has a lone surrogate U\+DC00 at index 1/) });
+    expect(db.events.streamVersion('s')).toBeUndefined();
+    // Well-formed ids are retried idempotently as before.
+    const event = { type: 't', data: 1, id: 'id-\uD83D\uDE00' };
+    await db.events.append('s', [event]);
+    await db.events.append('s', [event]);
+    expect(db.events.streamVersion('s')).toBe(0);
+    await db.close();
+  });
+
   it('hardening B8: a stream or thread name with a lone surrogate is InvalidArgumentError naming its position, and nothing is written', { timeout: 20_000 }, async () => {
     const path = storePath();
     const db = await open(path);

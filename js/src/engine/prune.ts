@@ -244,6 +244,8 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
       // The current segment, once sealed, ends with a seal frame (a roll writes one).
       const sealing = segment === current && seal;
       const size = segment.size + (sealing ? SEAL_FRAME_BYTES : 0);
+      // A segment is rewritten once to re-base and once more to compact, as the prune does.
+      result.segmentsRewritten += (compacted.has(segment) ? 1 : 0) + (rebased.has(segment) ? 1 : 0);
       if (compacted.has(segment) || rebased.has(segment)) result.bytesReclaimed += size - compactedSize(segment, compacted.has(segment) ? planned : none, (position) => replaced.get(position)?.length, sealing || undefined);
     }
     result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(records) + (seal ? SEGMENT_HEADER_BYTES + SEAL_FRAME_BYTES : 0);

@@ -5,7 +5,7 @@
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
-import { checkName, normalizeName, type Name } from '../names.js';
+import { checkName, loneSurrogateAt, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
@@ -128,6 +128,12 @@ function asUint8Array(bytes: Uint8Array): Uint8Array {
 /** JSON text longer than this is encoded once at validation instead of reserving 3 bytes per character. */
 const LONG_TEXT_CHARS = 64 * 1024;
 
+/** Text stored as UTF-8 must be well-formed: a lone surrogate would be written as U+FFFD and read back changed. */
+function wellFormed(what: string, text: string): void {
+  const at = loneSurrogateAt(text);
+  if (at >= 0) throw new InvalidArgumentError(`${what} has a lone surrogate U+${text.charCodeAt(at).toString(16).toUpperCase()} at index ${at}, which UTF-8 cannot store; pass well-formed Unicode`);
+}
+
 export class Events {
   private readonly streams = new Map<string, StreamState>();
   private store!: Store;
@@ -166,6 +172,8 @@ export class Events {
   /** @internal one entry found by recovery. */
   recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
     if (streamName === undefined) return undefined;
+    // A follower applies delete and cut records after reads began: log-order reads must check again.
+    if ((kind === KIND_EVENT_STREAM_DELETED || kind === KIND_EVENT_STREAM_PRUNED) && this.mayHoldDead === false) this.mayHoldDead = true;
     if (kind === KIND_EVENT_STREAM_DELETED) {
       this.streams.delete(streamName);
       this.conflicts.delete(streamName);
@@ -496,6 +504,7 @@ export class Events {
       if (typeof event.type !== 'string') throw new InvalidArgumentError(`${where}.type must be a string, got ${describe(event.type)}`);
       let type = this.typeCache.get(event.type);
       if (!type) {
+        wellFormed(`${where}.type`, event.type);
         type = encoder.encode(event.type);
         if (type.length < 1 || type.length > maxTypeBytes) throw new InvalidArgumentError(`${where}.type must be 1 to ${maxTypeBytes} UTF-8 bytes, got ${type.length}`);
         if (this.typeCache.size < 4096) this.typeCache.set(event.type, type);
@@ -505,6 +514,7 @@ export class Events {
       else {
         if (typeof event.id !== 'string') throw new InvalidArgumentError(`${where}.id must be a string, got ${describe(event.id)}`);
         id = event.id;
+        wellFormed(`${where}.id`, id);
         const idBytes = id.length * 3 <= maxIdBytes && id.length > 0 ? id.length : encoder.encode(id).length;
         if (idBytes < 1 || idBytes > maxIdBytes) throw new InvalidArgumentError(`${where}.id must be 1 to ${maxIdBytes} UTF-8 bytes, got ${idBytes}`);
         if (seenIds?.has(id)) throw new InvalidArgumentError(`${where}.id '${id}' appears twice in one append`);
