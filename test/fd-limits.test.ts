@@ -6,18 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
+import { quiet, reeldb, runtime, segmentPaths, storePath, fixtureCommand } from './helpers.js';
 
 const { open } = reeldb;
-const root = new URL('..', import.meta.url).pathname;
-const fixture = join(root, 'test/fixtures/open-outcome.mjs');
-const commands: Record<string, string[]> = {
-  node: ['node', fixture],
-  deno: [join(root, 'node_modules/.bin/deno'), 'run', '-A', fixture],
-  bun: [join(root, 'node_modules/.bin/bun'), fixture],
-};
 const linux = existsSync('/proc/self/fd');
 
 function openDescriptors(): number {
@@ -40,7 +32,7 @@ async function build(path: string, segments: number): Promise<number> {
  * descriptors first until `free` are left; a hang fails after 60 s.
  */
 function openUnderLimit(path: string, limit: number, maxOpenSegments?: number, free?: number): { opened: boolean; events?: number; code?: string; errno?: string; message?: string } {
-  const command = [...commands[runtime]!, path, 'read', maxOpenSegments ? String(maxOpenSegments) : '', ...(free !== undefined ? [String(free)] : [])].map((part) => `'${part}'`).join(' ');
+  const command = [...fixtureCommand('open-outcome.mjs'), path, 'read', maxOpenSegments ? String(maxOpenSegments) : '', ...(free !== undefined ? [String(free)] : [])].map((part) => `'${part}'`).join(' ');
   const result = spawnSync('bash', ['-c', `ulimit -n ${limit} && exec ${command}`], { encoding: 'utf8', timeout: 60_000 });
   if (result.error) throw new Error(`the child did not finish: ${result.error.message}`);
   const last = result.stdout.trim().split('\n').pop();

@@ -67,3 +67,11 @@ export async function asIfCrashed(store: string): Promise<void> {
   bytes.writeUInt32LE(core.crc32c(bytes.subarray(0, 36)), 36);
   writeFileSync(file, bytes);
 }
+
+/** The command line that runs the script `fixture` (under test/fixtures) on `on` (default: the runtime under test). */
+export function fixtureCommand(fixture: string, on: string = runtime): string[] {
+  const root = new URL('..', import.meta.url).pathname;
+  const script = `${root}test/fixtures/${fixture}`;
+  const commands: Record<string, string[]> = { node: ['node', script], deno: [`${root}node_modules/.bin/deno`, 'run', '-A', script], bun: [`${root}node_modules/.bin/bun`, script] };
+  return commands[on]!;
+}

@@ -13,16 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { Core } from '../js/src/core/core.js';
 import { init } from '../js/src/index.node.js';
 import { InternalError, ReeldbError } from '../js/src/errors.js';
-import { quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
+import { quiet, reeldb, runtime, segmentPaths, storePath, fixtureCommand } from './helpers.js';
 
 const { open } = reeldb;
 const root = new URL('..', import.meta.url).pathname;
-const fixture = join(root, 'test/fixtures/open-outcome.mjs');
-const commands: Record<string, string[]> = {
-  node: ['node', fixture],
-  deno: [join(root, 'node_modules/.bin/deno'), 'run', '-A', fixture],
-  bun: [join(root, 'node_modules/.bin/bun'), fixture],
-};
 const GiB = 2 ** 30;
 
 interface Outcome {
@@ -37,7 +31,7 @@ interface Outcome {
 
 /** Opens the store in a child process of this runtime; a hang fails after 20 s. */
 function openInChild(path: string, mode: 'write' | 'read' | 'scan' = 'write'): Outcome {
-  const [command, ...args] = commands[runtime]!;
+  const [command, ...args] = fixtureCommand('open-outcome.mjs');
   const result = spawnSync(command!, [...args, path, mode], { encoding: 'utf8', timeout: 20_000 });
   if (result.error) throw new Error(`the child did not finish: ${result.error.message}`);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as Outcome;

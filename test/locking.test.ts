@@ -4,22 +4,15 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { reeldb, runtime, storePath } from './helpers.js';
+import { reeldb, runtime, storePath, fixtureCommand } from './helpers.js';
 
-const root = new URL('..', import.meta.url).pathname;
-const fixture = join(root, 'test/fixtures/lock-holder.mjs');
-const commands: Record<string, string[]> = {
-  node: ['node', fixture],
-  deno: [join(root, 'node_modules/.bin/deno'), 'run', '-A', fixture],
-  bun: [join(root, 'node_modules/.bin/bun'), fixture],
-};
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
 function hold(other: string, path: string): Promise<ChildProcess> {
-  const [command, ...args] = commands[other]!;
+  const [command, ...args] = fixtureCommand('lock-holder.mjs', other);
   const child = spawn(command!, [...args, 'hold', path], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -34,7 +27,7 @@ function hold(other: string, path: string): Promise<ChildProcess> {
 }
 
 function tryOpen(other: string, path: string): { opened: boolean; code?: string; holder?: { pid: number; runtime: string } } {
-  const [command, ...args] = commands[other]!;
+  const [command, ...args] = fixtureCommand('lock-holder.mjs', other);
   const result = spawnSync(command!, [...args, 'try', path], { encoding: 'utf8' });
   return JSON.parse(result.stdout.trim().split('\n').pop()!);
 }

@@ -16,7 +16,7 @@ import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, SEAL_FRAME_BYTES, type Segment, 
 import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
 import { cutRecordBytes, isCutRecord, KIND_CHECKPOINT_THREAD_PRUNED, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED } from '../primitives/cut-records.js';
 import { KIND_EVENT } from '../primitives/event-codec.js';
-import type { Cut } from '../primitives/events.js';
+import type { Cut } from '../primitives/cut-records.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Checkpoints } from '../primitives/checkpoints.js';
 import type { Events } from '../primitives/events.js';

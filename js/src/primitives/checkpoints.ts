@@ -39,8 +39,7 @@ import {
   type Descriptor,
 } from './checkpoint-codec.js';
 import { EVENT_HEADER_BYTES, maxEncodedSize, writeEvent } from './event-codec.js';
-import { KIND_CHECKPOINT_THREAD_PRUNED, writeCutRecord } from './cut-records.js';
-import type { Cut } from './events.js';
+import { applyCuts, KIND_CHECKPOINT_THREAD_PRUNED, writeCuts, type Cut } from './cut-records.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
@@ -300,20 +299,15 @@ export class Checkpoints {
 
   /** @internal writes a 0x82 record for each planned cut whose thread is unchanged since (in commit order); returns those written. */
   writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
-    const written = cuts.filter((cut) => this.threads.get(cut.name) === cut.state && (cut.state as ThreadState).first === cut.first);
-    for (const cut of written) writeCutRecord(writer, KIND_CHECKPOINT_THREAD_PRUNED, cut.nameBytes, cut.first + cut.cut, timestamp);
-    return written;
+    return writeCuts(this.threads, KIND_CHECKPOINT_THREAD_PRUNED, cuts, writer, timestamp);
   }
+
 
   /** @internal forgets the checkpoints of cuts that are durable (the thread's newest is never among them). */
   applyCuts(cuts: readonly Cut[]): void {
-    for (const cut of cuts) {
-      const thread = cut.state as ThreadState;
-      if (this.threads.get(cut.name) !== thread || thread.first !== cut.first) continue;
-      thread.positions = thread.positions.slice(cut.cut);
-      thread.first += cut.cut;
-    }
+    applyCuts(this.threads, cuts);
   }
+
 
   /** @internal calls `mark` with the position of every live checkpoint (a prune removes the others). */
   markLive(mark: (position: number) => void): void {

@@ -10,7 +10,7 @@ import { NameConflicts } from './name-conflicts.js';
 import type { Store } from '../engine/store.js';
 import type { NamedPositions } from '../engine/snapshot.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
-import { KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord } from './cut-records.js';
+import { applyCuts, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord, writeCuts, type Cut } from './cut-records.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
@@ -94,14 +94,6 @@ interface StreamState {
 }
 
 /** A planned cut of a stream or thread: its `cut` oldest entries (from version or seq `first`) go. */
-export interface Cut {
-  name: string;
-  nameBytes: Uint8Array;
-  /** The stream's (thread's) state object when planned: a delete since replaces it. */
-  state: object;
-  first: number;
-  cut: number;
-}
 
 /** Positions of events that a prune removes: per stream, how many of its oldest go. */
 export interface EventPrunePlan {
@@ -252,21 +244,15 @@ export class Events {
 
   /** @internal writes a 0x32 record for each planned cut whose stream is unchanged since (in commit order); returns those written. */
   writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
-    const written = cuts.filter((cut) => this.streams.get(cut.name) === cut.state && (cut.state as StreamState).first === cut.first);
-    for (const cut of written) writeCutRecord(writer, KIND_EVENT_STREAM_PRUNED, cut.nameBytes, cut.first + cut.cut, timestamp);
-    return written;
+    return writeCuts(this.streams, KIND_EVENT_STREAM_PRUNED, cuts, writer, timestamp);
   }
+
 
   /** @internal forgets the events of cuts that are durable (a stream deleted since is left alone: its delete came later). */
   applyCuts(cuts: readonly Cut[]): void {
-    for (const cut of cuts) {
-      const state = cut.state as StreamState;
-      if (this.streams.get(cut.name) !== state || state.first !== cut.first) continue;
-      state.positions = state.positions.slice(cut.cut);
-      state.first += cut.cut;
-      this.mayHoldDead = true;
-    }
+    if (applyCuts(this.streams, cuts)) this.mayHoldDead = true;
   }
+
 
   /** @internal calls `mark` with the position of every live event (a prune removes the others). */
   markLive(mark: (position: number) => void): void {
