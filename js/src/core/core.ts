@@ -592,4 +592,10 @@ export class ScanSession {
   streamName(number: number): string {
     return this.core.internedName(number);
   }
+
+  /** A view of `length` bytes of the scan buffer at `offset` (valid until the next core call). */
+  bytes(offset: number, length: number): Uint8Array {
+    const start = this.buffer.pointer + offset;
+    return this.core.u8.subarray(start, start + length);
+  }
 }

@@ -3,6 +3,7 @@
  * followed by whole frames. It recovers the log on open (with the core's scan), appends
  * encoded frames, rolls segments, and keeps the location of every entry so reads never scan.
  */
+import { ScannedEntry, type RecoveryVisitor } from './entry.js';
 import { ScanStatus, SEGMENT_HEADER_BYTES, ENTRY_RECORD_WORDS, HEADER_ERRORS, type Core, type Probe, type ScanSession } from '../core/core.js';
 import { CorruptionError, IncompatibleFormatError } from '../errors.js';
 import { joinPath, type FileHandle, type FileHost } from '../host/types.js';
@@ -110,12 +111,7 @@ export class Segment {
   }
 }
 
-/**
- * Called for each entry found during recovery, in position order. Returns a description of
- * what is wrong when the entry breaks an invariant (it becomes a CorruptionError at the
- * entry's location), or undefined.
- */
-export type RecoveryVisitor = (kind: number, position: number, streamName: string | undefined, streamVersion: number) => string | undefined;
+export type { RecoveredEntry, RecoveryVisitor } from './entry.js';
 
 export interface RecoveryReport {
   /** Human-readable notes: torn tails truncated, empty segments removed. */
@@ -403,6 +399,7 @@ export class SegmentLog {
     const size = segment.size;
     let { expectedPosition, checksum, done } = cursor;
     const streamNames: (string | undefined)[] = [];
+    const scanned = new ScannedEntry(session);
     let chunk = SCAN_CHUNK_BYTES;
     let tableCapacity = 65536;
     let first = true;
@@ -416,7 +413,8 @@ export class SegmentLog {
         throw new SnapshotMismatch(`the log at offset ${offset} of ${name} does not continue the snapshot (${result.message})`);
       }
       if (result.frames > 0) first = false;
-      const table = session.entryTable(result.entries);
+      // A copy: a visitor may call the core (names), which can grow memory and detach views.
+      const table = session.entryTable(result.entries).slice();
       for (let entry = 0; entry < result.entries; entry++) {
         const word = entry * ENTRY_RECORD_WORDS;
         const kind = table[word + 2]!;
@@ -430,7 +428,13 @@ export class SegmentLog {
           streamName = streamNames[streamNumber];
           if (streamName === undefined) streamName = streamNames[streamNumber] = session.streamName(streamNumber);
         }
-        const problem = visit(kind, expectedPosition + entry, streamName, table[word + 4]! + table[word + 5]! * 2 ** 32);
+        scanned.kind = kind;
+        scanned.position = expectedPosition + entry;
+        scanned.name = streamName;
+        scanned.version = table[word + 4]! + table[word + 5]! * 2 ** 32;
+        scanned.offset = table[word]!;
+        scanned.length = table[word + 1]!;
+        const problem = visit(scanned);
         if (problem) throw new CorruptionError(path, offset + table[word]!, problem);
       }
       report.frames += result.frames;

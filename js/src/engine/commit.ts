@@ -23,8 +23,13 @@ export interface EntryWriter {
 }
 
 export type Prepared<T> =
-  /** Entries were written; `result` builds the commit's value once they are at `firstPosition`. */
-  | { count: number; result(firstPosition: number): T }
+  /**
+   * Entries were written (staged: nothing else changed, so a throw before this return backs
+   * out cleanly); `apply` then updates the primitives' state and cannot fail: it runs once the
+   * frame is built, before the next commit is prepared. `result` builds the commit's value
+   * once the entries are at `firstPosition`.
+   */
+  | { count: number; apply?(): void; result(firstPosition: number): T }
   /** Nothing to write (an idempotent retry): resolve with `done`. */
   | { done: T }
   /** Async work is needed first (reads); `prepare` is called again once `wait` settles. */
@@ -167,6 +172,7 @@ export class CommitPipeline {
             continue;
           }
           checksum = core.finishFrame(position, checksum, this.storeId, position - this.syncedPosition);
+          prepared.apply?.();
           written.push({ item, prepared, firstPosition: position });
           frames.push({ kinds: core.frameKinds.slice(), lengths: core.frameLengths.slice(), checks: core.frameChecks });
           position += prepared.count;

@@ -11,6 +11,7 @@
  * file under the same name: the reader reloads that segment's index, and the entries the prune
  * removed leave the streams and threads (positions never move, so nothing else changes).
  */
+import { ScannedEntry } from '../device/entry.js';
 import { ENTRY_RECORD_WORDS, ScanStatus, SEGMENT_HEADER_BYTES, type Core, type ScanSession } from '../core/core.js';
 import { CorruptionError, ReeldbError } from '../errors.js';
 import { toIOError } from '../host/os-error.js';
@@ -184,7 +185,7 @@ export class Follower {
 
   private visitor(): RecoveryVisitor {
     const { events, checkpoints } = this.context;
-    return (kind, position, name, version) => (kind < 0x80 ? events.recover(kind, position, name, version) : checkpoints.recover(kind, position, name, version));
+    return (entry) => (entry.kind < 0x80 ? events.recover(entry.kind, entry.position, entry.name, entry.version) : checkpoints.recover(entry.kind, entry.position, entry.name, entry.version));
   }
 
   /** Scans what was appended since the last refresh, moving on to new segments as the writer rolls. */
@@ -276,6 +277,7 @@ export class Follower {
     let tableCapacity = 65536;
     let frames = 0;
     const names: (string | undefined)[] = [];
+    const scanned = new ScannedEntry(session);
     while (offset < size) {
       const length = Math.min(chunk, size - offset);
       const view = session.bufferView(length);
@@ -288,7 +290,13 @@ export class Follower {
         const number = table[word + 3]!;
         let name: string | undefined;
         if (number !== 0xffffffff) name = names[number] ??= session.streamName(number);
-        const problem = visit(table[word + 2]!, expectedPosition + entry, name, table[word + 4]! + table[word + 5]! * 2 ** 32);
+        scanned.kind = table[word + 2]!;
+        scanned.position = expectedPosition + entry;
+        scanned.name = name;
+        scanned.version = table[word + 4]! + table[word + 5]! * 2 ** 32;
+        scanned.offset = table[word]!;
+        scanned.length = table[word + 1]!;
+        const problem = visit(scanned);
         // Nothing of this chunk is indexed, so nothing of it becomes visible.
         if (problem) throw new CorruptionError(segment.path, offset + table[word]!, problem);
       }

@@ -70,8 +70,8 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
   for (const name of [...names, undefined]) {
     const events = new Events(options);
     const checkpoints = new Checkpoints(options);
-    const visit: RecoveryVisitor = (kind, position, entryName, version) =>
-      kind < 0x80 ? events.recover(kind, position, entryName, version) : checkpoints.recover(kind, position, entryName, version);
+    const visit: RecoveryVisitor = (entry) =>
+      entry.kind < 0x80 ? events.recover(entry.kind, entry.position, entry.name, entry.version) : checkpoints.recover(entry.kind, entry.position, entry.name, entry.version);
     let resume: Resume | undefined;
     if (name !== undefined) {
       let bytes: Uint8Array | undefined;
