@@ -59,6 +59,8 @@ export interface PrimitiveContext {
    * deletion is one entry in one frame.
    */
   dropRun(runId: string): void;
+  /** The name of the registered primitive that owns `kind`, or undefined (an unknown kind). */
+  ownerOf(kind: number): string | undefined;
   /** Another registered primitive's API by name (a run handle composes kv, state, events…). */
   primitive<T = unknown>(name: string): T | undefined;
   /** Applies the store's `redact` option to a value about to be written (identity when none is set). */
