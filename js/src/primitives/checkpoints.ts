@@ -366,6 +366,15 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     this.conflicts.delete(name);
   }
 
+  /** @internal the positions of a thread's written checkpoints, in order ([] when none): runs.positions of a run's thread. */
+  threadPositions(threadId: string): readonly number[] {
+    const positions = this.threads.get(threadId)?.positions ?? [];
+    const written = this.context.writtenPosition;
+    let count = positions.length;
+    while (count > 0 && positions[count - 1]! >= written) count--;
+    return positions.slice(0, count);
+  }
+
   /** @internal a follower found segments the writer's prune rewrote: each thread lost a prefix. */
   forgetRemoved(removed: (position: number) => boolean): void {
     this.restoreState(dropRemovedPrefix(this.captureState(), removed));

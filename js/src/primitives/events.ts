@@ -307,6 +307,12 @@ export class Events implements PrimitiveInstance<Events> {
     this.conflicts.delete(name);
   }
 
+  /** @internal the positions of a stream's written events, in order ([] when none): runs.positions of a run's stream. */
+  streamPositions(stream: string): readonly number[] {
+    const state = this.streams.get(stream);
+    return state ? state.positions.slice(0, this.visibleCount(state)) : [];
+  }
+
   /** @internal a follower found segments the writer's prune rewrote: each stream lost a prefix. */
   forgetRemoved(removed: (position: number) => boolean): void {
     this.restoreState(dropRemovedPrefix(this.captureState(), removed));
