@@ -135,6 +135,8 @@ export function writeRecord(writer: EntryWriter, record: PendingRecord, timestam
 
 /** A begin or status record as recovery reads it (data left undecoded). */
 export interface DecodedRecord {
+  /** The run id (the entry's name). */
+  name: string;
   type: string;
   version: number;
   timestamp: number;
@@ -158,7 +160,7 @@ function checkHeader(value: unknown): RunHeader {
 
 export function decodeRecord(kind: number, bytes: Uint8Array, start: number, length: number, position: number): DecodedRecord {
   const entry = decodeNamedEntry(bytes, start, length, position, false);
-  return { type: entry.type, version: entry.streamVersion, timestamp: entry.timestamp, header: kind === KIND_RUN_BEGUN ? checkHeader(entry.metadata) : undefined };
+  return { name: entry.stream, type: entry.type, version: entry.streamVersion, timestamp: entry.timestamp, header: kind === KIND_RUN_BEGUN ? checkHeader(entry.metadata) : undefined };
 }
 
 /** The user values of a begin or status record. */

@@ -428,7 +428,7 @@ export class Runs implements PrimitiveInstance<Runs> {
     // A status applied but not yet written: wait until the commits before now are written.
     if (newest >= this.context.writtenPosition) await this.context.submit<void>({ prepare: () => ({ done: undefined }) });
     const values = new Map<number, Record<string, unknown>>();
-    await this.context.readPositions([...fields.keys()], (position, bytes, start, length) => {
+    await this.context.readPositions([...fields.keys()].sort((a, b) => a - b), (position, bytes, start, length) => {
       values.set(position, decodeRecordValues(bytes, start, length, position, fields.get(position)!));
     });
     const written = this.context.writtenPosition;
@@ -482,13 +482,7 @@ export class Runs implements PrimitiveInstance<Runs> {
 
   /** @internal */
   recover(entry: RecoveredEntry): string | undefined {
-    const id = entry.name;
-    if (id === undefined) return undefined;
-    if (entry.kind === KIND_RUN_DELETED) {
-      this.context.dropRun(id);
-      return undefined;
-    }
-    if (entry.kind !== KIND_RUN_BEGUN && entry.kind !== KIND_RUN_STATUS) return undefined;
+    if (entry.kind !== KIND_RUN_BEGUN && entry.kind !== KIND_RUN_STATUS && entry.kind !== KIND_RUN_DELETED) return undefined;
     let decoded: ReturnType<typeof decodeRecord>;
     try {
       const payload = entry.payload();
@@ -496,6 +490,12 @@ export class Runs implements PrimitiveInstance<Runs> {
     } catch (error) {
       if (error instanceof MalformedEntry) return error.message;
       throw error;
+    }
+    // The scan's name when it indexes these kinds; else the payload's (written in NFC).
+    const id = entry.name ?? decoded.name;
+    if (entry.kind === KIND_RUN_DELETED) {
+      this.context.dropRun(id);
+      return undefined;
     }
     if (entry.kind === KIND_RUN_BEGUN) {
       if (this.index.get(id)) return `run '${id}' is begun a second time at position ${entry.position} without being deleted`;
