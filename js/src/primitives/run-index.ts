@@ -6,6 +6,7 @@
  * primitives attributed to a run (context.attribute). It is the snapshot section (section 7).
  */
 import { Invalid, Reader, Writer } from '../engine/section-codec.js';
+import { utf8Decode } from '../host/text.js';
 import { isEnded, RUN_STATUSES, type RunHeader, type RunStatus } from './run-codec.js';
 
 export interface RunState {
@@ -255,14 +256,15 @@ export class RunIndex {
     const version = reader.u32();
     if (version !== SECTION_VERSION) throw new Invalid(`runs section version ${version} is not ${SECTION_VERSION}`);
     const count = reader.u32();
+    const cache = new TextCache();
     for (let index = 0; index < count; index++) {
       const id = readText(reader);
-      const name = readText(reader);
+      const name = readText(reader, cache);
       const status = RUN_STATUSES[reader.u32()];
       if (!status) throw new Invalid('a run has an unknown status');
       const parent = readText(reader);
       const tags = new Array<string>(reader.u32());
-      for (let tag = 0; tag < tags.length; tag++) tags[tag] = readText(reader);
+      for (let tag = 0; tag < tags.length; tag++) tags[tag] = readText(reader, cache);
       const startedAt = reader.f64();
       const endedAt = reader.f64();
       const endPosition = reader.f64() - 1;
@@ -286,13 +288,31 @@ function text(writer: Writer, value: string): void {
   writer.raw(bytes);
 }
 
-function readText(reader: Reader): string {
-  try {
-    return decoder.decode(reader.raw(reader.u32()));
-  } catch (error) {
-    if (error instanceof Invalid) throw error;
-    throw new Invalid('a run text field is not UTF-8');
+/** Names and tags repeat across runs: decoded once each (by their bytes' text). */
+class TextCache {
+  private readonly cache = new Map<string, string>();
+  get(text: string): string {
+    const cached = this.cache.get(text);
+    if (cached !== undefined) return cached;
+    if (this.cache.size < 4096) this.cache.set(text, text);
+    return text;
   }
+}
+
+function readText(reader: Reader, cache?: TextCache): string {
+  const length = reader.u32();
+  const start = reader.at;
+  const bytes = reader.raw(length);
+  const text = utf8Decode(bytes, 0, length);
+  // A replacement character: the bytes may not be UTF-8 (the strict decoder tells).
+  if (text.includes('\uFFFD')) {
+    try {
+      decoder.decode(bytes);
+    } catch {
+      throw new Invalid(`a run text field at byte ${start} is not UTF-8`);
+    }
+  }
+  return cache ? cache.get(text) : text;
 }
 
 function positions(writer: Writer, list: readonly number[]): void {
