@@ -1,7 +1,7 @@
 /** The scan's set of named kinds comes from the host: `core.scanSession(work, namedKinds)`. */
 import { describe, expect, it } from 'vitest';
 import { encodeEvent, KIND_EVENT } from '../js/src/primitives/event-codec.js';
-import { BUILTIN_NAMED_KINDS, ENTRY_RECORD_WORDS, NO_STREAM, namedKindsBitmap, ScanStatus, type ScanSession } from '../js/src/core/core.js';
+import { ABI_VERSION, BUILTIN_NAMED_KINDS, Core, ENTRY_RECORD_WORDS, NO_STREAM, namedKindsBitmap, ScanStatus, type ScanSession } from '../js/src/core/core.js';
 import { reeldb, runtime } from './helpers.js';
 
 const core = await reeldb.init();
@@ -151,5 +151,11 @@ describe(`named kinds from the host on ${runtime}`, () => {
       expect(session.isNamedKind(KIND_TAG)).toBe(false);
     });
     await core.scanSession(async (session) => expect(session.isNamedKind(KIND_TAG)).toBe(true), [KIND_TAG]);
+  });
+
+  it('the core of this build speaks ABI 3, and a host refuses a core of ABI 2', () => {
+    expect(ABI_VERSION).toBe(3);
+    expect(core.exports.reel_abi_version()).toBe(3);
+    expect(() => new Core({ ...core.exports, reel_abi_version: () => 2 })).toThrow(/wasm core ABI 2, this build expects 3/);
   });
 });
