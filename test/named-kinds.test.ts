@@ -65,6 +65,14 @@ describe(`named kinds from the host on ${runtime}`, () => {
     const tagsOnly = await core.scanSession(async (session) => scan(session, log), new Set([KIND_TAG]));
     expect(tagsOnly.entries.map((entry) => entry.name)).toEqual([undefined, 'tags:color']);
 
+    // The same set as a 32-byte bitmap (what the registry builds), copied at the session's start.
+    const bitmap = namedKindsBitmap([...BUILTIN_NAMED_KINDS, KIND_TAG]);
+    const fromBitmap = await core.scanSession(async (session) => {
+      bitmap.fill(0);
+      return scan(session, log);
+    }, bitmap);
+    expect(fromBitmap.entries).toEqual(withTags.entries);
+
     // The next session without a set is back to the built-in one.
     const again = await core.scanSession(async (session) => scan(session, log));
     expect(again.entries).toEqual(builtIn.entries);
@@ -120,6 +128,9 @@ describe(`named kinds from the host on ${runtime}`, () => {
       [0x30, /expected an iterable/],
       [null, /expected an iterable/],
       ['0x30', /expected an iterable/],
+      [new Uint8Array(31), /must be 32 bytes .*got 31/],
+      [new Uint8Array(32).fill(1, 0, 1), /sets kind 0x00, .*belong to the core/],
+      [Uint8Array.of(0, 0b100, ...new Uint8Array(30)), /sets kind 0x0a, /],
     ];
     for (const [kinds, message] of cases) {
       let ran = false;

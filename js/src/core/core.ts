@@ -180,6 +180,22 @@ export function namedKindsBitmap(kinds: Iterable<number>): Uint8Array {
   return bitmap;
 }
 
+/**
+ * A copy of a named-kinds bitmap built elsewhere (the registry's): 32 bytes in the layout of
+ * `namedKindsBitmap`, with no bit set for kinds 0x00–0x0F. Anything else is InvalidArgumentError.
+ */
+export function checkNamedKindsBitmap(bitmap: Uint8Array): Uint8Array {
+  if (bitmap.length !== NAMED_KINDS_BYTES) {
+    throw new InvalidArgumentError(`named kinds: a bitmap must be ${NAMED_KINDS_BYTES} bytes (one bit per kind), got ${bitmap.length}`);
+  }
+  const core = bitmap[0]! | (bitmap[1]! << 8);
+  if (core !== 0) {
+    const kind = 31 - Math.clz32(core & -core);
+    throw new InvalidArgumentError(`named kinds: the bitmap sets kind ${describe(kind)}, but kinds 0x00–0x0F belong to the core and carry no name`);
+  }
+  return bitmap.slice();
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? `0x${value.toString(16).padStart(2, '0')}` : String(value);
   if (typeof value === 'string') return JSON.stringify(value);
@@ -540,14 +556,17 @@ export class Core {
   /**
    * Runs `work` with exclusive use of the scan buffer, the stream-name interner and the scan's
    * set of named kinds (they are shared by every store in this runtime). `namedKinds`: the entry
-   * kinds whose payload has the named-entry layout (docs/FORMAT.md §8), as kind numbers
-   * (`namedKindsBitmap` says which are allowed), installed in the core for this session's scans:
-   * their name and version go into the entry table, and a frame holding one that does not parse
-   * is bad. Default: BUILTIN_NAMED_KINDS. A bad set rejects with InvalidArgumentError before the
-   * session starts.
+   * kinds whose payload has the named-entry layout (docs/FORMAT.md §8), installed in the core for
+   * this session's scans: their name and version go into the entry table, and a frame holding one
+   * that does not parse is bad. Either kind numbers (any iterable but a Uint8Array, e.g. an array
+   * or a Set; `namedKindsBitmap` says which are allowed) or, as a Uint8Array, the 32-byte bitmap
+   * itself (`checkNamedKindsBitmap`; copied, so later changes to it do not reach this session).
+   * Default: BUILTIN_NAMED_KINDS. A bad set rejects with InvalidArgumentError before the session
+   * starts.
    */
-  async scanSession<T>(work: (session: ScanSession) => Promise<T>, namedKinds?: Iterable<number>): Promise<T> {
-    const bitmap = namedKinds === undefined ? BUILTIN_NAMED_KINDS_BITMAP : namedKindsBitmap(namedKinds);
+  async scanSession<T>(work: (session: ScanSession) => Promise<T>, namedKinds?: Iterable<number> | Uint8Array): Promise<T> {
+    const bitmap =
+      namedKinds === undefined ? BUILTIN_NAMED_KINDS_BITMAP : namedKinds instanceof Uint8Array ? checkNamedKindsBitmap(namedKinds) : namedKindsBitmap(namedKinds);
     const previous = this.scanLock;
     let release!: () => void;
     this.scanLock = new Promise((resolve) => (release = resolve));
