@@ -6,6 +6,7 @@
 import type { Core } from '../core/core.js';
 import { CorruptionError } from '../errors.js';
 import type { FileHandle } from '../host/types.js';
+import type { PositionVisitor, RangeVisitor } from '../engine/log-device.js';
 import { MalformedEntry } from './malformed.js';
 import type { Segment } from './segment.js';
 import type { SegmentLog } from './segments.js';
@@ -72,7 +73,7 @@ export class SegmentReader {
    * Reads the payloads of entries `[from, to)` (positions) with large sequential reads, in
    * chunks of about `chunkBytes`, calling `each(kind, position, bytes, start, length)`.
    */
-  async readRange(from: number, to: number, each: (kind: number, position: number, bytes: Uint8Array, start: number, length: number) => void, chunkBytes = 1 << 20): Promise<void> {
+  async readRange(from: number, to: number, each: RangeVisitor, chunkBytes = 1 << 20): Promise<void> {
     await this.flushForRead();
     to = Math.min(to, this.log.readLimit());
     let position = from;
@@ -121,7 +122,7 @@ export class SegmentReader {
   }
 
   /** Reads the payload of each listed position (sorted), grouping neighbours into one read. */
-  async readPositions(positions: readonly number[], each: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
+  async readPositions(positions: readonly number[], each: PositionVisitor): Promise<void> {
     await this.flushForRead();
     // On a failed store, positions past what is durable (taken before the failure) are left out.
     const limit = this.log.readLimit();

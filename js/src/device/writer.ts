@@ -5,6 +5,7 @@
  */
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { joinPath, type FileHandle } from '../host/types.js';
+import type { FrameIndex } from '../engine/log-device.js';
 import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, Segment, segmentName } from './segment.js';
 import type { SegmentLog, SegmentLogOptions } from './segments.js';
 
@@ -62,13 +63,13 @@ export class SegmentWriter {
    * which is valid) or, if that fails too, fails the store, as a failed sync does.
    */
   async roll(): Promise<Segment> {
-    await this.flushWrites();
+    await this.log.flushWrites();
     const old = this.log.current;
     // Leased while it is still current (open for writing): once sealed its handle belongs to
     // the bounded cache, which must not close it under the seal write.
     const handle = old ? await this.log.handles.acquire(old) : undefined;
     try {
-      const next = await this.createSegment(this.log.nextPosition);
+      const next = await this.log.createSegment(this.log.nextPosition);
       if (!old || !handle) return next;
       const { core, storeId } = this.options;
       core.resetOutput();
@@ -105,7 +106,7 @@ export class SegmentWriter {
    * not kept). Nothing reaches the file until `flushWrites`. `frames` lists, per frame, its
    * payload lengths and kinds in order. Returns the file that must be synced.
    */
-  append(bytes: Uint8Array, frames: readonly { kinds: ArrayLike<number>; lengths: ArrayLike<number>; checks: ArrayLike<number> }[], lastChecksum: number): FileHandle {
+  append(bytes: Uint8Array, frames: readonly FrameIndex[], lastChecksum: number): FileHandle {
     const segment = this.log.current;
     if (this.pendingLength === 0) {
       this.pendingSegment = segment;
@@ -161,5 +162,4 @@ export class SegmentWriter {
       });
     return this.writing;
   }
-
 }
