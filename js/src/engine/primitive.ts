@@ -52,6 +52,15 @@ export interface PrimitiveContext {
   attribute(runId: string, position: number): void;
   /** Listens to `attribute` (the runs primitive). */
   onAttribute(listener: (runId: string, position: number) => void): void;
+  /**
+   * A run was deleted (its record recovered, or its delete applied): every primitive's
+   * `dropRun` forgets the run's entries (they leave reads at once; a prune erases their bytes).
+   * Called by the runs primitive in the same place it applies its own record, so the whole
+   * deletion is one entry in one frame.
+   */
+  dropRun(runId: string): void;
+  /** The name of the registered primitive that owns `kind`, or undefined (an unknown kind). */
+  ownerOf(kind: number): string | undefined;
   /** Another registered primitive's API by name (a run handle composes kv, state, events…). */
   primitive<T = unknown>(name: string): T | undefined;
   /** Applies the store's `redact` option to a value about to be written (identity when none is set). */
@@ -106,6 +115,8 @@ export interface PrimitiveInstance<API = unknown> {
   fingerprint(): unknown | Promise<unknown>;
   /** Verification beyond frame and entry checks (`reeldb verify`): problems found, each a sentence. */
   verify?(onProgress?: (done: number, total: number) => void): Promise<string[]>;
+  /** Forget every entry of run `runId` (see PrimitiveContext.dropRun); must not fail. */
+  dropRun?(runId: string): void;
   /** The store closes: end subscriptions, refuse further calls. */
   close?(): void;
 }
