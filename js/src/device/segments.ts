@@ -175,7 +175,9 @@ export class SegmentLog implements LogDevice<Segment> {
   }
 
   /** Rewrites a sealed segment without what a prune removed and swaps it in (compact.ts). */
-  rewriteSegment(segment: Segment, rewrite: Rewrite): Promise<CompactResult> {
+  async rewriteSegment(segment: Segment, rewrite: Rewrite): Promise<CompactResult> {
+    // Checked before anything is written: the rewrite renames its file over the segment's.
+    if (segment === this.current) throw new Error('the current segment cannot be rewritten');
     return compactSegment(this, segment, rewrite);
   }
 
