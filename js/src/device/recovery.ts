@@ -63,6 +63,7 @@ export class Recovery {
     private readonly segments: Segment[],
   ) {}
 
+  /** Lists log/, restores what `resume` covers, scans the rest; `visit` sees every entry scanned, in order. */
   async recover(session: ScanSession, visit: RecoveryVisitor, resume: Resume | undefined): Promise<RecoveryReport> {
     const { host, readOnly } = this.options;
     if (!readOnly) await host.mkdir(this.logDirectory);
