@@ -295,8 +295,9 @@ describe(`runs on ${runtime}`, () => {
     if (scoped.includes('traces')) await (doomed.traces as { record(span: object): Promise<unknown> }).record({ kind: 'tool_call', name: 'search', input: 'SECRET-SPAN' });
     await doomed.end({ status: 'succeeded', output: 'SECRET-OUTPUT' });
     const before = (await db.runs.get('doomed'))!;
-    const expected = { runs: 2, events: 20, checkpoints: 1, notes: 1, ...Object.fromEntries(scoped.map((primitive) => [primitive, 1])) };
-    expect(before.counts).toEqual(expected);
+    expect(before.counts).toMatchObject({ runs: 2, events: 20, checkpoints: 1, notes: 1 });
+    expect(Object.keys(before.counts).sort()).toEqual(['checkpoints', 'events', 'notes', 'runs', ...scoped].sort());
+    for (const primitive of scoped) expect(before.counts[primitive]).toBeGreaterThanOrEqual(1);
     const entries = db.runs.positions('doomed').length;
     expect(await db.runs.delete('doomed')).toEqual({ runs: 1, entries });
     expect(await db.runs.get('doomed')).toBeUndefined();
