@@ -242,6 +242,10 @@ describe(`runs on ${runtime}`, () => {
       await db.runs.begin({ name: 'late' });
     } while (cursor);
     expect(paged).toEqual(newestFirst);
+    // A page that ends exactly at the last run has no cursor.
+    expect((await db.runs.query({ name: 'planner', limit: 10 })).cursor).toBeUndefined();
+    expect((await db.runs.query({ name: 'planner', limit: 9 })).cursor).toBeDefined();
+    expect((await db.runs.query({ limit: 0 })).runs).toEqual([]);
     const late = await db.runs.query({ name: 'late', limit: 2 });
     expect(late.runs.length).toBe(2);
     const rest = await db.runs.query({ name: 'late', cursor: late.cursor, limit: 100 });
@@ -261,7 +265,12 @@ describe(`runs on ${runtime}`, () => {
     const head = db.events.headPosition;
     await expect(db.runs.delete('root')).rejects.toThrow(/has 2 child run\(s\).*recursive/);
     expect(db.events.headPosition).toBe(head);
+    const a1 = db.runs.handle('a1');
     expect(await db.runs.delete('a1')).toEqual({ runs: 1, entries: 1 });
+    await expect(a1.events.append([{ type: 'late', data: 1 }])).rejects.toThrow(/run 'a1' does not exist/);
+    await expect(a1.checkpoints.save({})).rejects.toThrow(/run 'a1' does not exist/);
+    await expect(a1.end({ status: 'succeeded' })).rejects.toThrow(/run 'a1' does not exist/);
+    expect(db.events.streamNames()).toEqual([]);
     expect(await db.runs.delete('a1')).toEqual({ runs: 0, entries: 0 });
     await db.runs.begin({ id: 'a2', name: 'subsub', parentRunId: 'a' });
     expect(await db.runs.delete('root', { recursive: true })).toEqual({ runs: 4, entries: 4 });

@@ -90,7 +90,7 @@ export interface RunQuery {
 export interface RunPage {
   /** Newest first (by startedAt, then id). */
   runs: RunInfo[];
-  /** Pass to the same query for the next page; undefined when this page was the last. */
+  /** Pass to the same query for the next page; undefined when no run follows this page. */
   cursor: string | undefined;
 }
 
@@ -363,9 +363,11 @@ export class Runs implements PrimitiveInstance<Runs> {
     if (given.startedBefore !== undefined) filter.startedBefore = checkCount('runs.query: startedBefore', given.startedBefore);
     if (given.cursor !== undefined) filter.after = decodeCursor(given.cursor);
     const limit = given.limit === undefined ? DEFAULT_LIMIT : checkCount('runs.query: limit', given.limit);
-    const found = this.index.query(filter, limit);
-    const last = found[found.length - 1];
-    return { runs: await this.infos(found), cursor: found.length === limit && last ? encodeCursor(last) : undefined };
+    // One more than the page: whether another page follows.
+    const found = this.index.query(filter, limit + 1);
+    const more = found.length > limit;
+    if (more) found.length = limit;
+    return { runs: await this.infos(found), cursor: more && limit > 0 ? encodeCursor(found[limit - 1]!) : undefined };
   }
 
   /** The run's child runs, newest first. */
