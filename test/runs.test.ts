@@ -6,7 +6,8 @@
 import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { fixtureCommand, reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
 import type { PrimitiveSpec, PrimitiveContext } from '../js/src/engine/primitive.js';
 import { decodeNamedEntry, writeNamedEntry } from '../js/src/primitives/named-entry.js';
 
@@ -355,6 +356,34 @@ describe(`runs on ${runtime}`, () => {
     await resumed.end({ status: 'succeeded' });
     expect((await reopened.runs.get('interrupted'))!.counts).toEqual({ runs: 2, events: 2 });
     await reopened.close();
+  });
+
+  it('a run open in a process killed with SIGKILL is running on reopen', async () => {
+    const path = storePath();
+    const [command, ...args] = fixtureCommand('run-killed.mjs');
+    const child = spawn(command!, [...args, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const ready = await new Promise<boolean>((resolve) => {
+      let output = '';
+      child.stdout!.on('data', (chunk) => {
+        output += String(chunk);
+        if (output.includes('"ready"')) resolve(true);
+      });
+      child.on('exit', () => resolve(false));
+    });
+    expect(ready).toBe(true);
+    const exited = new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const db = await open(path, {});
+    expect((await db.runs.query({ status: 'running' })).runs.map((info) => [info.id, info.input, info.counts])).toEqual([['interrupted', { task: 't' }, { runs: 1, events: 1 }]]);
+    expect((await db.runs.query()).runs.map((info) => [info.id, info.status])).toEqual([
+      ['paused', 'paused'],
+      ['interrupted', 'running'],
+      ['done', 'succeeded'],
+    ]);
+    await db.runs.end('interrupted', { status: 'cancelled', error: 'the process died' });
+    expect((await db.runs.get('interrupted'))!).toMatchObject({ status: 'cancelled', error: 'the process died' });
+    await db.close();
   });
 
   it('snapshot + tail and a full scan give the same runs, across deletes and prunes', async () => {
