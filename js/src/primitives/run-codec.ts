@@ -14,6 +14,7 @@ import { jsonText } from '../validate.js';
 import { decodeNamedEntry, namedEntryMaxBytes, writeNamedEntry, type NamedEntryInput } from './named-entry.js';
 import { EVENT_HEADER_BYTES } from './event-codec.js';
 import { MalformedEntry } from '../device/malformed.js';
+import { utf8Decode } from '../host/text.js';
 
 export const KIND_RUN_BEGUN = 0x60;
 export const KIND_RUN_STATUS = 0x61;
@@ -158,9 +159,56 @@ function checkHeader(value: unknown): RunHeader {
   return { name: header.name, parentRunId: header.parentRunId, tags: header.tags };
 }
 
-export function decodeRecord(kind: number, bytes: Uint8Array, start: number, length: number, position: number): DecodedRecord {
-  const entry = decodeNamedEntry(bytes, start, length, position, false);
-  return { name: entry.stream, type: entry.type, version: entry.streamVersion, timestamp: entry.timestamp, header: kind === KIND_RUN_BEGUN ? checkHeader(entry.metadata) : undefined };
+/**
+ * What recovery needs of a record, read straight from the named-entry header (§8): no data
+ * decoded, the name decoded only when the scan did not give it (`name`), the type only for a
+ * status record, the metadata only for a begin record. MalformedEntry when the lengths do not
+ * add up or the metadata is not JSON.
+ */
+export function decodeRecord(kind: number, bytes: Uint8Array, start: number, length: number, position: number, name?: string): DecodedRecord {
+  if (length < EVENT_HEADER_BYTES) throw new MalformedEntry(`the run record at position ${position} is ${length} bytes, shorter than its header`);
+  const timestamp = u32(bytes, start) + u32(bytes, start + 4) * 2 ** 32;
+  const version = u32(bytes, start + 8) + u32(bytes, start + 12) * 2 ** 32;
+  const dataLength = u32(bytes, start + 16);
+  const metadataLength = u32(bytes, start + 20);
+  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
+  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
+  const idLength = bytes[start + 28]!;
+  if (EVENT_HEADER_BYTES + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
+    throw new MalformedEntry(`the run record's lengths (name ${nameLength}, type ${typeLength}, id ${idLength}, metadata ${metadataLength}, data ${dataLength}) do not add up to its ${length} bytes`);
+  }
+  let at = start + EVENT_HEADER_BYTES;
+  const runId = name ?? utf8Decode(bytes, at, at + nameLength);
+  at += nameLength;
+  const type = kind === KIND_RUN_STATUS ? statusOf(bytes, at, typeLength) : '';
+  at += typeLength + idLength;
+  let header: RunHeader | undefined;
+  if (kind === KIND_RUN_BEGUN) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(utf8Decode(bytes, at, at + metadataLength));
+    } catch (error) {
+      throw new MalformedEntry(`the run begin record's metadata is not JSON (${(error as Error).message})`);
+    }
+    header = checkHeader(parsed);
+  }
+  return { name: runId, type, version, timestamp, header };
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/** The status a status record's type names (its ASCII text; unknown text comes back as it is, for the caller to reject). */
+function statusOf(bytes: Uint8Array, at: number, length: number): string {
+  for (const status of RUN_STATUSES) {
+    const expected = TYPE_STATUS[status];
+    if (expected.length !== length) continue;
+    let same = true;
+    for (let index = 0; index < length && same; index++) same = bytes[at + index] === expected[index];
+    if (same) return status;
+  }
+  return utf8Decode(bytes, at, at + length);
 }
 
 /** The user values of a begin or status record. */

@@ -488,7 +488,7 @@ export class Runs implements PrimitiveInstance<Runs> {
     let decoded: ReturnType<typeof decodeRecord>;
     try {
       const payload = entry.payload();
-      decoded = decodeRecord(entry.kind, payload, 0, payload.length, entry.position);
+      decoded = decodeRecord(entry.kind, payload, 0, payload.length, entry.position, entry.name);
     } catch (error) {
       if (error instanceof MalformedEntry) return error.message;
       throw error;
