@@ -302,7 +302,7 @@ describe(`runs on ${runtime}`, () => {
     }
     if (scoped.includes('kv')) await (doomed.kv as { put(key: string, value: unknown): Promise<unknown> }).put('fact', 'SECRET-KV');
     if (scoped.includes('state')) await (doomed.state as { init(name: string, value: unknown): Promise<unknown> }).init('phase', 'SECRET-STATE');
-    if (scoped.includes('traces')) await (doomed.traces as { record(span: object): Promise<unknown> }).record({ kind: 'tool_call', name: 'search', input: 'SECRET-SPAN' });
+    if (scoped.includes('traces')) await (doomed.traces as { record(span: object): Promise<unknown> }).record({ kind: 'tool_call', name: 'search', input: 'SECRET-SPAN', startedAt: Date.now() - 5, endedAt: Date.now() });
     await doomed.end({ status: 'succeeded', output: 'SECRET-OUTPUT' });
     const before = (await db.runs.get('doomed'))!;
     expect(before.counts).toMatchObject({ runs: 2, events: 20, checkpoints: 1, notes: 1 });
