@@ -434,6 +434,77 @@ describe(`runs on ${runtime}`, () => {
     }
   });
 
+  it('random sequences of begin, status changes, ends, deletes and prunes match a model, across reopen with and without snapshots', async () => {
+    let seed = Number(process.env.REELDB_RUNS_SEED ?? 12345);
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+    type Model = { status: string; parent: string | undefined; name: string; tag: string };
+    const model = new Map<string, Model>();
+    const path = storePath();
+    let db = await open(path, { durability: 'buffered', segmentBytes: 4096, snapshotBytes: 0 });
+    const check = async (step: number) => {
+      const listed = (await db.runs.query({ limit: 10_000 })).runs;
+      expect(listed.map((run) => [run.id, run.status]).sort(), `step ${step}`).toEqual([...model].map(([id, run]) => [id, run.status]).sort());
+      const status = pick(['running', 'paused', 'succeeded', 'failed', 'cancelled'] as const);
+      const tag = pick(['a', 'b', 'c']);
+      const filtered = (await db.runs.query({ status, tag, limit: 10_000 })).runs.map((run) => run.id).sort();
+      expect(filtered, `step ${step}: status ${status} tag ${tag}`).toEqual([...model].filter(([, run]) => run.status === status && run.tag === tag).map(([id]) => id).sort());
+    };
+    for (let step = 0; step < 300; step++) {
+      const ids = [...model.keys()];
+      const roll = random();
+      const id = ids.length > 0 ? pick(ids) : undefined;
+      if (roll < 0.35 || !id) {
+        const parent = ids.length > 0 && random() < 0.3 ? pick(ids) : undefined;
+        const run = await db.runs.begin({ id: `r${String(step).padStart(3, '0')}`, name: pick(['x', 'y']), tags: [pick(['a', 'b', 'c'])], parentRunId: parent });
+        const info = (await db.runs.get(run.id))!;
+        model.set(run.id, { status: 'running', parent, name: info.name, tag: info.tags[0]! });
+        if (random() < 0.5) await run.events.append([{ type: 'step', data: step }]);
+      } else if (roll < 0.7) {
+        const next = pick(['running', 'paused', 'succeeded', 'failed', 'cancelled'] as const);
+        const current = model.get(id)!;
+        const ended = ['succeeded', 'failed', 'cancelled'].includes(current.status);
+        const outcome = await db.runs.setStatus(id, next).then(() => 'ok', (error) => error.code);
+        expect(outcome, `step ${step}: ${current.status} → ${next}`).toBe(ended ? 'CONFLICT' : 'ok');
+        if (!ended) current.status = next;
+      } else if (roll < 0.85) {
+        const recursive = random() < 0.5;
+        const descendants = (root: string): string[] => [root, ...[...model].filter(([, run]) => run.parent === root).flatMap(([child]) => descendants(child))];
+        const doomed = descendants(id);
+        const outcome = await db.runs.delete(id, { recursive }).then((result) => result.runs, (error) => error.code);
+        expect(outcome, `step ${step}: delete ${id}`).toBe(doomed.length > 1 && !recursive ? 'CONFLICT' : doomed.length);
+        if (typeof outcome === 'number') for (const gone of doomed) model.delete(gone);
+      } else if (roll < 0.92) {
+        const keepLast = Math.floor(random() * 3);
+        await db.prune({ runs: { status: ['failed', 'cancelled'], keepLast } });
+        const ended = [...model].filter(([, run]) => run.status === 'failed' || run.status === 'cancelled');
+        // Newest first by start (ids r<step> begin in step order and sort so within a millisecond).
+        ended.sort((a, b) => (a[0] < b[0] ? 1 : -1));
+        const doomed = new Set(ended.slice(keepLast).map(([runId]) => runId));
+        for (let changed = true; changed; ) {
+          changed = false;
+          for (const runId of doomed) if ([...model].some(([child, run]) => run.parent === runId && !doomed.has(child))) (doomed.delete(runId), (changed = true));
+        }
+        for (const runId of doomed) model.delete(runId);
+      } else if (roll < 0.96) {
+        await db.snapshot();
+      } else {
+        await db.close();
+        db = await open(path, { durability: 'buffered', segmentBytes: 4096, snapshotBytes: 0, ignoreSnapshots: random() < 0.5 });
+      }
+      if (step % 10 === 0) await check(step);
+    }
+    await check(300);
+    const print = await db.fingerprint();
+    await db.close();
+    for (const ignoreSnapshots of [false, true]) {
+      db = await open(path, { ignoreSnapshots });
+      expect(await db.fingerprint(), `ignoreSnapshots ${ignoreSnapshots}`).toEqual(print);
+      await check(301);
+      await db.close();
+    }
+  });
+
   it('prune by the runs policy deletes the ended runs it selects and all their entries', async () => {
     const path = storePath();
     const db = await open(path, { durability: 'buffered', segmentBytes: 4096, snapshotBytes: 0 });
