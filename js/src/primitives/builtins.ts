@@ -6,8 +6,9 @@
 import type { PrimitiveSpec } from '../engine/primitive.js';
 import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
+import { statePrimitive, type State } from './state.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive];
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, statePrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -15,5 +16,7 @@ declare module '../engine/store.js' {
     readonly events: Events;
     /** Checkpoints of threads (agent state), stored as zstd deltas. */
     readonly checkpoints: Checkpoints;
+    /** State cells: versioned values with compare-and-set, transitions and optional state machines. */
+    readonly state: State;
   }
 }
