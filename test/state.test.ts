@@ -455,6 +455,38 @@ describe('state cells: durability, snapshots and prune', () => {
     }
   });
 
+  test('after reopen, a check that needs the current value reads it from the log', async () => {
+    const path = storePath();
+    let db = await open(path);
+    await db.state.set('plain', { n: 1 });
+    await db.state.forRun('r').set('phase', 'running');
+    await db.close();
+    db = await open(path);
+    expect(db.stats().primitives.state).toMatchObject({ cells: 2, cachedValues: 0 });
+    // A stale cas reports the current value: read in commit order, nothing written.
+    expect(await db.state.cas('plain', 99, { n: 2 })).toEqual({ ok: false, current: { value: { n: 1 }, version: 0 } });
+    db.state.defineMachine('phase', { initial: 'idle', transitions: { idle: ['running'], running: ['done'] } });
+    const run = db.state.forRun('r');
+    await expect(run.set('phase', 'idle')).rejects.toMatchObject({ code: 'INVALID_TRANSITION', from: 'running', to: 'idle' });
+    expect(db.stats().entries).toBe(2);
+    expect(await run.set('phase', 'done')).toEqual({ version: 2 });
+    await db.close();
+  });
+
+  test('values beyond the cache are read back from the log', async () => {
+    const db = await memory();
+    const big = (index: number) => `${index}:`.padEnd(1 << 20, String.fromCharCode(97 + index));
+    for (let index = 0; index < 12; index++) await db.state.set(`big-${index}`, big(index));
+    const stats = db.stats().primitives.state!;
+    expect(stats.cachedValues).toBeLessThan(12);
+    expect(stats.cachedBytes).toBeLessThanOrEqual(8 << 20);
+    for (let index = 0; index < 12; index++) expect((await db.state.get(`big-${index}`))!.value).toBe(big(index));
+    // A stale cas on an evicted cell still reports its value.
+    const cas = await db.state.cas('big-0', 5, 'x');
+    expect(cas).toEqual({ ok: false, current: { value: big(0), version: 0 } });
+    await db.close();
+  });
+
   test('strict durability: writes are acknowledged once durable and read back after reopen', async () => {
     const path = storePath();
     let db = await open(path, { durability: 'strict' });
