@@ -1,6 +1,7 @@
 /** State cells (db.state): the API, bad input, concurrency, machines, run scopes, reopen, snapshots, prune. */
 import { describe, expect, test } from 'vitest';
-import { reeldb, storePath, quiet } from './helpers.js';
+import { readFileSync } from 'node:fs';
+import { reeldb, storePath, quiet, segmentPaths } from './helpers.js';
 import type { PrimitiveContext, PrimitiveSpec, Store } from '../js/src/index.node.js';
 
 const { open, ConflictError, InvalidArgumentError, InvalidTransitionError } = reeldb;
@@ -497,14 +498,19 @@ describe('state cells: durability, snapshots and prune', () => {
     await db.close();
   });
 
-  test('redact is applied to every value before it is written', async () => {
-    const db = await open(`/redact-${Math.random()}.reel`, {
-      durability: 'memory',
-      redact: (value, where) => (where.primitive === 'state' && typeof value === 'object' && value !== null && 'apiKey' in value ? { ...value, apiKey: '[redacted]' } : value),
-    });
-    await db.state.set('config', { apiKey: 'sk-secret', model: 'm' });
-    expect(await db.state.get('config')).toEqual({ value: { apiKey: '[redacted]', model: 'm' }, version: 0 });
-    expect(await db.state.transition('config', (value) => value)).toMatchObject({ value: { apiKey: '[redacted]' } });
+  test('redact is applied to every value before it is written: the secret never reaches the disk', async () => {
+    const path = storePath();
+    const secret = 'sk-proj-' + 'a1B2c3D4e5F6g7H8i9J0kLmNoP';
+    const db = await open(path, { redact: reeldb.redactSecrets });
+    await db.state.set('config', { apiKey: 'plain-looking', model: 'm' });
+    await db.state.forRun('r').init('note', `call with ${secret}`);
+    expect(await db.state.get('config')).toEqual({ value: { apiKey: reeldb.REDACTED, model: 'm' }, version: 0 });
+    expect(await db.state.transition('config', (value) => value)).toMatchObject({ value: { apiKey: reeldb.REDACTED } });
+    expect((await db.state.forRun('r').get('note'))!.value).toBe(`call with ${reeldb.REDACTED}`);
     await db.close();
+    const bytes = segmentPaths(path).map((file) => readFileSync(file).toString('latin1')).join('');
+    expect(bytes).toContain('config');
+    expect(bytes).not.toContain(secret);
+    expect(bytes).not.toContain('plain-looking');
   });
 });
