@@ -162,13 +162,26 @@ describe('state cells: bad input writes nothing', () => {
     await expect(db.state.set('c', 2)).rejects.toMatchObject({ code: 'STORE_CLOSED' });
   });
 
-  test('a read-only store refuses writes', async () => {
+  test('a read-only store refuses writes and follows the writer', async () => {
     const path = storePath();
     const db = await open(path);
     await db.state.set('c', 1);
     const reader = await open(path, { readOnly: true });
     expect(await reader.state.get('c')).toEqual({ value: 1, version: 0 });
     await expect(reader.state.set('c', 2)).rejects.toMatchObject({ code: 'READ_ONLY' });
+    // It follows the writer: new writes and deletes, after a prune too.
+    await db.state.set('c', 3);
+    await db.state.forRun('r').set('d', 4);
+    await reader.refresh();
+    expect(await reader.state.get('c')).toEqual({ value: 3, version: 1 });
+    expect(await reader.state.forRun('r').get('d')).toEqual({ value: 4, version: 2 });
+    await db.state.set('c', 5);
+    await db.state.forRun('r').delete('d');
+    await db.prune({});
+    await reader.refresh();
+    expect(await reader.state.get('c')).toEqual({ value: 5, version: 3 });
+    expect(await reader.state.forRun('r').get('d')).toBeUndefined();
+    expect(reader.stats().primitives.state).toMatchObject({ cells: 1 });
     await reader.close();
     await db.close();
   });
