@@ -90,12 +90,6 @@ export function decodeStateEntry(bytes: Uint8Array, start: number, length: numbe
   return { name, runId, type, value };
 }
 
-/** Only the name of a state entry payload (NFC: the writer stores it so). */
-export function decodeStateName(payload: Uint8Array): string {
-  const nameLength = payload[24]! | (payload[25]! << 8);
-  return utf8Decode(payload, EVENT_HEADER_BYTES, EVENT_HEADER_BYTES + nameLength);
-}
-
 /** The value a read returns: a fresh copy (callers may change it). MalformedEntry when the JSON does not parse. */
 export function readValue(value: StoredValue): unknown {
   if (value.bytes) return value.bytes.slice();

@@ -12,7 +12,7 @@ import { Invalid, Reader, Writer } from '../engine/section-codec.js';
 import { checkName, normalizeName } from '../names.js';
 import { checkFunction, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
 import { namedEntryId } from './named-entry.js';
-import { decodeStateEntry, decodeStateName, KIND_STATE_DELETED, KIND_STATE_WRITTEN, readValue, stateEntryExactBytes, stateEntryMaxBytes, storedSize, writeStateEntry, type StateOperation, type StoredValue } from './state-codec.js';
+import { decodeStateEntry, KIND_STATE_DELETED, KIND_STATE_WRITTEN, readValue, stateEntryExactBytes, stateEntryMaxBytes, storedSize, writeStateEntry, type StateOperation, type StoredValue } from './state-codec.js';
 import { checkMachine, checkMachineWrite, type Machine, type MachineDefinition } from './state-machine.js';
 
 export type { MachineDefinition } from './state-machine.js';
@@ -328,11 +328,9 @@ export class StateIndex implements PrimitiveInstance<State> {
 
   /** @internal */
   recover(entry: RecoveredEntry): string | undefined {
-    if (entry.kind !== KIND_STATE_WRITTEN && entry.kind !== KIND_STATE_DELETED) return undefined;
-    const payload = entry.payload();
-    // A core whose scan does not index these kinds reports no name: it is read from the payload.
-    const name = entry.name ?? decodeStateName(payload);
-    const runId = namedEntryId(payload, 0);
+    const name = entry.name;
+    if (name === undefined || (entry.kind !== KIND_STATE_WRITTEN && entry.kind !== KIND_STATE_DELETED)) return undefined;
+    const runId = namedEntryId(entry.payload(), 0);
     if (entry.kind === KIND_STATE_WRITTEN) this.put(runId, name, encoder.encode(name), entry.position, undefined);
     else this.remove(runId, name);
     if (runId !== '') this.context.attribute(runId, entry.position);
