@@ -1,0 +1,168 @@
+/**
+ * The trace entry payloads (kinds 0x50–0x52, docs/FORMAT.md §8.4): named entries whose name is
+ * the span id, id the run id, metadata a small JSON header (what the in-memory index keeps)
+ * and data a value list (input, output, error, attributes: what stays in the log).
+ */
+import type { EntryWriter } from '../engine/commit.js';
+import { MalformedEntry } from '../device/malformed.js';
+import { utf8Decode } from '../host/text.js';
+import { NAMED_ENTRY_HEADER_BYTES, writeNamedEntry } from './named-entry.js';
+
+/** A span started (its end comes in a 0x51 entry, or never: the span is incomplete). */
+export const KIND_SPAN_START = 0x50;
+/** A span ended. */
+export const KIND_SPAN_END = 0x51;
+/** A span recorded whole (start and end in one entry). */
+export const KIND_SPAN_RECORD = 0x52;
+
+export const TRACE_KINDS = [KIND_SPAN_START, KIND_SPAN_END, KIND_SPAN_RECORD] as const;
+
+export type SpanStatus = 'ok' | 'error' | 'incomplete';
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+}
+
+/** The header of a start entry (JSON metadata). */
+export interface StartHeader {
+  kind: string;
+  name: string;
+  parentId?: string;
+  /** Milliseconds since the Unix epoch (fractional: microsecond precision). */
+  startedAt: number;
+}
+
+/** The header of an end entry. */
+export interface EndHeader {
+  endedAt: number;
+  status: 'ok' | 'error';
+  usage?: Usage;
+}
+
+export type RecordHeader = StartHeader & EndHeader;
+
+/** A value of the list: JSON text, raw bytes, or absent. */
+export type EncodedValue = { json: string } | { bytes: Uint8Array } | undefined;
+
+/** The value list of a trace entry, in slot order. */
+export interface EncodedValues {
+  input?: EncodedValue;
+  output?: EncodedValue;
+  error?: EncodedValue;
+  attributes?: EncodedValue;
+}
+
+const SLOTS = ['input', 'output', 'error', 'attributes'] as const;
+const TAG_ABSENT = 0;
+const TAG_JSON = 1;
+const TAG_BYTES = 2;
+const encoder = new TextEncoder();
+const TYPES: Record<number, Uint8Array> = {
+  [KIND_SPAN_START]: encoder.encode('start'),
+  [KIND_SPAN_END]: encoder.encode('end'),
+  [KIND_SPAN_RECORD]: encoder.encode('record'),
+};
+
+/** The value list as bytes: per slot, a tag u8 (0 absent, 1 JSON, 2 bytes), a length u32 and the bytes. */
+export function encodeValues(values: EncodedValues): Uint8Array {
+  const parts = SLOTS.map((slot) => {
+    const value = values[slot];
+    if (value === undefined) return undefined;
+    return 'json' in value ? { tag: TAG_JSON, bytes: encoder.encode(value.json) } : { tag: TAG_BYTES, bytes: value.bytes };
+  });
+  let size = 0;
+  for (const part of parts) size += 5 + (part ? part.bytes.length : 0);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out[at] = part ? part.tag : TAG_ABSENT;
+    const length = part ? part.bytes.length : 0;
+    out[at + 1] = length;
+    out[at + 2] = length >>> 8;
+    out[at + 3] = length >>> 16;
+    out[at + 4] = length >>> 24;
+    if (part) out.set(part.bytes, at + 5);
+    at += 5 + length;
+  }
+  return out;
+}
+
+/** The values decoded: JSON parsed, bytes copied; undefined for an absent slot. */
+export interface DecodedValues {
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  attributes: Record<string, unknown> | undefined;
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+function parseJson(bytes: Uint8Array, from: number, to: number, what: string): unknown {
+  try {
+    return JSON.parse(utf8Decode(bytes, from, to));
+  } catch (error) {
+    throw new MalformedEntry(`the span's ${what} is not JSON (${(error as Error).message})`);
+  }
+}
+
+/** Where the parts of a named entry payload at `bytes[start, start+length)` are (docs/FORMAT.md §8). */
+function layout(bytes: Uint8Array, start: number, length: number) {
+  if (length < NAMED_ENTRY_HEADER_BYTES) throw new MalformedEntry(`the span entry has ${length} bytes, fewer than its ${NAMED_ENTRY_HEADER_BYTES}-byte header`);
+  const dataLength = u32(bytes, start + 16);
+  const metadataLength = u32(bytes, start + 20);
+  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
+  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
+  const idLength = bytes[start + 28]!;
+  const flags = bytes[start + 29]!;
+  if (NAMED_ENTRY_HEADER_BYTES + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
+    throw new MalformedEntry(`the span entry's lengths do not add up to its ${length} bytes`);
+  }
+  // Written with metadata (flag 2) as JSON and binary data (flag 1).
+  if ((flags & 7) !== 3) throw new MalformedEntry(`the span entry's flags are ${flags}, expected JSON metadata and binary data`);
+  const name = start + NAMED_ENTRY_HEADER_BYTES;
+  const id = name + nameLength + typeLength;
+  const metadata = id + idLength;
+  const data = metadata + metadataLength;
+  return { name, nameLength, id, idLength, metadata, metadataLength, data, dataLength };
+}
+
+/** The run id (id field) and the header (metadata JSON) of a trace entry: all recovery reads. */
+export function decodeHeader(bytes: Uint8Array, start: number, length: number): { runId: string; header: Record<string, unknown> } {
+  const at = layout(bytes, start, length);
+  const header = parseJson(bytes, at.metadata, at.metadata + at.metadataLength, 'header');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new MalformedEntry('the span header is not a JSON object');
+  return { runId: utf8Decode(bytes, at.id, at.id + at.idLength), header: header as Record<string, unknown> };
+}
+
+/** The value list of a trace entry. */
+export function decodeValues(bytes: Uint8Array, start: number, length: number): DecodedValues {
+  const at = layout(bytes, start, length);
+  const values: Record<string, unknown> = {};
+  let cursor = at.data;
+  const end = at.data + at.dataLength;
+  for (const slot of SLOTS) {
+    if (cursor + 5 > end) throw new MalformedEntry(`the span's value list ends before its ${slot}`);
+    const tag = bytes[cursor]!;
+    const size = u32(bytes, cursor + 1);
+    cursor += 5;
+    if (cursor + size > end) throw new MalformedEntry(`the span's ${slot} runs past the entry`);
+    if (tag === TAG_JSON) values[slot] = parseJson(bytes, cursor, cursor + size, slot);
+    else if (tag === TAG_BYTES) values[slot] = bytes.slice(cursor, cursor + size);
+    else if (tag !== TAG_ABSENT || size !== 0) throw new MalformedEntry(`the span's ${slot} has tag ${tag}`);
+    cursor += size;
+  }
+  if (cursor !== end) throw new MalformedEntry('the span entry has bytes after its value list');
+  const attributes = values.attributes;
+  if (attributes !== undefined && (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes))) throw new MalformedEntry('the span attributes are not a JSON object');
+  return { input: values.input, output: values.output, error: values.error, attributes: attributes as Record<string, unknown> | undefined };
+}
+
+/** Writes one trace entry (named entry: name = span id, id = run id, metadata = header, data = values). */
+export function writeTraceEntry(writer: EntryWriter, kind: number, spanId: Uint8Array, runId: string, header: StartHeader | EndHeader | RecordHeader, values: Uint8Array, timestamp: number): void {
+  const time = kind === KIND_SPAN_END ? (header as EndHeader).endedAt : (header as StartHeader).startedAt;
+  writeNamedEntry(writer, kind, spanId, { type: TYPES[kind]!, id: runId, metadata: JSON.stringify(header), binaryMetadata: false, data: values, binary: true }, Math.max(0, Math.floor(time)), timestamp);
+}
