@@ -130,12 +130,13 @@ function layout(bytes: Uint8Array, start: number, length: number) {
   return { name, nameLength, id, idLength, metadata, metadataLength, data, dataLength };
 }
 
-/** The run id (id field) and the header (metadata JSON) of a trace entry: all recovery reads. */
-export function decodeHeader(bytes: Uint8Array, start: number, length: number): { runId: string; header: Record<string, unknown> } {
+/** The span id (name field), run id (id field) and header (metadata JSON) of a trace entry: all recovery reads. */
+export function decodeHeader(bytes: Uint8Array, start: number, length: number): { spanId: string; runId: string; header: Record<string, unknown> } {
   const at = layout(bytes, start, length);
+  if (at.nameLength === 0) throw new MalformedEntry('the span entry has no span id');
   const header = parseJson(bytes, at.metadata, at.metadata + at.metadataLength, 'header');
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new MalformedEntry('the span header is not a JSON object');
-  return { runId: utf8Decode(bytes, at.id, at.id + at.idLength), header: header as Record<string, unknown> };
+  return { spanId: utf8Decode(bytes, at.name, at.name + at.nameLength), runId: utf8Decode(bytes, at.id, at.id + at.idLength), header: header as Record<string, unknown> };
 }
 
 /** The value list of a trace entry. */

@@ -215,6 +215,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
 
   /** A user value for the log: redacted, then JSON text or bytes (undefined: absent). */
   private value(where: string, field: 'input' | 'output' | 'error', value: unknown): EncodedValue {
+    if (value === undefined || (field === 'error' && value === null)) return undefined;
     if (field === 'error' && value instanceof Error) value = { name: value.name, message: value.message };
     value = this.context.redact(value, { primitive: 'traces', field });
     if (value === undefined || (field === 'error' && value === null)) return undefined;
@@ -476,14 +477,14 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
     const kind = entry.kind;
     // Kinds of the range this version does not write (a newer reeldb's) are left alone.
     if (kind !== KIND_SPAN_START && kind !== KIND_SPAN_END && kind !== KIND_SPAN_RECORD) return undefined;
-    const spanId = entry.name;
     const at = `the span entry at position ${entry.position}`;
-    if (spanId === undefined) return `${at} has no span id`;
     const payload = entry.payload();
+    let spanId: string;
     let runId: string;
     let header: Record<string, unknown>;
     try {
-      ({ runId, header } = decodeHeader(payload, 0, payload.length));
+      // The span id is the entry's name (written in NFC, as the scan reports it).
+      ({ spanId, runId, header } = decodeHeader(payload, 0, payload.length));
     } catch (error) {
       return `${at}: ${(error as Error).message}`;
     }
