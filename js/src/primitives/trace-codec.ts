@@ -6,7 +6,8 @@
 import type { EntryWriter } from '../engine/commit.js';
 import { MalformedEntry } from '../device/malformed.js';
 import { utf8Decode } from '../host/text.js';
-import { NAMED_ENTRY_HEADER_BYTES, writeNamedEntry } from './named-entry.js';
+import { NAMED_ENTRY_HEADER_BYTES } from './named-entry.js';
+import { FLAG_BINARY_DATA, FLAG_HAS_METADATA } from './event-codec.js';
 
 /** A span started (its end comes in a 0x51 entry, or never: the span is incomplete). */
 export const KIND_SPAN_START = 0x50;
@@ -43,8 +44,11 @@ export interface EndHeader {
 
 export type RecordHeader = StartHeader & EndHeader;
 
-/** A value of the list: JSON text, raw bytes, or absent. */
-export type EncodedValue = { json: string } | { bytes: Uint8Array } | undefined;
+/**
+ * A value of the list: JSON text (a string, encoded as it is written; or its UTF-8 bytes when
+ * long, so a large value does not reserve 3 bytes per character), raw bytes, or absent.
+ */
+export type EncodedValue = { json: string | Uint8Array } | { bytes: Uint8Array } | undefined;
 
 /** The value list of a trace entry, in slot order. */
 export interface EncodedValues {
@@ -58,6 +62,8 @@ const SLOTS = ['input', 'output', 'error', 'attributes'] as const;
 const TAG_ABSENT = 0;
 const TAG_JSON = 1;
 const TAG_BYTES = 2;
+/** JSON text longer than this is encoded once when checked instead of reserving 3 bytes per character. */
+export const LONG_TEXT_CHARS = 64 * 1024;
 const encoder = new TextEncoder();
 const TYPES: Record<number, Uint8Array> = {
   [KIND_SPAN_START]: encoder.encode('start'),
@@ -65,28 +71,62 @@ const TYPES: Record<number, Uint8Array> = {
   [KIND_SPAN_RECORD]: encoder.encode('record'),
 };
 
-/** The value list as bytes: per slot, a tag u8 (0 absent, 1 JSON, 2 bytes), a length u32 and the bytes. */
-export function encodeValues(values: EncodedValues): Uint8Array {
-  const parts = SLOTS.map((slot) => {
-    const value = values[slot];
-    if (value === undefined) return undefined;
-    return 'json' in value ? { tag: TAG_JSON, bytes: encoder.encode(value.json) } : { tag: TAG_BYTES, bytes: value.bytes };
-  });
+/** JSON text as a value of the list (long text encoded now). */
+export function jsonValue(text: string): EncodedValue {
+  return { json: text.length > LONG_TEXT_CHARS ? encoder.encode(text) : text };
+}
+
+function valueBytes(value: EncodedValue): Uint8Array | string | undefined {
+  return value === undefined ? undefined : 'json' in value ? value.json : value.bytes;
+}
+
+/** Most bytes a value list takes (strings counted at 3 bytes per UTF-16 unit). */
+function maxValuesSize(values: EncodedValues): number {
   let size = 0;
-  for (const part of parts) size += 5 + (part ? part.bytes.length : 0);
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out[at] = part ? part.tag : TAG_ABSENT;
-    const length = part ? part.bytes.length : 0;
-    out[at + 1] = length;
-    out[at + 2] = length >>> 8;
-    out[at + 3] = length >>> 16;
-    out[at + 4] = length >>> 24;
-    if (part) out.set(part.bytes, at + 5);
-    at += 5 + length;
+  for (const slot of SLOTS) {
+    const bytes = valueBytes(values[slot]);
+    size += 5 + (bytes === undefined ? 0 : typeof bytes === 'string' ? bytes.length * 3 : bytes.length);
   }
-  return out;
+  return size;
+}
+
+function putU32(target: Uint8Array, at: number, value: number): void {
+  target[at] = value;
+  target[at + 1] = value >>> 8;
+  target[at + 2] = value >>> 16;
+  target[at + 3] = value >>> 24;
+}
+
+function putU64(target: Uint8Array, at: number, value: number): void {
+  putU32(target, at, value >>> 0);
+  putU32(target, at + 4, Math.floor(value / 2 ** 32));
+}
+
+/** Writes text or bytes at `target[at]`; returns the byte count. */
+function put(target: Uint8Array, at: number, value: string | Uint8Array): number {
+  if (typeof value !== 'string') {
+    target.set(value, at);
+    return value.length;
+  }
+  return encoder.encodeInto(value, target.subarray(at)).written;
+}
+
+/** Writes the value list at `target[at]`: per slot, a tag u8 (0 absent, 1 JSON, 2 bytes), a length u32 and the bytes. Returns its length. */
+function writeValues(target: Uint8Array, at: number, values: EncodedValues): number {
+  let cursor = at;
+  for (const slot of SLOTS) {
+    const value = values[slot];
+    if (value === undefined) {
+      target.fill(0, cursor, cursor + 5);
+      cursor += 5;
+      continue;
+    }
+    target[cursor] = 'json' in value ? TAG_JSON : TAG_BYTES;
+    const length = put(target, cursor + 5, 'json' in value ? value.json : value.bytes);
+    putU32(target, cursor + 1, length);
+    cursor += 5 + length;
+  }
+  return cursor - at;
 }
 
 /** The values decoded: JSON parsed, bytes copied; undefined for an absent slot. */
@@ -162,8 +202,39 @@ export function decodeValues(bytes: Uint8Array, start: number, length: number): 
   return { input: values.input, output: values.output, error: values.error, attributes: attributes as Record<string, unknown> | undefined };
 }
 
-/** Writes one trace entry (named entry: name = span id, id = run id, metadata = header, data = values). */
-export function writeTraceEntry(writer: EntryWriter, kind: number, spanId: Uint8Array, runId: string, header: StartHeader | EndHeader | RecordHeader, values: Uint8Array, timestamp: number): void {
+/**
+ * Writes one trace entry into the frame being built, in the named-entry layout (docs/FORMAT.md
+ * §8): name = span id, type = 'start' | 'end' | 'record', id = run id (checked: at most 255
+ * bytes), metadata = the header as JSON, data = the value list (flags: JSON metadata, binary data).
+ */
+export function writeTraceEntry(writer: EntryWriter, kind: number, spanId: Uint8Array, runId: Uint8Array, header: StartHeader | EndHeader | RecordHeader, values: EncodedValues, timestamp: number): void {
+  const type = TYPES[kind]!;
+  const metadata = JSON.stringify(header);
   const time = kind === KIND_SPAN_END ? (header as EndHeader).endedAt : (header as StartHeader).startedAt;
-  writeNamedEntry(writer, kind, spanId, { type: TYPES[kind]!, id: runId, metadata: JSON.stringify(header), binaryMetadata: false, data: values, binary: true }, Math.max(0, Math.floor(time)), timestamp);
+  const at = writer.reservePayload(NAMED_ENTRY_HEADER_BYTES + spanId.length + type.length + runId.length + metadata.length * 3 + maxValuesSize(values));
+  const target = writer.u8;
+  putU64(target, at, timestamp);
+  putU64(target, at + 8, Math.max(0, Math.floor(time)));
+  target[at + 24] = spanId.length;
+  target[at + 25] = spanId.length >>> 8;
+  target[at + 26] = type.length;
+  target[at + 27] = type.length >>> 8;
+  target[at + 28] = runId.length;
+  target[at + 29] = FLAG_BINARY_DATA | FLAG_HAS_METADATA;
+  target[at + 30] = 0;
+  target[at + 31] = 0;
+  let cursor = at + NAMED_ENTRY_HEADER_BYTES;
+  target.set(spanId, cursor);
+  cursor += spanId.length;
+  target.set(type, cursor);
+  cursor += type.length;
+  target.set(runId, cursor);
+  cursor += runId.length;
+  const metadataLength = put(target, cursor, metadata);
+  putU32(target, at + 20, metadataLength);
+  cursor += metadataLength;
+  const dataLength = writeValues(target, cursor, values);
+  putU32(target, at + 16, dataLength);
+  cursor += dataLength;
+  writer.endPayload(kind, cursor - at);
 }

@@ -14,13 +14,14 @@ import { checkName } from '../names.js';
 import {
   decodeHeader,
   decodeValues,
-  encodeValues,
+  jsonValue,
   KIND_SPAN_END,
   KIND_SPAN_RECORD,
   KIND_SPAN_START,
   TRACE_KINDS,
   writeTraceEntry,
   type EncodedValue,
+  type EncodedValues,
   type EndHeader,
   type RecordHeader,
   type SpanStatus,
@@ -220,7 +221,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
     value = this.context.redact(value, { primitive: 'traces', field });
     if (value === undefined || (field === 'error' && value === null)) return undefined;
     if (value instanceof Uint8Array) return { bytes: value };
-    return { json: jsonText(value, `${where}: ${field}`, BINARY_HINT).text };
+    return jsonValue(jsonText(value, `${where}: ${field}`, BINARY_HINT).text);
   }
 
   private attributes(where: string, value: unknown): EncodedValue {
@@ -231,7 +232,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
       throw new InvalidArgumentError(`${where}: attributes must be an object of attribute name → JSON value, got ${describe(value)}`);
     }
     for (const key of Object.keys(value)) if (key.length === 0) throw new InvalidArgumentError(`${where}: attributes has an empty name`);
-    return { json: jsonText(value, `${where}: attributes`).text };
+    return jsonValue(jsonText(value, `${where}: attributes`).text);
   }
 
   private runId(where: string, runId: unknown) {
@@ -258,23 +259,23 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
 
   private forRun(runIdValue: string): RunTraces {
     this.context.checkOpen();
-    const runId = this.runId('traces.forRun', runIdValue).text;
+    const { text: runId, bytes: runIdBytes } = this.runId('traces.forRun', runIdValue);
     return {
       runId,
-      start: (input) => this.start(runId, input),
-      record: (input) => this.record(runId, input),
+      start: (input) => this.start(runId, runIdBytes, input),
+      record: (input) => this.record(runId, runIdBytes, input),
     };
   }
 
-  private start(runId: string, input: SpanStartInput): Promise<Span> {
+  private start(runId: string, runIdBytes: Uint8Array, input: SpanStartInput): Promise<Span> {
     const where = 'traces.start';
     let header: StartHeader;
-    let values: Uint8Array;
+    let values: EncodedValues;
     try {
       this.context.checkWritable();
       input = checkInputObject(where, input, START_FIELDS, true);
       header = this.startHeader(where, input);
-      values = encodeValues({ input: this.value(where, 'input', input.input), attributes: this.attributes(where, input.attributes) });
+      values = ({ input: this.value(where, 'input', input.input), attributes: this.attributes(where, input.attributes) });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -284,7 +285,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
       prepare: (firstPosition, writer) => {
         this.checkParent(where, runId, header.parentId);
         header.startedAt = now();
-        writeTraceEntry(writer, KIND_SPAN_START, idBytes, runId, header, values, Date.now());
+        writeTraceEntry(writer, KIND_SPAN_START, idBytes, runIdBytes, header, values, Date.now());
         const span: SpanEntry = { id, runId, kind: header.kind, name: header.name, parentId: header.parentId, startedAt: header.startedAt, start: firstPosition, endedAt: undefined, status: undefined, usage: undefined, end: -1 };
         return {
           count: 1,
@@ -292,13 +293,13 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
             this.index.add(span);
             this.context.attribute(runId, firstPosition);
           },
-          result: () => this.handle(id, runId),
+          result: () => this.handle(id, idBytes, runId, runIdBytes),
         };
       },
     });
   }
 
-  private handle(id: string, runId: string): Span {
+  private handle(id: string, idBytes: Uint8Array, runId: string, runIdBytes: Uint8Array): Span {
     let ended = false;
     return {
       id,
@@ -306,7 +307,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
       end: (input) => {
         const where = 'span.end';
         let header: EndHeader;
-        let values: Uint8Array;
+        let values: EncodedValues;
         try {
           this.context.checkWritable();
           if (ended) throw new InvalidArgumentError(`${where}: span '${id}' is already ended; end a span once`);
@@ -315,7 +316,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
           header = { endedAt: 0, status: error !== undefined ? 'error' : 'ok' };
           const usage = checkUsage(where, input.usage);
           if (usage) header.usage = usage;
-          values = encodeValues({ output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
+          values = ({ output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
           ended = true;
         } catch (error) {
           return Promise.reject(error);
@@ -326,7 +327,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
             if (!span) throw new InvalidArgumentError(`${where}: span '${id}' is gone: its run '${runId}' was deleted`);
             if (span.end >= 0) throw new InvalidArgumentError(`${where}: span '${id}' is already ended; end a span once`);
             header.endedAt = Math.max(now(), span.startedAt);
-            writeTraceEntry(writer, KIND_SPAN_END, encoder.encode(id), runId, header, values, Date.now());
+            writeTraceEntry(writer, KIND_SPAN_END, idBytes, runIdBytes, header, values, Date.now());
             return {
               count: 1,
               apply: () => {
@@ -341,10 +342,10 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
     };
   }
 
-  private record(runId: string, input: SpanRecordInput): Promise<SpanSummary> {
+  private record(runId: string, runIdBytes: Uint8Array, input: SpanRecordInput): Promise<SpanSummary> {
     const where = 'traces.record';
     let header: RecordHeader;
-    let values: Uint8Array;
+    let values: EncodedValues;
     try {
       this.context.checkWritable();
       input = checkInputObject(where, input, RECORD_FIELDS, true);
@@ -356,7 +357,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
       header = { ...start, startedAt, endedAt, status: error !== undefined ? 'error' : 'ok' };
       const usage = checkUsage(where, input.usage);
       if (usage) header.usage = usage;
-      values = encodeValues({ input: this.value(where, 'input', input.input), output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
+      values = ({ input: this.value(where, 'input', input.input), output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -365,7 +366,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
     return this.context.submit<SpanSummary>({
       prepare: (firstPosition, writer) => {
         this.checkParent(where, runId, header.parentId);
-        writeTraceEntry(writer, KIND_SPAN_RECORD, idBytes, runId, header, values, Date.now());
+        writeTraceEntry(writer, KIND_SPAN_RECORD, idBytes, runIdBytes, header, values, Date.now());
         const span: SpanEntry = { id, runId, kind: header.kind, name: header.name, parentId: header.parentId, startedAt: header.startedAt, start: firstPosition, endedAt: header.endedAt, status: header.status, usage: header.usage, end: firstPosition };
         return {
           count: 1,
@@ -566,6 +567,44 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
 
   dropRun(runId: string): void {
     this.index.dropRun(runId);
+  }
+
+  /** A follower found segments the writer's prune rewrote: spans whose start is gone are forgotten. */
+  forgetRemoved(removed: (position: number) => boolean): void {
+    const gone = new Set<string>();
+    for (const span of this.index.all()) if (removed(span.start)) gone.add(span.runId);
+    // Spans go only with their run (dropRun), so a removed start means the whole run went.
+    for (const runId of gone) this.index.dropRun(runId);
+  }
+
+  /** `reeldb verify`: every span's entries decode (values included) and every parent is a span of the same run. */
+  async audit(onProgress?: (done: number, total: number) => void): Promise<{ checked: Record<string, number>; problems: string[] }> {
+    const problems: string[] = [];
+    const spans = this.index.all().filter((span) => span.start < this.written);
+    const BATCH = 512;
+    for (let from = 0; from < spans.length; from += BATCH) {
+      const batch = spans.slice(from, from + BATCH);
+      const positions: number[] = [];
+      for (const span of batch) {
+        positions.push(span.start);
+        if (span.end >= 0 && span.end !== span.start && span.end < this.written) positions.push(span.end);
+      }
+      await this.context.readPositions(positions, (position, bytes, start, length) => {
+        try {
+          decodeValues(bytes, start, length);
+        } catch (error) {
+          problems.push(`the span entry at position ${position}: ${(error as Error).message}`);
+        }
+      });
+      for (const span of batch) {
+        if (span.parentId === undefined) continue;
+        const parent = this.index.spans.get(span.parentId);
+        if (!parent) problems.push(`span '${span.id}' (position ${span.start}) has parent '${span.parentId}', which is not a span of the store`);
+        else if (parent.runId !== span.runId) problems.push(`span '${span.id}' of run '${span.runId}' has parent '${span.parentId}' of run '${parent.runId}'`);
+      }
+      onProgress?.(Math.min(from + BATCH, spans.length), spans.length);
+    }
+    return { checked: { spans: spans.length }, problems };
   }
 }
 
