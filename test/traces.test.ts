@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { fixtureCommand, quiet, reeldb, runtime, storePath } from './helpers.js';
 import type { PrimitiveContext, PrimitiveSpec } from '../js/src/engine/primitive.js';
 import { writeNamedEntry } from '../js/src/primitives/named-entry.js';
+import { encodeEvent } from '../js/src/primitives/event-codec.js';
 
 const { open } = reeldb;
 type Db = Awaited<ReturnType<typeof open>>;
@@ -76,6 +77,41 @@ function runDeleter(): PrimitiveSpec<{ deleteRun(runId: string): Promise<void> }
 
 function deleter(db: Db) {
   return db.primitive<{ deleteRun(runId: string): Promise<void> }>('test-run-deleter')!;
+}
+
+/** Writes raw entries of any kind (to put damaged or unusual trace entries in a store the way a buggy or newer writer would). */
+const KIND_RAW_SLOT = 0xc6;
+function rawWriter(): PrimitiveSpec<{ write(kind: number, payload: Uint8Array): Promise<void> }> {
+  return {
+    name: 'test-raw-writer',
+    kinds: [KIND_RAW_SLOT, KIND_RAW_SLOT],
+    section: 251,
+    create(context: PrimitiveContext) {
+      return {
+        api: {
+          write: (kind: number, payload: Uint8Array) =>
+            context.submit({
+              prepare(_firstPosition, writer) {
+                const at = writer.reservePayload(payload.length);
+                writer.u8.set(payload, at);
+                writer.endPayload(kind, payload.length);
+                return { count: 1, result: () => undefined };
+              },
+            }),
+        },
+        recover: () => undefined,
+        captureSection: () => new Uint8Array(0),
+        restoreSection() {},
+        markLive() {},
+        fingerprint: () => null,
+      };
+    },
+  };
+}
+
+/** A trace entry payload: named-entry layout with the header as JSON metadata and `values` as the binary data. */
+function traceEntry(spanId: string, runId: string, header: unknown, values = new Uint8Array(20)): Uint8Array {
+  return encodeEvent(encoder.encode(spanId), { type: encoder.encode('x'), id: runId, metadata: JSON.stringify(header), data: values, binary: true }, 0, Date.now());
 }
 
 /** Awaits a rejection and returns the error. */
@@ -578,6 +614,62 @@ describe(`traces on ${runtime}`, () => {
       expect(await again.traces.get(dropped.id)).toBeUndefined();
       await again.close();
     }
+  });
+
+  it('recovery refuses trace entries that break the invariants (CorruptionError) and ignores an end of a deleted run and kinds it does not know', async () => {
+    const cases: [string, (raw: (kind: number, payload: Uint8Array) => Promise<void>, db: Db) => Promise<void>, string | undefined][] = [
+      ['header not JSON', async (raw) => raw(0x50, encodeEvent(encoder.encode('s1'), { type: encoder.encode('x'), id: 'r', metadata: '{nope', data: new Uint8Array(20), binary: true }, 0, 0)), 'not JSON'],
+      ['header without a name', async (raw) => raw(0x50, traceEntry('s1', 'r', { kind: 'llm_call', startedAt: 1 })), 'no kind or name'],
+      ['started twice', async (raw) => {
+        await raw(0x50, traceEntry('s1', 'r', { kind: 'a', name: 'b', startedAt: 1 }));
+        await raw(0x50, traceEntry('s1', 'r', { kind: 'a', name: 'b', startedAt: 1 }));
+      }, 'again'],
+      ['ended twice', async (raw, db) => {
+        const span = await db.traces.forRun('r').start({ kind: 'a', name: 'b' });
+        await span.end();
+        await raw(0x51, traceEntry(span.id, 'r', { endedAt: 5, status: 'ok' }));
+      }, 'again'],
+      ['ended as another run', async (raw, db) => {
+        const span = await db.traces.forRun('r').start({ kind: 'a', name: 'b' });
+        await raw(0x51, traceEntry(span.id, 'other', { endedAt: 5, status: 'ok' }));
+      }, "as run 'other'"],
+      ['bad status', async (raw, db) => {
+        const span = await db.traces.forRun('r').start({ kind: 'a', name: 'b' });
+        await raw(0x51, traceEntry(span.id, 'r', { endedAt: 5, status: 'fine' }));
+      }, 'status'],
+      ['an end of an unknown span (a deleted run) and an unknown kind of the range', async (raw) => {
+        await raw(0x51, traceEntry('gone', 'r', { endedAt: 5, status: 'ok' }));
+        await raw(0x5e, new Uint8Array([1, 2, 3]));
+      }, undefined],
+    ];
+    for (const [what, write, problem] of cases) {
+      const path = storePath();
+      const db = await open(path, { primitives: [rawWriter()] });
+      await write(db.primitive<{ write(kind: number, payload: Uint8Array): Promise<void> }>('test-raw-writer')!.write, db);
+      await db.close();
+      const reopened = open(path, { ignoreSnapshots: true, primitives: [rawWriter()], ...quiet() });
+      if (problem === undefined) {
+        const again = await reopened;
+        expect(again.stats().primitives.traces, what).toMatchObject({ spans: 0 });
+        await again.close();
+        continue;
+      }
+      const error = await rejection(reopened);
+      expect(error.code, what).toBe('CORRUPTION');
+      expect(error.message, what).toContain(problem);
+    }
+  });
+
+  it('kind and name are compared in Unicode NFC', async () => {
+    const db = await open(storePath(), { durability: 'memory' });
+    const traces = db.traces.forRun('caf\u00e9');
+    await traces.record({ kind: 'd\u00e9cision', name: '\u00c5ngstr\u00f6m', startedAt: 1, endedAt: 2 });
+    // The same names in decomposed form (NFD) find it.
+    const found = await db.traces.query({ runId: 'cafe\u0301', kind: 'de\u0301cision', name: 'A\u030angstro\u0308m' });
+    expect(found.spans).toHaveLength(1);
+    expect(found.spans[0]!.name).toBe('\u00c5ngstr\u00f6m');
+    expect((await db.traces.tree('cafe\u0301')).spanCount).toBe(1);
+    await db.close();
   });
 
   it('redact sees input, output, error and attributes before they are written; secrets never reach the disk', async () => {
