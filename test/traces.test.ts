@@ -248,6 +248,19 @@ describe(`traces on ${runtime}`, () => {
     expect((await rejection(db.traces.query({ runid: 'x' } as never))).message).toContain("did you mean 'runId'");
     expect((await rejection(db.traces.exportOtlp('run', { values: false } as never))).code).toBe('INVALID_ARGUMENT');
     await db.close();
+
+    // One entry's values must fit maxEventBytes (measured exactly near the limit: 'é' is 2 bytes).
+    const small = await open(storePath(), { durability: 'memory', maxEventBytes: 4096 });
+    const run = small.traces.forRun('run');
+    const big = await rejection(run.start({ kind: 'a', name: 'b', input: 'é'.repeat(2100) }));
+    expect(big.code).toBe('INVALID_ARGUMENT');
+    expect(big.message).toContain('maxEventBytes');
+    const fits = await run.start({ kind: 'a', name: 'b', input: 'é'.repeat(1500) });
+    expect((await small.traces.get(fits.id))!.input).toBe('é'.repeat(1500));
+    expect((await rejection(fits.end({ output: new Uint8Array(5000) }))).code).toBe('INVALID_ARGUMENT');
+    expect(small.stats().entries).toBe(1);
+    await fits.end({ output: new Uint8Array(3000) });
+    await small.close();
   });
 
   it('a span never ended when the process was killed reads as incomplete after reopen', async () => {

@@ -90,6 +90,18 @@ function maxValuesSize(values: EncodedValues): number {
   return size;
 }
 
+/** The value list's size in bytes: the upper bound when it is within `limit`, otherwise exact (strings encoded to measure them). */
+export function valuesSize(values: EncodedValues, limit: number): number {
+  const bound = maxValuesSize(values);
+  if (bound <= limit) return bound;
+  let size = 0;
+  for (const slot of SLOTS) {
+    const bytes = valueBytes(values[slot]);
+    size += 5 + (bytes === undefined ? 0 : typeof bytes === 'string' ? encoder.encode(bytes).length : bytes.length);
+  }
+  return size;
+}
+
 function putU32(target: Uint8Array, at: number, value: number): void {
   target[at] = value;
   target[at + 1] = value >>> 8;

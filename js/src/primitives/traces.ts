@@ -15,6 +15,7 @@ import {
   decodeHeader,
   decodeValues,
   jsonValue,
+  valuesSize,
   KIND_SPAN_END,
   KIND_SPAN_RECORD,
   KIND_SPAN_START,
@@ -235,6 +236,14 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
     return jsonValue(jsonText(value, `${where}: attributes`).text);
   }
 
+  /** The values of one entry must fit `maxEventBytes` (the limit of one entry of the log). */
+  private checkSize(where: string, values: EncodedValues): EncodedValues {
+    const limit = this.context.options.maxEventBytes;
+    const size = valuesSize(values, limit);
+    if (size > limit) throw new InvalidArgumentError(`${where}: the span's input, output, error and attributes are ${size} bytes encoded, over the limit of ${limit} (maxEventBytes); store large blobs elsewhere and record a reference`);
+    return values;
+  }
+
   private runId(where: string, runId: unknown) {
     return checkName(this.context.core, `${where}: runId`, runId, RUN_ID_MAX_BYTES);
   }
@@ -275,7 +284,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
       this.context.checkWritable();
       input = checkInputObject(where, input, START_FIELDS, true);
       header = this.startHeader(where, input);
-      values = ({ input: this.value(where, 'input', input.input), attributes: this.attributes(where, input.attributes) });
+      values = this.checkSize(where, { input: this.value(where, 'input', input.input), attributes: this.attributes(where, input.attributes) });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -316,7 +325,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
           header = { endedAt: 0, status: error !== undefined ? 'error' : 'ok' };
           const usage = checkUsage(where, input.usage);
           if (usage) header.usage = usage;
-          values = ({ output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
+          values = this.checkSize(where, { output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
           ended = true;
         } catch (error) {
           return Promise.reject(error);
@@ -357,7 +366,7 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
       header = { ...start, startedAt, endedAt, status: error !== undefined ? 'error' : 'ok' };
       const usage = checkUsage(where, input.usage);
       if (usage) header.usage = usage;
-      values = ({ input: this.value(where, 'input', input.input), output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
+      values = this.checkSize(where, { input: this.value(where, 'input', input.input), output: this.value(where, 'output', input.output), error, attributes: this.attributes(where, input.attributes) });
     } catch (error) {
       return Promise.reject(error);
     }
