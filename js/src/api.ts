@@ -4,18 +4,25 @@ import { Store } from './engine/store.js';
 import type { OpenOptions } from './engine/options.js';
 import type { FileHost } from './host/types.js';
 import { InvalidArgumentError } from './errors.js';
+import { BUILTIN_PRIMITIVES } from './primitives/builtins.js';
 
 export * from './errors.js';
 export { init, setDefaultWasmSource, type WasmSource, type InitOptions } from './core/load.js';
 export { Store, type StoreStats, type KindStats, type SnapshotInfo } from './engine/store.js';
-export type { PruneOptions, PruneResult, CheckpointRetention, EventRetention, StreamRetention } from './engine/prune.js';
-export { LIMITS, type OpenOptions, type Durability } from './engine/options.js';
+export type { PruneOptions, PruneResult, PrimitivePruneResult, CheckpointRetention, EventRetention, StreamRetention } from './engine/prune.js';
+export type { PrimitiveSpec, PrimitiveInstance, PrimitiveContext, PrunePart, RecoveredEntry, RedactWhere, Commit, EntryWriter, Prepared } from './engine/primitive.js';
+export { Writer as SectionWriter, Reader as SectionReader, encodeNamed, decodeNamed, type NamedPositions } from './engine/section-codec.js';
+export { writeNamedEntry, decodeNamedEntry, namedEntryId, namedEntryMaxBytes, type NamedEntryInput, type DecodedNamedEntry } from './primitives/named-entry.js';
+export { BUILTIN_PRIMITIVES } from './primitives/builtins.js';
+export type { UnknownKinds } from './engine/registry.js';
+export { LIMITS, type OpenOptions, type Durability, type Redactor } from './engine/options.js';
 export type { RecoveryReport } from './device/segments.js';
 export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, CheckpointVerifyReport, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
 export type { Events, EventInput, AppendOptions, DeleteStreamOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
 export type { NoOptions } from './validate.js';
 export { MemoryFileHost } from './host/memory.js';
+export { redactSecrets, redactString, isSecretKey, REDACTED } from './redact.js';
 
 let defaultHost: () => FileHost = () => {
   throw new InvalidArgumentError('open: this runtime has no default file host; pass { host } or { durability: "memory" }');
@@ -32,5 +39,5 @@ export function setDefaultHost(factory: () => FileHost): void {
  */
 export async function open(path: string, options?: OpenOptions): Promise<Store> {
   const core = await init();
-  return Store.open(core, path, options, defaultHost);
+  return Store.open(core, path, options, defaultHost, BUILTIN_PRIMITIVES);
 }

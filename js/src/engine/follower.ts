@@ -17,12 +17,10 @@ import { CorruptionError, ReeldbError } from '../errors.js';
 import { toIOError } from '../host/os-error.js';
 import { chainAfter, isSealed, Segment, segmentName, type RecoveryVisitor, type SegmentLog } from '../device/segments.js';
 import { joinPath, type FileHandle, type FileHost, type HostWatcher } from '../host/types.js';
-import { KIND_CHECKPOINT } from '../primitives/checkpoint-codec.js';
-import type { Checkpoints } from '../primitives/checkpoints.js';
-import { KIND_EVENT } from '../primitives/event-codec.js';
-import type { Events } from '../primitives/events.js';
+import { KIND_PRUNED } from '../device/compact.js';
+import type { Registry } from './registry.js';
 import type { CommitPipeline } from './commit.js';
-import { SNAPSHOT_NAME, type NamedPositions } from './snapshot.js';
+import { SNAPSHOT_NAME } from './snapshot.js';
 
 /** Bytes read per scan step while following. */
 const FOLLOW_CHUNK_BYTES = 1 << 20;
@@ -51,8 +49,7 @@ export interface FollowerContext {
   storeId: Uint8Array;
   log: SegmentLog;
   pipeline: CommitPipeline;
-  events: Events;
-  checkpoints: Checkpoints;
+  registry: Registry;
   intervalMs: number;
   onWarning: (message: string) => void;
 }
@@ -184,8 +181,7 @@ export class Follower {
   }
 
   private visitor(): RecoveryVisitor {
-    const { events, checkpoints } = this.context;
-    return (entry) => (entry.kind < 0x80 ? events.recover(entry.kind, entry.position, entry.name, entry.version) : checkpoints.recover(entry.kind, entry.position, entry.name, entry.version));
+    return this.context.registry.recover;
   }
 
   /** Scans what was appended since the last refresh, moving on to new segments as the writer rolls. */
@@ -385,17 +381,10 @@ export class Follower {
     await log.replaceSegment(segment, handle, size, fresh.offsets.values.slice(0, fresh.offsets.length), fresh.lengths.values.slice(0, fresh.lengths.length), fresh.kinds.values.slice(0, fresh.kinds.length), fresh.checks.values.slice(0, fresh.checks.length));
   }
 
-  /** The entries a prune removed (now placeholders) leave the streams and threads: each lost a prefix. */
+  /** The entries a prune removed (now placeholders) leave the primitives' indexes. */
   private dropRemoved(): void {
-    const { log, events, checkpoints } = this.context;
-    const trim = (items: NamedPositions, kind: number) =>
-      items.map((item) => {
-        let cut = 0;
-        while (cut < item.positions.length - 1 && log.kindAt(item.positions[cut]!) !== kind) cut++;
-        return cut === 0 ? item : { name: item.name, first: item.first + cut, positions: item.positions.slice(cut) };
-      });
-    events.restoreState(trim(events.captureState(), KIND_EVENT));
-    checkpoints.restoreState(trim(checkpoints.captureState(), KIND_CHECKPOINT));
+    const { log, registry } = this.context;
+    registry.forgetRemoved((position) => log.kindAt(position) === KIND_PRUNED);
   }
 }
 

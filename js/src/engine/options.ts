@@ -1,6 +1,7 @@
 /** Options of `open`, their defaults and their validation. Every limit has a name. */
 import { InvalidArgumentError } from '../errors.js';
 import type { FileHost } from '../host/types.js';
+import type { PrimitiveSpec } from './primitive.js';
 import { checkBoolean, checkFunction, checkOptions, describe, type OptionKeys } from '../validate.js';
 
 export type Durability = 'memory' | 'buffered' | 'strict';
@@ -73,7 +74,18 @@ export interface OpenOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** Storage to use instead of the runtime's file system (tests, custom platforms). */
   host?: FileHost;
+  /** Primitives to register beside the built-in ones (extensions in kinds 0xC0–0xFF; docs/EXTENDING.md). */
+  primitives?: readonly PrimitiveSpec[];
+  /**
+   * Applied to every value before it is written (event data and metadata, kv values, state,
+   * span input/output/error/attributes, run input/output/metadata, checkpoint state): return
+   * the value to store. `redactSecrets` is a ready-made one for common secret shapes.
+   */
+  redact?: Redactor;
 }
+
+/** What `redact` gets: the value, and which primitive writes it and in which field. */
+export type Redactor = (value: unknown, where: { primitive: string; field: string }) => unknown;
 
 /** Every option `open` takes (any other key is InvalidArgumentError). */
 const OPEN_KEYS: OptionKeys<OpenOptions> = {
@@ -99,9 +111,11 @@ const OPEN_KEYS: OptionKeys<OpenOptions> = {
   onWarning: true,
   onProgress: true,
   host: true,
+  primitives: true,
+  redact: true,
 };
 
-export type ResolvedOptions = Required<Omit<OpenOptions, 'host' | 'onProgress'>> & Pick<OpenOptions, 'host' | 'onProgress'>;
+export type ResolvedOptions = Required<Omit<OpenOptions, 'host' | 'onProgress' | 'primitives' | 'redact'>> & Pick<OpenOptions, 'host' | 'onProgress' | 'redact'> & { primitives: readonly PrimitiveSpec[] };
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, maximum: number, minimum = 1): number {
   if (value === undefined) return fallback;
@@ -144,5 +158,13 @@ export function resolveOptions(given?: OpenOptions): ResolvedOptions {
     onWarning: checkFunction<(message: string) => void>('open: onWarning', options.onWarning) ?? ((message) => console.warn(`reeldb: ${message}`)),
     onProgress: checkFunction('open: onProgress', options.onProgress),
     host,
+    primitives: checkPrimitiveList(options.primitives),
+    redact: checkFunction<Redactor>('open: redact', options.redact),
   };
+}
+
+function checkPrimitiveList(value: unknown): readonly PrimitiveSpec[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new InvalidArgumentError(`open: primitives must be an array of primitive specs, got ${describe(value)}`);
+  return value as PrimitiveSpec[];
 }

@@ -24,8 +24,12 @@ export interface PrimitiveContext {
   readPositions(positions: readonly number[], visit: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void>;
   /** Reads every entry in [from, to) in order, every kind (checked). */
   readRange(from: number, to: number, visit: (kind: number, position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void>;
-  /** The kind of the entry at `position`, or undefined beyond the log. */
-  kindAt(position: number): number | undefined;
+  /** The kind of the entry at `position`, or -1 beyond the log. */
+  kindAt(position: number): number;
+  /** The segment file and payload offset of an entry (for CorruptionError messages). */
+  locate(position: number): { file: string; offset: number };
+  /** How many entries of `kind` lie below `end` (from the in-memory index; nothing is read). */
+  countKind(kind: number, end: number): number;
   /** Entries below this are readable (written to the OS; on a failed store, durable). */
   readonly writtenPosition: number;
   /** Entries below this are acknowledged to their callers. */
@@ -83,17 +87,17 @@ export interface PrunePart {
   replaced?: Map<number, Uint8Array>;
   /**
    * Writes the plan's cut records into the prune's commit (in commit order; skip what changed
-   * since it was planned) and returns how many entries it wrote and the apply to run once that
-   * commit is durable (forget what was cut). Absent when the plan writes nothing.
+   * since it was planned) and returns how many entries it wrote, how many entries those cut,
+   * and the apply to run once that commit is durable (forget what was cut). `notReplaced`: the
+   * positions of `replaced` whose rewrite could not be made (their cuts must not be written).
+   * Absent when the plan writes nothing.
    */
-  write?(writer: EntryWriter, timestamp: number): { count: number; apply(): void };
-  /** Bytes the cut records will take (a dry run reports the log size after). */
+  write?(writer: EntryWriter, timestamp: number, notReplaced: ReadonlySet<number>): { count: number; removed: number; apply(): void };
+  /** Payload bytes of the cut records `write` will write, and how many (a dry run reports the log size after). */
   recordBytes?: number;
-  /** Figures to report in `PruneResult.primitives[name]`. */
-  counts?: Record<string, number>;
+  recordCount?: number;
 }
 
-/** A prune's policy for one primitive: the value of `prune({ [spec.pruneKey]: … })`, checked by `checkPrune`. */
 export interface PrimitiveInstance<API = unknown> {
   /** What users call: `db.<name>` for built-ins, `db.primitive(name)` for any. */
   readonly api: API;
@@ -107,16 +111,21 @@ export interface PrimitiveInstance<API = unknown> {
   restoreSection(bytes: Uint8Array): void;
   /** Calls `mark` with the position of every entry of its kinds still needed; the others below a prune's horizon are removed. */
   markLive(mark: (position: number) => void): void;
-  /** Plans this primitive's part of a prune (`policy` is what `checkPrune` returned, or undefined when the prune names nothing of it). */
+  /** Plans this primitive's part of a prune (`policy` is what `checkPrune` returned; every prune calls it, so expiry can act on its own). */
   planPrune?(policy: unknown, now: number): PrunePart | Promise<PrunePart>;
   /** Stats for `db.stats().primitives[name]`. */
   stats?(): Record<string, number>;
   /** A canonical summary of the state (tests compare it across reopen, snapshot, prune). */
   fingerprint(): unknown | Promise<unknown>;
-  /** Verification beyond frame and entry checks (`reeldb verify`): problems found, each a sentence. */
-  verify?(onProgress?: (done: number, total: number) => void): Promise<string[]>;
+  /** Checks beyond frame and entry checks (`reeldb verify`): what was checked, and the problems found (each a sentence). */
+  audit?(onProgress?: (done: number, total: number) => void): Promise<{ checked: Record<string, number>; problems: string[] }>;
   /** Forget every entry of run `runId` (see PrimitiveContext.dropRun); must not fail. */
   dropRun?(runId: string): void;
+  /**
+   * A read-only store found segments the writer's prune rewrote: entries for which `removed`
+   * is true are placeholders now; forget them (positions never move).
+   */
+  forgetRemoved?(removed: (position: number) => boolean): void;
   /** The store closes: end subscriptions, refuse further calls. */
   close?(): void;
 }
@@ -134,9 +143,13 @@ export interface PrimitiveSpec<API = unknown> {
   readonly erasureKinds?: readonly number[];
   /** Snapshot section id (docs/EXTENDING.md allocation; 1 is the log's). */
   readonly section: number;
-  /** The key of `prune(options)` this primitive owns, if any, and its check (typed errors; nothing runs on bad input). */
-  readonly pruneKey?: string;
-  checkPrune?(value: unknown): unknown;
+  /** The keys of `prune(options)` this primitive owns (e.g. `['events', 'streams']`). */
+  readonly pruneKeys?: readonly string[];
+  /**
+   * Checks this primitive's part of a prune (the values of its keys, undefined when not given)
+   * and returns the policy `planPrune` gets; throws a typed error on bad input (nothing runs).
+   */
+  checkPrune?(given: Readonly<Record<string, unknown>>): unknown;
   /** Builds the primitive for one open store. */
   create(context: PrimitiveContext): PrimitiveInstance<API>;
 }

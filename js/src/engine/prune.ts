@@ -13,51 +13,49 @@
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { compactedSize, compactSegment, type Rewrite } from '../device/compact.js';
 import { ENTRY_HEADER_BYTES, FRAME_BEGIN_BYTES, SEAL_FRAME_BYTES, type Segment, type SegmentLog } from '../device/segments.js';
-import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
-import { cutRecordBytes, isCutRecord, KIND_CHECKPOINT_THREAD_PRUNED, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED } from '../primitives/cut-records.js';
-import { KIND_EVENT } from '../primitives/event-codec.js';
-import type { Cut } from '../primitives/cut-records.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { Checkpoints } from '../primitives/checkpoints.js';
-import type { Events } from '../primitives/events.js';
-import { aliasedOption, checkBoolean, checkFunction, checkObject, checkOptions, describe, type OptionKeys } from '../validate.js';
-import type { CommitPipeline, Prepared } from './commit.js';
+import { checkBoolean, checkFunction, checkKeys, describe } from '../validate.js';
+import type { CommitPipeline, EntryWriter, Prepared } from './commit.js';
+import type { PrunePart } from './primitive.js';
+import type { Registered, Registry } from './registry.js';
 
+/**
+ * `prune(options)`: `dryRun` and `onProgress`, and each primitive's own keys (`events`,
+ * `streams`, `checkpoints`, `runs`…: PrimitiveSpec.pruneKeys), checked by that primitive.
+ */
 export interface PruneOptions {
   /** Per thread, remove checkpoints beyond the newest `keepLast` and (when given) older than `maxAgeMs`; the newest is always kept. */
-  checkpoints?: CheckpointRetention;
+  checkpoints?: import('../primitives/checkpoints.js').CheckpointRetention;
   /** Remove every event before this position (each stream keeps at least its newest event). */
-  events?: EventRetention;
+  events?: import('../primitives/events.js').EventRetention;
   /** Keep the newest `keepLast` (at least 1) events of these streams. */
-  streams?: Record<string, StreamRetention>;
+  streams?: Record<string, import('../primitives/events.js').StreamRetention>;
   /** Only say what would be removed, with the same figures the prune would report; change nothing. */
   dryRun?: boolean;
   /** Progress of the rewrites: segments done of those to rewrite (the total is settled once the cuts are written). */
   onProgress?: (segmentsDone: number, segmentsTotal: number) => void;
+  /** The keys of other registered primitives. */
+  [key: string]: unknown;
 }
 
-export interface CheckpointRetention {
-  keepLast?: number;
-  maxAgeMs?: number;
+export type { CheckpointRetention } from '../primitives/checkpoints.js';
+export type { EventRetention, StreamRetention } from '../primitives/events.js';
+
+/** A prune's integer option: typed error naming it. */
+export function pruneInteger(name: string, value: unknown, minimum = 0): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
+    throw new InvalidArgumentError(`prune: ${name} must be an integer of at least ${minimum}, got ${describe(value)}`);
+  }
+  return value;
 }
 
-export interface EventRetention {
-  beforePosition?: number;
+/** What one primitive's part of a prune did. */
+export interface PrimitivePruneResult {
+  /** Entries this prune removed by its policy: they leave reads at once, their bytes go when their segment is rewritten. */
+  removed: number;
+  /** Entries already gone from reads (deleted, overwritten, cut earlier) whose bytes this prune erased from disk. */
+  erased: number;
 }
-
-/** One of `keepLast` or its older name `maxCount` (both given and different is InvalidArgumentError). */
-export interface StreamRetention {
-  /** Keep the newest this many (at least 1) events of the stream. */
-  keepLast?: number;
-  /** @deprecated the older name of `keepLast`, still accepted. */
-  maxCount?: number;
-}
-
-/** The options each part of a prune policy takes (checked: any other key is InvalidArgumentError). */
-const PRUNE_KEYS: OptionKeys<PruneOptions> = { checkpoints: true, events: true, streams: true, dryRun: true, onProgress: true };
-const CHECKPOINT_RETENTION_KEYS: OptionKeys<CheckpointRetention> = { keepLast: true, maxAgeMs: true };
-const EVENT_RETENTION_KEYS: OptionKeys<EventRetention> = { beforePosition: true };
-const STREAM_RETENTION_KEYS: OptionKeys<StreamRetention> = { keepLast: true, maxCount: true };
 
 export interface PruneResult {
   /** Events this prune removed (by the policy): they leave reads at once, their bytes go when their segment is rewritten. */
@@ -80,90 +78,67 @@ export interface PruneResult {
   bytesAfter: number;
   /** What the rewritten segments gave back (a re-based checkpoint may grow its segment a little). */
   bytesReclaimed: number;
+  /** Per primitive (by name): what its part removed and erased (`events` and `checkpoints` above are two of these). */
+  primitives: Record<string, PrimitivePruneResult>;
 }
 
 interface PruneContext {
   log: SegmentLog;
   pipeline: CommitPipeline;
-  events: Events;
-  checkpoints: Checkpoints;
+  registry: Registry;
 }
 
-function nonNegativeInteger(name: string, value: unknown, minimum = 0): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) {
-    throw new InvalidArgumentError(`prune: ${name} must be an integer of at least ${minimum}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-interface Policy {
+export interface Policy {
   dryRun: boolean;
   onProgress: ((done: number, total: number) => void) | undefined;
-  beforePosition: number;
-  maxCounts: Map<string, number>;
-  keepLast: number | undefined;
-  maxAgeMs: number | undefined;
-  checkpoints: boolean;
+  /** Each primitive's checked policy. */
+  parts: Map<Registered, unknown>;
 }
 
-/** Validates the options (typed errors, nothing done on bad input). */
-export function checkPruneOptions(given: unknown): Policy {
-  const options = checkOptions('prune', given as PruneOptions | undefined, PRUNE_KEYS);
-  const events = checkOptions('prune.events', options.events, EVENT_RETENTION_KEYS);
-  const beforePosition = events.beforePosition === undefined ? 0 : nonNegativeInteger('events.beforePosition', events.beforePosition);
-  const maxCounts = new Map<string, number>();
-  const streams = checkObject('prune.streams', options.streams) as Record<string, unknown>;
-  for (const [stream, rule] of Object.entries(streams)) {
-    const where = `prune.streams['${stream}']`;
-    const retention = checkOptions(where, rule as StreamRetention | undefined, STREAM_RETENTION_KEYS);
-    const keepLast = aliasedOption(where, retention, 'keepLast', 'maxCount');
-    maxCounts.set(stream, nonNegativeInteger(`streams['${stream}'].${retention.keepLast === undefined && retention.maxCount !== undefined ? 'maxCount' : 'keepLast'}`, keepLast, 1));
-  }
-  const checkpoints = options.checkpoints === undefined ? undefined : checkOptions('prune.checkpoints', options.checkpoints, CHECKPOINT_RETENTION_KEYS);
-  const keepLast = checkpoints?.keepLast === undefined ? undefined : nonNegativeInteger('checkpoints.keepLast', checkpoints.keepLast, 1);
-  const maxAgeMs = checkpoints?.maxAgeMs === undefined ? undefined : nonNegativeInteger('checkpoints.maxAgeMs', checkpoints.maxAgeMs);
-  if (checkpoints !== undefined && keepLast === undefined && maxAgeMs === undefined) {
-    throw new InvalidArgumentError('prune: checkpoints needs keepLast or maxAgeMs (or leave it out)');
+/** Validates the options (typed errors, nothing done on bad input): each primitive checks its own keys. */
+export function checkPruneOptions(given: unknown, registry: Registry): Policy {
+  if (given !== undefined && (given === null || typeof given !== 'object' || Array.isArray(given))) throw new InvalidArgumentError(`prune: options must be an object, got ${describe(given)}`);
+  const options = (given ?? {}) as Record<string, unknown>;
+  const keys: Record<string, true> = { dryRun: true, onProgress: true };
+  for (const { spec } of registry.registered) for (const key of spec.pruneKeys ?? []) keys[key] = true;
+  checkKeys('option', 'prune', options, keys);
+  const parts = new Map<Registered, unknown>();
+  for (const registered of registry.registered) {
+    const { spec } = registered;
+    if (!spec.checkPrune) continue;
+    const mine: Record<string, unknown> = {};
+    for (const key of spec.pruneKeys ?? []) mine[key] = options[key];
+    parts.set(registered, spec.checkPrune(mine));
   }
   const dryRun = checkBoolean('prune: dryRun', options.dryRun, false);
   const onProgress = checkFunction<(done: number, total: number) => void>('prune: onProgress', options.onProgress);
-  return { dryRun, onProgress, beforePosition, maxCounts, keepLast, maxAgeMs, checkpoints: checkpoints !== undefined };
+  return { dryRun, onProgress, parts };
 }
 
 function logBytes(log: SegmentLog): number {
   return log.segments.reduce((sum, segment) => sum + segment.size, 0);
 }
 
-/** Entry kinds whose dead entries in the current segment make a prune seal it: data, and explicit deletions (their names). */
-function isDeletion(kind: number): boolean {
-  return kind === KIND_EVENT_STREAM_DELETED || kind === KIND_CHECKPOINT_THREAD_DELETED;
-}
-
-function sealsFor(kind: number): boolean {
-  return kind === KIND_EVENT || kind === KIND_CHECKPOINT || kind === KIND_EVENT_STREAM_DELETED || kind === KIND_CHECKPOINT_THREAD_DELETED;
-}
-
 /**
- * What a prune removes from disk, below `horizon`: every event and checkpoint entry the
- * indexes no longer show (`cut` holds those a plan not yet applied will cut), and every cut
- * record (each lies after the entries it cut, which all go in the same pass, oldest segment
- * first, so recovery never needs it again).
+ * What a prune removes from disk, below `horizon`: every entry of a registered primitive's
+ * kinds that no primitive marks live (`cut` holds those a plan not yet applied will cut):
+ * dead data, and the records that killed it (each lies after the entries it cut, which all go
+ * in the same pass, oldest segment first, so recovery never needs it again). Entries of kinds
+ * no primitive claims are kept intact.
  */
 function removable(context: PruneContext, horizon: number, cut: ReadonlySet<number>): Set<number> {
   const live = new Uint8Array(Math.ceil(horizon / 8)); // one bit per position
   const mark = (position: number) => {
     if (position < horizon && !cut.has(position)) live[Math.floor(position / 8)]! |= 1 << position % 8;
   };
-  context.events.markLive(mark);
-  context.checkpoints.markLive(mark);
+  context.registry.markLive(mark);
   const removed = new Set<number>();
   for (const segment of context.log.segments) {
     const kinds = segment.kinds.values;
     for (let index = 0; index < segment.kinds.length; index++) {
       const position = segment.firstPosition + index;
       if (position >= horizon) return removed;
-      const kind = kinds[index]!;
-      if (((kind === KIND_EVENT || kind === KIND_CHECKPOINT) && (live[Math.floor(position / 8)]! & (1 << position % 8)) === 0) || isCutRecord(kind)) removed.add(position);
+      if (context.registry.isClaimed(kinds[index]!) && (live[Math.floor(position / 8)]! & (1 << position % 8)) === 0) removed.add(position);
     }
   }
   return removed;
@@ -182,41 +157,56 @@ function segmentsHolding(segments: readonly Segment[], positions: Iterable<numbe
 }
 
 /** Bytes of the frame that holds a prune's cut records. */
-function cutRecordsFrameBytes(cuts: readonly { kind: number; cut: Cut }[]): number {
-  if (cuts.length === 0) return 0;
-  const body = FRAME_BEGIN_BYTES + cuts.reduce((sum, { kind, cut }) => sum + ENTRY_HEADER_BYTES + cutRecordBytes(kind, cut.nameBytes.length), 0);
+function cutRecordsFrameBytes(parts: readonly PrunePart[]): number {
+  const count = parts.reduce((sum, part) => sum + (part.recordCount ?? 0), 0);
+  if (count === 0) return 0;
+  const body = FRAME_BEGIN_BYTES + count * ENTRY_HEADER_BYTES + parts.reduce((sum, part) => sum + (part.recordBytes ?? 0), 0);
   return Math.ceil(body / 8) * 8 + 8;
 }
 
 /** Runs a prune; the caller holds the store's maintenance lock. */
 export async function runPrune(context: PruneContext, policy: Policy): Promise<PruneResult> {
-  const { log, pipeline, events, checkpoints } = context;
+  const { log, pipeline, registry } = context;
   const bytesBefore = logBytes(log);
-  const eventPlan = events.planPrune(policy.beforePosition, policy.maxCounts);
-  const checkpointPlan = policy.checkpoints ? await checkpoints.planPrune(policy.keepLast, policy.maxAgeMs, Date.now()) : { cuts: [], positions: [], rebases: [] };
-  const cutPositions = new Set([...eventPlan.positions, ...checkpointPlan.positions]);
-  const records = [...eventPlan.cuts.map((cut) => ({ kind: KIND_EVENT_STREAM_PRUNED, cut })), ...checkpointPlan.cuts.map((cut) => ({ kind: KIND_CHECKPOINT_THREAD_PRUNED, cut }))];
-  const replaced = new Map(checkpointPlan.rebases.map((rebase) => [rebase.position, rebase.payload]));
+  const now = Date.now();
+  const plans: { registered: Registered; part: PrunePart }[] = [];
+  for (const registered of registry.registered) {
+    if (!registered.instance.planPrune) continue;
+    plans.push({ registered, part: await registered.instance.planPrune(policy.parts.get(registered), now) });
+  }
+  const cutPositions = new Set<number>();
+  const replaced = new Map<number, Uint8Array>();
+  for (const { part } of plans) {
+    for (const position of part.positions) cutPositions.add(position);
+    for (const [position, payload] of part.replaced ?? []) replaced.set(position, payload);
+  }
+  const records = plans.reduce((sum, { part }) => sum + (part.recordCount ?? 0), 0);
   const planned = removable(context, pipeline.writtenPosition, cutPositions);
-  const result: PruneResult = { events: 0, checkpoints: 0, erasedEvents: 0, deletedThreadCheckpoints: 0, rebased: replaced.size, segmentsRewritten: 0, bytesBefore, bytesAfter: bytesBefore, bytesReclaimed: 0 };
+  const primitives: Record<string, PrimitivePruneResult> = {};
+  for (const { spec } of registry.registered) primitives[spec.name] = { removed: 0, erased: 0 };
+  const result: PruneResult = { events: 0, checkpoints: 0, erasedEvents: 0, deletedThreadCheckpoints: 0, rebased: replaced.size, segmentsRewritten: 0, bytesBefore, bytesAfter: bytesBefore, bytesReclaimed: 0, primitives };
   // What this prune cuts counts as removed at once (reads no longer show it); the rest of what
-  // it erases from disk was already gone from reads.
-  const count = (removed: ReadonlySet<number>, cutThreads: ReadonlySet<string> = new Set(checkpointPlan.cuts.map((cut) => cut.name))) => {
-    result.events = eventPlan.positions.length;
-    result.checkpoints = checkpointPlan.cuts.reduce((sum, cut) => sum + (cutThreads.has(cut.name) ? cut.cut : 0), 0);
-    result.erasedEvents = result.deletedThreadCheckpoints = 0;
+  // it erases from disk was already gone from reads (data kinds only: records are bookkeeping).
+  const count = (removed: ReadonlySet<number>, cutCounts: ReadonlyMap<Registered, number>) => {
+    for (const registered of registry.registered) primitives[registered.spec.name] = { removed: cutCounts.get(registered) ?? 0, erased: 0 };
     for (const position of removed) {
       if (cutPositions.has(position)) continue;
       const kind = log.kindAt(position);
-      if (kind === KIND_EVENT) result.erasedEvents++;
-      else if (kind === KIND_CHECKPOINT) result.deletedThreadCheckpoints++;
+      const owner = registry.ownerOf(kind);
+      if (owner && !registry.isRecordKind(kind) && !registry.isErasureKind(kind)) primitives[owner.spec.name]!.erased++;
     }
+    result.events = primitives.events?.removed ?? 0;
+    result.erasedEvents = primitives.events?.erased ?? 0;
+    result.checkpoints = primitives.checkpoints?.removed ?? 0;
+    result.deletedThreadCheckpoints = primitives.checkpoints?.erased ?? 0;
   };
-  count(planned);
-  // A segment is rewritten for its data and deletion records; cut records alone (a few dozen
-  // bytes each) wait until their segment is rewritten anyway.
+  const plannedCounts = new Map(plans.map(({ registered, part }) => [registered, part.positions.length]));
+  count(planned, plannedCounts);
+  // A segment is rewritten for its dead data and erasures; records alone (a few dozen bytes
+  // each) wait until their segment is rewritten anyway.
+  const sealsFor = (kind: number) => registry.isClaimed(kind) && !registry.isRecordKind(kind);
   const worth = (removed: ReadonlySet<number>) => [...removed].filter((position) => sealsFor(log.kindAt(position)));
-  if (worth(planned).length === 0 && records.length === 0 && replaced.size === 0) return result;
+  if (worth(planned).length === 0 && records === 0 && replaced.size === 0) return result;
 
   // Entries to remove in the current segment: it is sealed first (only sealed segments are rewritten).
   // So is one that holds an oldest kept delta to re-base.
@@ -227,7 +217,7 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
     for (const position of planned) if (position >= current.firstPosition && sealsFor(log.kindAt(position))) seal = true;
     for (const position of replaced.keys()) if (position >= current.firstPosition) mustSeal = true;
     // An erasure (a stream or thread delete) is not left waiting either.
-    for (const position of planned) if (position >= current.firstPosition && isDeletion(log.kindAt(position))) mustSeal = true;
+    for (const position of planned) if (position >= current.firstPosition && registry.isErasureKind(log.kindAt(position))) mustSeal = true;
   }
   // Sealing again, for a few bytes, a nearly empty segment that a prune started would only add
   // segment files (a prune on every step made one each): what is in it waits for a later prune.
@@ -248,8 +238,8 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
       result.segmentsRewritten += (compacted.has(segment) ? 1 : 0) + (rebased.has(segment) ? 1 : 0);
       if (compacted.has(segment) || rebased.has(segment)) result.bytesReclaimed += size - compactedSize(segment, compacted.has(segment) ? planned : none, (position) => replaced.get(position)?.length, sealing || undefined);
     }
-    result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(records) + (seal ? SEGMENT_HEADER_BYTES + SEAL_FRAME_BYTES : 0);
-    count(new Set([...planned].filter((position) => position < end && compacted.has(log.segmentOf(position)!))));
+    result.bytesAfter = bytesBefore - result.bytesReclaimed + cutRecordsFrameBytes(plans.map(({ part }) => part)) + (seal ? SEGMENT_HEADER_BYTES + SEAL_FRAME_BYTES : 0);
+    count(new Set([...planned].filter((position) => position < end && compacted.has(log.segmentOf(position)!))), plannedCounts);
     return result;
   }
 
@@ -279,27 +269,29 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   };
   const sealedSegments = () => log.segments.filter((segment) => segment !== log.current);
 
-  // 1. Re-base each oldest kept delta as a full checkpoint (it loads the same either way), so
-  //    no kept checkpoint needs one the cut removes.
+  // 1. Re-write the entries the plans replace (each oldest kept delta as a full checkpoint: it
+  //    loads the same either way), so no kept entry needs one the cut removes.
   const holding = segmentsHolding(log.segments, replaced.keys());
   const rebaseWork = sealedSegments().filter((segment) => holding.has(segment));
   total.segments = rebaseWork.length + segmentsHolding(sealedSegments(), worth(planned)).size;
   policy.onProgress?.(0, total.segments);
   for (const segment of rebaseWork) await rewrite(segment, { removed: new Set(), replaced });
-  // A thread whose re-base could not be written (never expected: its segment is sealed) keeps all its checkpoints.
-  const notRebased = new Set(checkpointPlan.rebases.filter((rebase) => !rebaseWork.some((segment) => rebase.position >= segment.firstPosition && rebase.position < segment.nextPosition)).map((rebase) => rebase.name));
-  const checkpointCuts = checkpointPlan.cuts.filter((cut) => !notRebased.has(cut.name));
+  const notReplaced = new Set([...replaced.keys()].filter((position) => !rebaseWork.some((segment) => position >= segment.firstPosition && position < segment.nextPosition)));
 
   // 2. The cuts, in one commit.
   let horizon: number | undefined;
-  let written: { events: Cut[]; checkpoints: Cut[] } | undefined;
-  if (records.length > 0) {
+  let written: { registered: Registered; count: number; removed: number; apply(): void }[] = [];
+  if (records > 0) {
     await pipeline.submit<void>({
-      prepare: (firstPosition, writer): Prepared<void> => {
+      prepare: (firstPosition, writer: EntryWriter): Prepared<void> => {
         const timestamp = Date.now();
-        written = { events: events.writeCuts(eventPlan.cuts, writer, timestamp), checkpoints: checkpoints.writeCuts(checkpointCuts, writer, timestamp) };
+        written = [];
+        for (const { registered, part } of plans) {
+          const done = part.write?.(writer, timestamp, notReplaced);
+          if (done) written.push({ registered, ...done });
+        }
         horizon = firstPosition;
-        const entries = written.events.length + written.checkpoints.length;
+        const entries = written.reduce((sum, part) => sum + part.count, 0);
         if (entries === 0) return { done: undefined };
         return { count: entries, result: () => undefined };
       },
@@ -309,16 +301,14 @@ export async function runPrune(context: PruneContext, policy: Policy): Promise<P
   // indexes drop what was cut; every entry then dead below the cut records becomes a
   // placeholder, oldest segment first.
   const removed = await pipeline.barrier(() => {
-    if (written) {
-      events.applyCuts(written.events);
-      checkpoints.applyCuts(written.checkpoints);
-    }
+    for (const part of written) part.apply();
     return removable(context, horizon ?? pipeline.writtenPosition, new Set());
   });
   const holdingRemoved = segmentsHolding(log.segments, worth(removed));
   const work = sealedSegments().filter((segment) => holdingRemoved.has(segment));
   const rewritten = new Set(work);
-  count(new Set([...removed].filter((position) => rewritten.has(log.segmentOf(position)!))), new Set(checkpointCuts.map((cut) => cut.name)));
+  const cutCounts = new Map(plans.map(({ registered, part }) => [registered, part.write ? (written.find((done) => done.registered === registered)?.removed ?? 0) : part.positions.length]));
+  count(new Set([...removed].filter((position) => rewritten.has(log.segmentOf(position)!))), cutCounts);
   total.segments = total.done + work.length;
   for (const segment of work) await rewrite(segment, { removed, replaced: new Map() });
   result.bytesAfter = logBytes(log);

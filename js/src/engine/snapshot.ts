@@ -3,13 +3,15 @@
  * one file and scans only the log after it instead of every segment. A snapshot is a
  * sectioned file (docs/FORMAT.md §16): a header naming the store and the position covered, a
  * table of sections (id, length, CRC32C) and the sections: the log's entry locations
- * (SECTION_LOG), the event streams (SECTION_EVENTS) and the checkpoint threads
- * (SECTION_CHECKPOINTS). Unknown section ids are skipped, so later primitives add their own.
+ * (SECTION_LOG) and one section per registered primitive (its `section` id, its own bytes:
+ * PrimitiveInstance.captureSection). Unknown section ids are skipped.
  * Files are `snapshot-<position>.snap` in the store directory, written atomically; the newest
  * valid one is used, anything doubtful is ignored with a warning (the log is the truth).
  */
 import type { Core } from '../core/core.js';
 import { IOError } from '../errors.js';
+import { Invalid, Reader, Writer } from './section-codec.js';
+export type { NamedPositions } from './section-codec.js';
 import { joinPath, readWholeFile, writeFileAtomic, type FileHost } from '../host/types.js';
 
 export const SNAPSHOT_NAME = /^snapshot-(\d{20})\.snap$/;
@@ -22,9 +24,8 @@ export const SNAPSHOT_HEADER_BYTES = 48;
 export const SECTION_ENTRY_BYTES = 16;
 const MAGIC = [0x52, 0x45, 0x45, 0x4c, 0x53, 0x4e, 0x41, 0x50]; // "REELSNAP"
 
-export const SECTION_LOG = 1;
-export const SECTION_EVENTS = 2;
-export const SECTION_CHECKPOINTS = 3;
+export { SECTION_LOG } from './registry.js';
+import { SECTION_LOG } from './registry.js';
 
 /** Snapshots kept: the newest and the one before it (in case the newest turns out damaged). */
 export const SNAPSHOTS_KEPT = 2;
@@ -51,121 +52,15 @@ export interface LogImage {
   checksum: number;
 }
 
-/** A primitive's state as names with the positions of their entries, in order; `first` is the version (seq) of the first position (older ones were pruned). */
-export type NamedPositions = { name: string; first: number; positions: number[] }[];
 
 export interface SnapshotImage {
   storeId: Uint8Array;
   /** Entries below this position are covered. */
   position: number;
   log: LogImage;
-  events: NamedPositions;
-  checkpoints: NamedPositions;
+  /** Each primitive's section by id (the registry's `captureSections`). */
+  sections: Map<number, Uint8Array>;
 }
-
-/** A little-endian byte writer that grows. */
-class Writer {
-  bytes = new Uint8Array(1 << 16);
-  view = new DataView(this.bytes.buffer);
-  length = 0;
-  private room(count: number): void {
-    if (this.length + count <= this.bytes.length) return;
-    let capacity = this.bytes.length * 2;
-    while (capacity < this.length + count) capacity *= 2;
-    const grown = new Uint8Array(capacity);
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-  u32(value: number): void {
-    this.room(4);
-    this.view.setUint32(this.length, value, true);
-    this.length += 4;
-  }
-  f64(value: number): void {
-    this.room(8);
-    this.view.setFloat64(this.length, value, true);
-    this.length += 8;
-  }
-  raw(bytes: Uint8Array): void {
-    this.room(bytes.length);
-    this.bytes.set(bytes, this.length);
-    this.length += bytes.length;
-  }
-  u32s(values: Uint32Array): void {
-    this.room(values.length * 4);
-    if (LITTLE_ENDIAN && this.length % 4 === 0) new Uint32Array(this.bytes.buffer, this.length, values.length).set(values);
-    else for (let index = 0; index < values.length; index++) this.view.setUint32(this.length + index * 4, values[index]!, true);
-    this.length += values.length * 4;
-  }
-  align(to: number): void {
-    const padding = (to - (this.length % to)) % to;
-    this.room(padding);
-    this.bytes.fill(0, this.length, this.length + padding);
-    this.length += padding;
-  }
-  done(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
-  }
-}
-
-/** The format is little-endian; on a little-endian host (all of today's) u32 arrays are copied whole. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** Thrown inside decoding; the caller turns it into "ignored snapshot: …". */
-class Invalid extends Error {}
-
-class Reader {
-  private readonly view: DataView;
-  at = 0;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  private need(count: number): void {
-    if (count < 0 || this.at + count > this.bytes.length) throw new Invalid(`section ends early (needs ${count} bytes at ${this.at} of ${this.bytes.length})`);
-  }
-  u32(): number {
-    this.need(4);
-    const value = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return value;
-  }
-  f64(): number {
-    this.need(8);
-    const value = this.view.getFloat64(this.at, true);
-    this.at += 8;
-    if (!Number.isSafeInteger(value) || value < 0) throw new Invalid(`bad position ${value}`);
-    return value;
-  }
-  raw(count: number): Uint8Array {
-    this.need(count);
-    const value = this.bytes.subarray(this.at, this.at + count);
-    this.at += count;
-    return value;
-  }
-  u32s(count: number): Uint32Array {
-    this.need(count * 4);
-    let values: Uint32Array;
-    // One copy when the words are aligned (they are: the log section lays them out so).
-    const offset = this.bytes.byteOffset + this.at;
-    if (LITTLE_ENDIAN && offset % 4 === 0) values = new Uint32Array(this.bytes.buffer, offset, count).slice();
-    else {
-      values = new Uint32Array(count);
-      for (let index = 0; index < count; index++) values[index] = this.view.getUint32(this.at + index * 4, true);
-    }
-    this.at += count * 4;
-    return values;
-  }
-  align(to: number): void {
-    this.at += (to - (this.at % to)) % to;
-  }
-  end(): void {
-    if (this.at !== this.bytes.length) throw new Invalid(`${this.bytes.length - this.at} unexpected bytes at the end of a section`);
-  }
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function encodeLog(log: LogImage): Uint8Array {
   const writer = new Writer();
@@ -206,54 +101,8 @@ function decodeLog(bytes: Uint8Array): LogImage {
   return { segments, checksum };
 }
 
-function encodeNamed(items: NamedPositions): Uint8Array {
-  const writer = new Writer();
-  writer.u32(items.length);
-  for (const item of items) {
-    const name = encoder.encode(item.name);
-    writer.u32(name.length);
-    writer.raw(name);
-    writer.align(4);
-    writer.u32(item.positions.length);
-    writer.align(8);
-    writer.f64(item.first);
-    for (const position of item.positions) writer.f64(position);
-  }
-  return writer.done();
-}
-
-/** Names come back in NFC (names.ts): a snapshot written before names were normalised may hold other forms. */
-function decodeNamed(core: Core, bytes: Uint8Array): NamedPositions {
-  const reader = new Reader(bytes);
-  const count = reader.u32();
-  const items: NamedPositions = [];
-  for (let index = 0; index < count; index++) {
-    let name: string;
-    const nameBytes = reader.raw(reader.u32());
-    try {
-      name = decoder.decode(nameBytes);
-    } catch {
-      throw new Invalid('a name is not UTF-8');
-    }
-    if (!/^[\x00-\x7f]*$/.test(name)) name = core.normalizeName(nameBytes, true).text;
-    reader.align(4);
-    const positionCount = reader.u32();
-    reader.align(8);
-    const first = reader.f64();
-    const positions = new Array<number>(positionCount);
-    for (let at = 0; at < positionCount; at++) positions[at] = reader.f64();
-    items.push({ name, first, positions });
-  }
-  reader.end();
-  return items;
-}
-
 export function encodeSnapshot(core: Core, image: SnapshotImage): Uint8Array {
-  const sections: [number, Uint8Array][] = [
-    [SECTION_LOG, encodeLog(image.log)],
-    [SECTION_EVENTS, encodeNamed(image.events)],
-    [SECTION_CHECKPOINTS, encodeNamed(image.checkpoints)],
-  ];
+  const sections: [number, Uint8Array][] = [[SECTION_LOG, encodeLog(image.log)], ...[...image.sections].sort((a, b) => a[0] - b[0])];
   const tableBytes = sections.length * SECTION_ENTRY_BYTES;
   const total = SNAPSHOT_HEADER_BYTES + tableBytes + sections.reduce((sum, [, bytes]) => sum + bytes.length + ((8 - (bytes.length % 8)) % 8), 0);
   const out = new Uint8Array(total);
@@ -303,7 +152,7 @@ export function decodeSnapshot(core: Core, bytes: Uint8Array, storeId: Uint8Arra
   if (storeId.some((byte, index) => bytes[16 + index] !== byte)) return bad(16, 'it belongs to another store');
   const position = view.getFloat64(32, true);
   if (!Number.isSafeInteger(position) || position < 0) return bad(32, `bad position ${position}`);
-  const image: Partial<SnapshotImage> = { storeId, position, events: [], checkpoints: [] };
+  const image: Partial<SnapshotImage> = { storeId, position, sections: new Map() };
   let at = SNAPSHOT_HEADER_BYTES + tableBytes;
   for (let index = 0; index < count; index++) {
     const entry = SNAPSHOT_HEADER_BYTES + index * SECTION_ENTRY_BYTES;
@@ -314,9 +163,8 @@ export function decodeSnapshot(core: Core, bytes: Uint8Array, storeId: Uint8Arra
     if (core.entryCheck(section) !== view.getUint32(entry + 12, true)) return bad(at, `section ${id} checksum mismatch`);
     try {
       if (id === SECTION_LOG) image.log = decodeLog(section);
-      else if (id === SECTION_EVENTS) image.events = decodeNamed(core, section);
-      else if (id === SECTION_CHECKPOINTS) image.checkpoints = decodeNamed(core, section);
-      // Other ids: sections of later primitives, skipped.
+      // The primitives decode their own (registry.restoreSections); a section no loaded primitive claims is skipped.
+      else image.sections!.set(id, section);
     } catch (error) {
       if (error instanceof Invalid) return bad(at, `section ${id}: ${error.message}`);
       throw error;

@@ -3,15 +3,16 @@
  * primitives, closes. Primitives register with the store and never touch files.
  */
 import type { Core } from '../core/core.js';
-import { InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, ReeldbError, StoreClosedError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, ReeldbError, StoreClosedError } from '../errors.js';
 import { errnoOf, toIOError } from '../host/os-error.js';
 import { SegmentLog, SnapshotMismatch, type DurableEnd, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
 import { joinPath, type FileHost, type HostLock } from '../host/types.js';
 import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
-import { Checkpoints } from '../primitives/checkpoints.js';
 import { KIND_EVENT } from '../primitives/event-codec.js';
-import { Events } from '../primitives/events.js';
+import { StoreWiring } from './context.js';
+import type { PrimitiveInstance, PrimitiveSpec } from './primitive.js';
+import { Registry, type UnknownKinds } from './registry.js';
 import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest, type Manifest } from './manifest.js';
 import { COMPACT_SUFFIX, KIND_PRUNED } from '../device/compact.js';
@@ -39,7 +40,7 @@ export const SNAPSHOT_AT_CLOSE_BYTES = 1 << 20;
  * only the log after it is scanned), else by a full scan. A snapshot that is damaged or does
  * not fit the log is skipped with a warning: the log is the truth, snapshots only save time.
  */
-async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions, manifestEnd: number) {
+async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uint8Array, options: ResolvedOptions, manifestEnd: number, specs: readonly PrimitiveSpec[]) {
   // The log reached durably at least the MANIFEST's end and the position of any snapshot that
   // passes its checks (written only once everything below it was durable): recovery that ends
   // below that is CorruptionError naming what is missing (docs/FORMAT.md §9.3).
@@ -47,7 +48,10 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
   const reached = (position: number, source: string) => {
     if (position > (durableEnd?.position ?? 0)) durableEnd = { position, source };
   };
-  const logOptions = () => ({ host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments, durableEnd });
+  const extensions = new Set(options.primitives);
+  // Checked once, before anything is read: a bad spec is InvalidArgumentError.
+  const namedKinds = new Registry(specs, extensions).namedKinds;
+  const logOptions = () => ({ host, directory: path, storeId, core, readOnly: options.readOnly, onProgress: options.onProgress, maxOpenSegments: options.maxOpenSegments, durableEnd, namedKinds });
   const warnings: string[] = [];
   const all = await listSnapshots(host, path);
   const names = options.ignoreSnapshots ? [] : all;
@@ -68,10 +72,11 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
     for (const name of await host.list(joinPath(path, 'log'))) if (name.endsWith(COMPACT_SUFFIX)) await host.remove(joinPath(path, 'log', name));
   }
   for (const name of [...names, undefined]) {
-    const events = new Events(options);
-    const checkpoints = new Checkpoints(options);
-    const visit: RecoveryVisitor = (entry) =>
-      entry.kind < 0x80 ? events.recover(entry.kind, entry.position, entry.name, entry.version) : checkpoints.recover(entry.kind, entry.position, entry.name, entry.version);
+    // Fresh primitives for each attempt: a snapshot that turns out not to fit leaves nothing behind.
+    const registry = new Registry(specs, extensions);
+    const wiring = new StoreWiring(core, options, registry);
+    registry.create((spec) => wiring.contextFor(spec));
+    const visit: RecoveryVisitor = registry.recover;
     let resume: Resume | undefined;
     if (name !== undefined) {
       let bytes: Uint8Array | undefined;
@@ -88,15 +93,20 @@ async function recoverLog(core: Core, host: FileHost, path: string, storeId: Uin
         warnings.push(`ignored snapshot ${name}: ${decoded.reason} (offset ${decoded.offset}); the log is scanned instead`);
         continue;
       }
+      const segments = decoded.image.log.segments;
+      const unusable = registry.restoreSections(decoded.image.sections, (kind) => segments.some((segment) => segment.kinds.includes(kind)));
+      if (unusable) {
+        warnings.push(`ignored snapshot ${name}: ${unusable}; the log is scanned instead`);
+        continue;
+      }
       reached(decoded.image.position, `snapshot ${name}`);
-      events.restoreState(decoded.image.events);
-      checkpoints.restoreState(decoded.image.checkpoints);
+      for (const segment of segments) registry.countUnknown(segment.kinds, segment.firstPosition);
       resume = { name, position: decoded.image.position, log: decoded.image.log };
     }
     try {
       const { log, report } = await SegmentLog.open(logOptions(), visit, resume);
       report.warnings.unshift(...warnings);
-      return { log, report, events, checkpoints };
+      return { log, report, registry, wiring };
     } catch (error) {
       if (!(error instanceof SnapshotMismatch)) throw error;
       warnings.push(`ignored snapshot ${name}: ${error.message}; the log is scanned instead`);
@@ -124,6 +134,10 @@ export interface StoreStats {
   recovery: RecoveryReport;
   /** A read-only store: how far it has followed the writer (undefined on a writer). */
   follow?: FollowStats;
+  /** Each registered primitive's own stats, by name. */
+  primitives: Record<string, Record<string, number>>;
+  /** Entries of kinds no registered primitive claims, by kind (kept intact). */
+  unknownKinds: UnknownKinds;
 }
 
 export interface KindStats {
@@ -133,8 +147,6 @@ export interface KindStats {
 }
 
 export class Store {
-  readonly events: Events;
-  readonly checkpoints: Checkpoints;
   private closing: Promise<void> | undefined;
   /** @internal the MANIFEST as read at open (or written since). */
   manifest!: Manifest;
@@ -159,13 +171,55 @@ export class Store {
     private readonly lock: HostLock | undefined,
     /** @internal */ readonly log: SegmentLog,
     /** @internal */ readonly pipeline: CommitPipeline,
-    events: Events,
-    checkpoints: Checkpoints,
+    /** @internal the registered primitives. */ readonly registry: Registry,
+    private readonly wiring: StoreWiring,
     private readonly recovery: RecoveryReport,
     /** @internal */ readonly core: Core,
   ) {
-    this.events = events;
-    this.checkpoints = checkpoints;
+    for (const registered of registry.registered) this.expose(registered.spec.name);
+  }
+
+  /** `db.<name>` for a registered primitive: its API. */
+  private expose(name: string): void {
+    if (name in this) throw new InvalidArgumentError(`primitive '${name}': the name is taken by the store's own ${typeof (this as Record<string, unknown>)[name] === 'function' ? 'method' : 'property'} db.${name}; choose another`);
+    Object.defineProperty(this, name, { get: () => this.registry.get(name)!.instance.api, enumerable: true });
+  }
+
+  /** A registered primitive's API by name (the same object as `db.<name>`), or undefined. */
+  primitive<T = unknown>(name: string): T | undefined {
+    this.checkOpen();
+    return this.registry.get(name)?.instance.api as T | undefined;
+  }
+
+  /**
+   * Registers a primitive on an open store (as `open(path, { primitives })` does): its entries
+   * already in the log (kept intact while no primitive claimed them) are recovered first, with
+   * commits held, then `db.<name>` is its API. Kinds must be in the extension range 0xC0–0xFF.
+   */
+  async registerPrimitive(spec: PrimitiveSpec): Promise<void> {
+    this.checkOpen();
+    // Checked against every registered primitive: typed errors, nothing changes.
+    new Registry([...this.registry.specs, spec], new Set([...this.options.primitives, spec]));
+    checkFreeName(spec.name);
+    if (this.registry.get(spec.name)) throw new InvalidArgumentError(`primitive '${spec.name}' is registered twice`);
+    await this.pipeline.exclusive(async () => {
+      if (this.registry.get(spec.name)) throw new InvalidArgumentError(`primitive '${spec.name}' is registered twice`);
+      const instance = spec.create(this.wiring.contextFor(spec));
+      await recoverRegistered(this.core, this.log, this.pipeline.writtenPosition, spec, instance);
+      instance.recovered?.();
+      this.registry.add(spec, instance);
+    });
+    this.expose(spec.name);
+  }
+
+  /** @internal every primitive's fingerprint (tests compare them across reopen, snapshot and prune). */
+  fingerprint(): Promise<Record<string, unknown>> {
+    return this.registry.fingerprint();
+  }
+
+  /** Entries of kinds no registered primitive claims (kept intact; `verify` lists them). */
+  get unknownKinds(): UnknownKinds {
+    return this.registry.unknown;
   }
 
   get durability(): Durability {
@@ -177,9 +231,13 @@ export class Store {
   }
 
   /** @internal */
-  static async open(core: Core, path: string, rawOptions: OpenOptions | undefined, defaultHost: () => FileHost): Promise<Store> {
+  static async open(core: Core, path: string, rawOptions: OpenOptions | undefined, defaultHost: () => FileHost, builtins: readonly PrimitiveSpec[]): Promise<Store> {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('open: path must be a non-empty string');
     const options = resolveOptions(rawOptions);
+    const specs = [...builtins, ...options.primitives];
+    // Bad specs are InvalidArgumentError before anything is created or locked.
+    new Registry(specs, new Set(options.primitives));
+    for (const spec of specs) checkFreeName(spec.name);
     const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
     // Checked before anything is created or locked: NotAStoreError for what is not a store.
     const found = await prepareStorePath(host, path, options);
@@ -215,8 +273,9 @@ export class Store {
           });
         }
       }
-      const { log, report, events, checkpoints } = await recoverLog(core, host, path, manifest.storeId, options, manifest.durableEnd);
+      const { log, report, registry, wiring } = await recoverLog(core, host, path, manifest.storeId, options, manifest.durableEnd, specs);
       for (const warning of report.warnings) options.onWarning(warning);
+      registry.recovered(options.onWarning);
       if (!options.readOnly && options.durability !== 'memory' && manifest.formatVersion < FORMAT_VERSION) {
         // Before this version writes anything (cut records, seal frames), the MANIFEST says so:
         // an older reeldb then refuses the store instead of misreading what it cannot know.
@@ -227,17 +286,14 @@ export class Store {
         });
       }
       const pipeline = new CommitPipeline(core, log, manifest.storeId, options);
-      const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, events, checkpoints, report, core);
+      wiring.bind(log, pipeline);
+      const store = new Store(path, options, manifest.storeId, host, lock, log, pipeline, registry, wiring, report, core);
       store.manifest = manifest;
-      events.attach(store);
-      checkpoints.attach(store);
-      const acknowledged = pipeline.onAcknowledged;
-      pipeline.onAcknowledged = (position) => {
-        acknowledged(position);
-        store.maybeSnapshot();
-      };
+      wiring.checkOpen = () => store.checkOpen();
+      wiring.checkWritable = () => store.checkWritable();
+      wiring.acknowledged.add(() => store.maybeSnapshot());
       if (options.readOnly) {
-        store.follower = new Follower({ core, host, directory: path, storeId: manifest.storeId, log, pipeline, events, checkpoints, intervalMs: options.followIntervalMs, onWarning: options.onWarning });
+        store.follower = new Follower({ core, host, directory: path, storeId: manifest.storeId, log, pipeline, registry, intervalMs: options.followIntervalMs, onWarning: options.onWarning });
         store.follower.start();
       }
       return store;
@@ -298,13 +354,13 @@ export class Store {
    */
   async prune(options?: PruneOptions): Promise<PruneResult> {
     this.checkOpen();
-    const policy = checkPruneOptions(options);
+    const policy = checkPruneOptions(options, this.registry);
     // A dry run changes nothing, so a read-only store can answer it.
     const check = () => (policy.dryRun ? this.checkOpen() : this.checkWritable());
     check();
     return this.maintain(async () => {
       check();
-      const result = await runPrune({ log: this.log, pipeline: this.pipeline, events: this.events, checkpoints: this.checkpoints }, policy);
+      const result = await runPrune({ log: this.log, pipeline: this.pipeline, registry: this.registry }, policy);
       if (result.segmentsRewritten > 0 && this.durability !== 'memory') {
         // Snapshots from before the rewrite no longer match the segments: write one even at the same position.
         this.lastSnapshot = undefined;
@@ -329,8 +385,7 @@ export class Store {
       storeId: this.storeId,
       position: this.log.nextPosition,
       log: this.log.captureImage(),
-      events: this.events.captureState(),
-      checkpoints: this.checkpoints.captureState(),
+      sections: this.registry.captureSections(),
       baseline: this.recovery.bytesScanned + this.log.appendedBytes,
     }));
     if (image.position === this.lastSnapshot?.position) return this.lastSnapshot;
@@ -377,6 +432,7 @@ export class Store {
   stats(): StoreStats {
     this.checkOpen();
     const segments = this.log.segments.map((segment) => ({ name: segment.name, firstPosition: segment.firstPosition, entries: segment.offsets.length, bytes: segment.size }));
+    const primitives = this.registry.stats();
     return {
       path: this.path,
       durability: this.durability,
@@ -386,10 +442,12 @@ export class Store {
       segments,
       entries: this.log.nextPosition,
       bytes: segments.reduce((sum, segment) => sum + segment.bytes, 0),
-      streams: this.events.streamCount,
+      streams: primitives.events?.streams ?? 0,
       kinds: this.kindStats(),
-      checkpoints: this.checkpoints.totalCount,
-      threads: this.checkpoints.threadIds().length,
+      checkpoints: primitives.checkpoints?.checkpoints ?? 0,
+      threads: primitives.checkpoints?.threads ?? 0,
+      primitives,
+      unknownKinds: this.registry.unknown,
       recovery: this.recovery,
       ...(this.follower ? { follow: this.follower.stats() } : {}),
     };
@@ -450,12 +508,65 @@ export class Store {
           await this.pipeline.drain().catch(() => undefined);
           await this.recordEnd();
         } finally {
-          this.events.closeSubscriptions();
+          this.registry.close();
           await this.log.close();
           await this.lock?.release();
         }
       })();
     }
     return this.closing;
+  }
+}
+
+/** Feeds a primitive registered on an open store every entry of its kinds below `end`, as recovery would. */
+async function recoverRegistered(core: Core, log: SegmentLog, end: number, spec: PrimitiveSpec, instance: PrimitiveInstance): Promise<void> {
+  const named = new Set(spec.namedKinds ?? []);
+  const positions: number[] = [];
+  for (const segment of log.segments) {
+    const kinds = segment.kinds.values;
+    const stop = Math.min(segment.kinds.length, end - segment.firstPosition);
+    for (let index = 0; index < stop; index++) if (kinds[index]! >= spec.kinds[0] && kinds[index]! <= spec.kinds[1]) positions.push(segment.firstPosition + index);
+  }
+  let problem: { position: number; message: string } | undefined;
+  await log.readPositions(positions, (position, bytes, start, length) => {
+    if (problem) return;
+    const kind = log.kindAt(position);
+    const payload = bytes.subarray(start, start + length);
+    let name: string | undefined;
+    let version = 0;
+    if (named.has(kind)) {
+      const layout = namedLayout(core, payload);
+      if (!layout) {
+        problem = { position, message: `the entry of kind 0x${kind.toString(16)} at position ${position} does not have the named-entry layout its primitive '${spec.name}' declares` };
+        return;
+      }
+      ({ name, version } = layout);
+    }
+    const message = instance.recover({ kind, position, name, version, payload: () => payload });
+    if (message) problem = { position, message };
+  });
+  if (problem) {
+    const { file, offset } = log.locate(problem.position);
+    throw new CorruptionError(file, offset, problem.message);
+  }
+}
+
+/** The name (NFC) and version of a named-entry payload, as the core's scan reports them; undefined when its lengths do not add up. */
+function namedLayout(core: Core, payload: Uint8Array): { name: string; version: number } | undefined {
+  if (payload.length < 32) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const nameLength = view.getUint16(24, true);
+  const total = 32 + nameLength + view.getUint16(26, true) + payload[28]! + view.getUint32(20, true) + view.getUint32(16, true);
+  if (nameLength === 0 || view.getUint16(26, true) === 0 || total !== payload.length) return undefined;
+  return { name: core.normalizeName(payload.subarray(32, 32 + nameLength), true).text, version: view.getUint32(8, true) + view.getUint32(12, true) * 2 ** 32 };
+}
+
+/** The store's own instance fields (methods and getters are on its prototype). */
+const STORE_FIELDS = ['path', 'options', 'storeId', 'host', 'lock', 'log', 'pipeline', 'registry', 'wiring', 'recovery', 'core', 'manifest', 'follower', 'closing', 'maintenance', 'snapshotBaseline', 'snapshotAt', 'snapshotting', 'lastSnapshot'];
+
+/** A primitive's name becomes `db.<name>`: it must not be one of the store's own members. */
+function checkFreeName(name: string): void {
+  if (name in Store.prototype || STORE_FIELDS.includes(name)) {
+    throw new InvalidArgumentError(`primitive '${name}': the name is taken by the store's own db.${name}; choose another`);
   }
 }

@@ -13,8 +13,10 @@ import { KIND_PRUNED } from '../device/segments.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import type { Store } from '../engine/store.js';
-import type { NamedPositions } from '../engine/snapshot.js';
+import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
+import { decodeNamed, encodeNamed, type NamedPositions } from '../engine/section-codec.js';
+import { runStreamName } from './events.js';
+import { pruneInteger } from '../engine/prune.js';
 import { utf8Decode } from '../host/text.js';
 import { jsonEqual } from '../json-equal.js';
 import { checkCount, checkFunction, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
@@ -39,7 +41,7 @@ import {
   type Descriptor,
 } from './checkpoint-codec.js';
 import { EVENT_HEADER_BYTES, maxEncodedSize, writeEvent } from './event-codec.js';
-import { applyCuts, KIND_CHECKPOINT_THREAD_PRUNED, writeCuts, type Cut } from './cut-records.js';
+import { applyCuts, cutRecordBytes, dropRemovedPrefix, KIND_CHECKPOINT_THREAD_PRUNED, writeCuts, type Cut } from './cut-records.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
@@ -150,27 +152,34 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
 }
 
-export class Checkpoints {
+export class Checkpoints implements PrimitiveInstance<Checkpoints> {
   private readonly threads = new Map<string, ThreadState>();
   /** Saves and deletes of each thread run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private store!: Store;
   private readonly cache: HeadCache;
   private readonly ids = new CheckpointIds();
   /** Threads that an old store holds more than once under one name (name-conflicts.ts). */
   private readonly conflicts = new NameConflicts('thread', 'delete the thread (checkpoints.delete) to remove every checkpoint under the name and use it again');
 
-  constructor(private readonly options: ResolvedOptions) {
-    this.cache = new HeadCache(options.checkpointCacheBytes);
+  private readonly options: ResolvedOptions;
+
+  /** @internal built by the registry (checkpointsPrimitive). */
+  constructor(private readonly context: PrimitiveContext) {
+    this.options = context.options;
+    this.cache = new HeadCache(this.options.checkpointCacheBytes);
   }
 
-  /** @internal */
-  attach(store: Store): void {
-    this.store = store;
+  /** @internal the primitive instance is this object; its API too. */
+  get api(): Checkpoints {
+    return this;
   }
 
   /** @internal one entry found by recovery. */
-  recover(kind: number, position: number, threadId: string | undefined, seq: number): string | undefined {
+  recover(entry: RecoveredEntry): string | undefined {
+    return this.recoverNamed(entry.kind, entry.position, entry.name, entry.version);
+  }
+
+  private recoverNamed(kind: number, position: number, threadId: string | undefined, seq: number): string | undefined {
     if (threadId === undefined) return undefined;
     if (kind === KIND_CHECKPOINT_THREAD_DELETED) {
       this.threads.delete(threadId);
@@ -226,11 +235,11 @@ export class Checkpoints {
    * position, seq, id, time and metadata) is in `rebases`: the prune writes it before its cut
    * so that no kept checkpoint needs one removed. Nothing changes here.
    */
-  async planPrune(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
+  async planCuts(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
     const cuts: Cut[] = [];
     const positions: number[] = [];
     const rebases: Rebase[] = [];
-    const written = this.store.pipeline.writtenPosition;
+    const written = this.context.writtenPosition;
     for (const [threadId, thread] of [...this.threads]) {
       // A name an old store holds more than once keeps every checkpoint (none can be told apart).
       if (this.conflicts.has(threadId)) continue;
@@ -274,17 +283,17 @@ export class Checkpoints {
   private async rebased(threadId: string, positions: readonly number[], index: number): Promise<Rebase | undefined> {
     const position = positions[index]!;
     let original: Uint8Array | undefined;
-    await this.store.log.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
+    await this.context.readPositions([position], (_at, bytes, start, length) => void (original = bytes.slice(start, start + length)));
     // Not read: the store failed meanwhile and it lies past what is durable.
-    if (original === undefined && this.store.pipeline.failure) throw this.store.pipeline.failure;
+    if (original === undefined && this.context.failure) throw this.context.failure;
     const entry = original && decodeCheckpointEntry(original, 0, original.length, position);
     if (!entry) {
-      if (this.store.log.kindAt(position) === KIND_PRUNED) throw new PrunedMeanwhile();
+      if (this.context.kindAt(position) === KIND_PRUNED) throw new PrunedMeanwhile();
       throw this.corruption(position, 'the checkpoint entry does not decode');
     }
     if (entry.descriptor.encoding !== ENCODING_DELTA) return undefined;
     const { raw } = await this.reconstruct(positions, index);
-    const stored = this.store.core.encodeCheckpointFull(raw);
+    const stored = this.context.core.encodeCheckpointFull(raw);
     const descriptor = encodeDescriptor({ ...entry.descriptor, encoding: ENCODING_FULL, chainLength: 0, basePosition: 0 });
     // The same payload with the descriptor and the stored bytes replaced (docs/FORMAT.md §8.1).
     const keep = original!.length - entry.info.storedBytes; // header, thread, descriptor, id, metadata
@@ -309,6 +318,59 @@ export class Checkpoints {
   }
 
 
+  /** @internal this primitive's part of a prune (the policy from `checkpointsPrimitive.checkPrune`; undefined: none). */
+  async planPrune(policy: unknown, now: number): Promise<PrunePart> {
+    const retention = policy as CheckpointPrunePolicy | undefined;
+    if (!retention) return { positions: [] };
+    const plan = await this.planCuts(retention.keepLast, retention.maxAgeMs, now);
+    const byPosition = new Map(plan.rebases.map((rebase) => [rebase.position, rebase.name]));
+    return {
+      positions: plan.positions,
+      replaced: new Map(plan.rebases.map((rebase) => [rebase.position, rebase.payload])),
+      recordBytes: plan.cuts.reduce((sum, cut) => sum + cutRecordBytes(KIND_CHECKPOINT_THREAD_PRUNED, cut.nameBytes.length), 0),
+      recordCount: plan.cuts.length,
+      write: (writer, timestamp, notReplaced) => {
+        // A thread whose re-base could not be written (never expected: its segment is sealed) keeps all its checkpoints.
+        const skipped = new Set([...notReplaced].map((position) => byPosition.get(position)).filter((name) => name !== undefined));
+        const cuts = plan.cuts.filter((cut) => !skipped.has(cut.name));
+        const written = this.writeCuts(cuts, writer, timestamp);
+        return { count: written.length, removed: cuts.reduce((sum, cut) => sum + cut.cut, 0), apply: () => this.applyCuts(written) };
+      },
+    };
+  }
+
+  /** @internal the snapshot section: threads with the positions of their checkpoints. */
+  captureSection(): Uint8Array {
+    return encodeNamed(this.captureState());
+  }
+
+  /** @internal */
+  restoreSection(bytes: Uint8Array): void {
+    this.restoreState(bytes.length === 0 ? [] : decodeNamed(this.context.core, bytes));
+  }
+
+  /** @internal every thread's positions (tests compare it across reopen, snapshot and prune). */
+  fingerprint(): unknown {
+    return this.captureState();
+  }
+
+  /** @internal */
+  stats(): Record<string, number> {
+    return { checkpoints: this.totalCount, threads: this.threadIds().length };
+  }
+
+  /** @internal a run's checkpoints are its thread `run:<id>`: deleting the run deletes them. */
+  dropRun(runId: string): void {
+    const name = runStreamName(runId);
+    this.threads.delete(name);
+    this.conflicts.delete(name);
+  }
+
+  /** @internal a follower found segments the writer's prune rewrote: each thread lost a prefix. */
+  forgetRemoved(removed: (position: number) => boolean): void {
+    this.restoreState(dropRemovedPrefix(this.captureState(), removed));
+  }
+
   /** @internal calls `mark` with the position of every live checkpoint (a prune removes the others). */
   markLive(mark: (position: number) => void): void {
     for (const thread of this.threads.values()) for (const position of thread.positions) mark(position);
@@ -318,9 +380,9 @@ export class Checkpoints {
 
   /** Threads with at least one checkpoint. */
   threadIds(): string[] {
-    this.store.checkOpen();
+    this.context.checkOpen();
     // Only written checkpoints count: not one being saved, nor one a failed store never wrote.
-    const written = this.store.pipeline.writtenPosition;
+    const written = this.context.writtenPosition;
     return [...this.threads].filter(([, thread]) => thread.positions.length > 0 && thread.positions[0]! < written).map(([threadId]) => threadId);
   }
 
@@ -329,7 +391,7 @@ export class Checkpoints {
    * against a file-per-checkpoint store; each id is a thread, so re-saving an id stores a delta.
    */
   storage(options?: CheckpointStorageOptions): CheckpointStorage {
-    this.store.checkOpen();
+    this.context.checkOpen();
     return checkpointStorage(this, options);
   }
 
@@ -346,17 +408,17 @@ export class Checkpoints {
    * absent), in batches; `onProgress(done, total)` is called after each batch.
    */
   async summary(threadIds?: readonly string[], onProgress?: (done: number, total: number) => void): Promise<ThreadSummary[]> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     if (threadIds !== undefined && (!Array.isArray(threadIds) || threadIds.some((threadId) => typeof threadId !== 'string'))) {
       throw new InvalidArgumentError(`threadIds must be an array of strings, got ${describe(threadIds)}`);
     }
     checkFunction('checkpoints.summary: onProgress', onProgress);
-    const written = this.store.pipeline.writtenPosition;
+    const written = this.context.writtenPosition;
     const owner = new Map<number, ThreadSummary>();
     const summaries: ThreadSummary[] = [];
     const positions: number[] = [];
     for (const given of threadIds ?? this.threadIds()) {
-      const threadId = normalizeName(this.store.core, 'threadId', given).text;
+      const threadId = normalizeName(this.context.core, 'threadId', given).text;
       const thread = this.threads.get(threadId);
       // Sizes are well defined for a name an old store holds more than once: count them all.
       const all = thread ? thread.positions.concat(this.conflicts.positionsOf(threadId)) : [];
@@ -395,12 +457,12 @@ export class Checkpoints {
    * the checkpoints that do not load, with the reason; `reeldb verify` reports them.
    */
   async verify(onProgress?: (done: number, total: number) => void): Promise<CheckpointVerifyReport> {
-    this.store.checkOpen();
-    const written = this.store.pipeline.writtenPosition;
+    this.context.checkOpen();
+    const written = this.context.writtenPosition;
     const report: CheckpointVerifyReport = { threads: 0, checkpoints: 0, problems: [] };
     const threads = [...this.threads].map(([threadId, thread]) => ({ threadId, first: thread.first, positions: thread.positions.filter((position) => position < written) }));
     const total = threads.reduce((sum, thread) => sum + thread.positions.length, 0);
-    const core = this.store.core;
+    const core = this.context.core;
     for (const { threadId, first, positions } of threads) {
       if (positions.length === 0) continue;
       report.threads++;
@@ -454,9 +516,9 @@ export class Checkpoints {
 
   /** Number of checkpoints of a thread (0 when none). */
   count(threadId: string): number {
-    this.store.checkOpen();
+    this.context.checkOpen();
     const positions = this.threads.get(this.checkThread(threadId).text)?.positions ?? [];
-    const written = this.store.pipeline.writtenPosition;
+    const written = this.context.writtenPosition;
     let count = positions.length;
     while (count > 0 && positions[count - 1]! >= written) count--;
     return count;
@@ -464,7 +526,7 @@ export class Checkpoints {
 
   /** A thread id in NFC (names.ts); NameConflictError for a name an old store holds more than once, unless `forDelete`. */
   private checkThread(threadId: unknown, forDelete = false): Name {
-    const name = checkName(this.store.core, 'threadId', threadId, this.options.maxStreamBytes, (text) => this.threads.get(text)?.nameBytes);
+    const name = checkName(this.context.core, 'threadId', threadId, this.options.maxStreamBytes, (text) => this.threads.get(text)?.nameBytes);
     if (!forDelete) this.conflicts.check(name.text);
     return name;
   }
@@ -494,7 +556,7 @@ export class Checkpoints {
     let metadataBytes: Uint8Array | undefined;
     let metadata: unknown;
     try {
-      this.store.checkWritable();
+      this.context.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId));
       const given = checkOptions('checkpoints.save', options, SAVE_KEYS);
       const limit = this.options.maxCheckpointBytes;
@@ -526,8 +588,8 @@ export class Checkpoints {
       return Promise.reject(error);
     }
     return this.serial(threadId, nameBytes, async (thread) => {
-      this.store.checkWritable();
-      const core = this.store.core;
+      this.context.checkWritable();
+      const core = this.context.core;
       const seq = thread.first + thread.positions.length;
       const head = thread.positions.length > 0 ? await this.head(threadId, thread) : undefined;
       let descriptor: Descriptor;
@@ -546,7 +608,7 @@ export class Checkpoints {
       }
       const entry = pendingEntry(descriptor!, '', metadataBytes, stored);
       const body = stored;
-      const info = await this.store.pipeline.submit<CheckpointInfo>({
+      const info = await this.context.submit<CheckpointInfo>({
         prepare: (firstPosition, writer): Prepared<CheckpointInfo> => {
           const timestamp = Date.now();
           entry.id = this.ids.next(timestamp);
@@ -596,11 +658,11 @@ export class Checkpoints {
   /** Reads the entries at `positions` (sorted), decoded. */
   private async readEntries(positions: number[], keepStored = true): Promise<Map<number, CheckpointEntry>> {
     const entries = new Map<number, CheckpointEntry>();
-    await this.store.log.readPositions(positions, (position, bytes, start, length) => {
+    await this.context.readPositions(positions, (position, bytes, start, length) => {
       const entry = decodeCheckpointEntry(bytes, start, length, position);
       if (!entry) {
         // A prune removed it after the caller took the thread's positions: leave it out.
-        if (this.store.log.kindAt(position) === KIND_PRUNED) return;
+        if (this.context.kindAt(position) === KIND_PRUNED) return;
         throw this.corruption(position, 'the checkpoint entry does not decode');
       }
       // Copy out of the read buffer: it is reused.
@@ -610,7 +672,7 @@ export class Checkpoints {
   }
 
   private corruption(position: number, reason: string): CorruptionError {
-    const where = this.store.log.locate(position);
+    const where = this.context.locate(position);
     return new CorruptionError(where.file, where.offset, `checkpoint at position ${position}: ${reason}`);
   }
 
@@ -637,7 +699,7 @@ export class Checkpoints {
     const limit = chain.reduce((largest, entry) => Math.max(largest, entry.descriptor.rawBytes), 0);
     let decoded: { raw: Uint8Array; checksum: number };
     try {
-      decoded = this.store.core.decodeCheckpointChain(
+      decoded = this.context.core.decodeCheckpointChain(
         chain.map((entry) => entry.stored),
         limit,
       );
@@ -675,12 +737,12 @@ export class Checkpoints {
    * A state that does not reconstruct exactly is CorruptionError.
    */
   async load<S = unknown>(threadId: string, options?: LoadCheckpointOptions): Promise<LoadedCheckpoint<S> | undefined> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     threadId = this.checkThread(threadId).text;
     const given = checkOptions('checkpoints.load', options, LOAD_KEYS);
     if (given.id !== undefined && typeof given.id !== 'string') throw new InvalidArgumentError(`id must be a string, got ${describe(given.id)}`);
     const thread = this.threads.get(threadId);
-    const written = this.store.pipeline.writtenPosition;
+    const written = this.context.writtenPosition;
     if (!thread) return undefined;
     // One view of the thread for the whole load (a prune or delete replaces the array).
     const positions = thread.positions;
@@ -721,7 +783,7 @@ export class Checkpoints {
 
   /** The thread's checkpoints, newest first, without their states; costs O(limit) reads. */
   async list(threadId: string, options?: ListCheckpointsOptions): Promise<CheckpointInfo[]> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     threadId = this.checkThread(threadId).text;
     const given = checkOptions('checkpoints.list', options, LIST_KEYS);
     const limit = given.limit === undefined ? 100 : checkCount('limit', given.limit);
@@ -735,7 +797,7 @@ export class Checkpoints {
     }
     const thread = this.threads.get(threadId);
     if (!thread || limit === 0) return [];
-    const written = this.store.pipeline.writtenPosition;
+    const written = this.context.writtenPosition;
     const threadPositions = thread.positions;
     let end = threadPositions.length;
     while (end > 0 && threadPositions[end - 1]! >= written) end--;
@@ -770,20 +832,20 @@ export class Checkpoints {
     let nameBytes: Uint8Array;
     try {
       checkNoOptions('checkpoints.delete', options);
-      this.store.checkWritable();
+      this.context.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId, true));
     } catch (error) {
       return Promise.reject(error);
     }
     return this.serial(threadId, nameBytes, async (thread) => {
-      this.store.checkWritable();
+      this.context.checkWritable();
       const count = thread.positions.length + this.conflicts.count(threadId);
       if (count === 0) {
         this.threads.delete(threadId);
         return 0;
       }
       const entry = pendingEntry({ encoding: ENCODING_DELETED, valueKind: VALUE_JSON, chainLength: 0, rawBytes: 0, rawChecksum: 0, basePosition: 0 }, '', undefined, new Uint8Array(0));
-      await this.store.pipeline.submit<number>({
+      await this.context.submit<number>({
         prepare: (_firstPosition, writer): Prepared<number> => {
           const timestamp = Date.now();
           entry.id = this.ids.next(timestamp);
@@ -801,3 +863,37 @@ export class Checkpoints {
     });
   }
 }
+
+export interface CheckpointRetention {
+  keepLast?: number;
+  maxAgeMs?: number;
+}
+
+interface CheckpointPrunePolicy {
+  keepLast: number | undefined;
+  maxAgeMs: number | undefined;
+}
+
+const CHECKPOINT_RETENTION_KEYS: OptionKeys<CheckpointRetention> = { keepLast: true, maxAgeMs: true };
+
+function checkCheckpointPrune(given: Readonly<Record<string, unknown>>): CheckpointPrunePolicy | undefined {
+  if (given.checkpoints === undefined) return undefined;
+  const checkpoints = checkOptions('prune.checkpoints', given.checkpoints as CheckpointRetention, CHECKPOINT_RETENTION_KEYS);
+  const keepLast = checkpoints.keepLast === undefined ? undefined : pruneInteger('checkpoints.keepLast', checkpoints.keepLast, 1);
+  const maxAgeMs = checkpoints.maxAgeMs === undefined ? undefined : pruneInteger('checkpoints.maxAgeMs', checkpoints.maxAgeMs);
+  if (keepLast === undefined && maxAgeMs === undefined) throw new InvalidArgumentError('prune: checkpoints needs keepLast or maxAgeMs (or leave it out)');
+  return { keepLast, maxAgeMs };
+}
+
+/** Checkpoints of threads (docs/FORMAT.md §8.1): kinds 0x80 checkpoint, 0x81 thread deleted, 0x82 thread pruned. */
+export const checkpointsPrimitive: PrimitiveSpec<Checkpoints> = {
+  name: 'checkpoints',
+  kinds: [0x80, 0x8f],
+  namedKinds: [KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED, KIND_CHECKPOINT_THREAD_PRUNED],
+  recordKinds: [KIND_CHECKPOINT_THREAD_PRUNED],
+  erasureKinds: [KIND_CHECKPOINT_THREAD_DELETED],
+  section: 3,
+  pruneKeys: ['checkpoints'],
+  checkPrune: checkCheckpointPrune,
+  create: (context) => new Checkpoints(context),
+};

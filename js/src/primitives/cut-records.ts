@@ -79,3 +79,15 @@ export function applyCuts(states: ReadonlyMap<string, object>, cuts: readonly Cu
   }
   return applied;
 }
+
+/**
+ * A follower found segments a prune rewrote: each stream or thread lost a prefix of its entries
+ * (now placeholders), its newest always kept.
+ */
+export function dropRemovedPrefix<T extends { name: string; first: number; positions: number[] }>(items: T[], removed: (position: number) => boolean): { name: string; first: number; positions: number[] }[] {
+  return items.map((item) => {
+    let cut = 0;
+    while (cut < item.positions.length - 1 && removed(item.positions[cut]!)) cut++;
+    return cut === 0 ? item : { name: item.name, first: item.first + cut, positions: item.positions.slice(cut) };
+  });
+}

@@ -4,13 +4,15 @@
  */
 import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedVersion } from '../errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
+import { aliasedOption, checkObject, checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, loneSurrogateAt, normalizeName, type Name } from '../names.js';
 import { NameConflicts } from './name-conflicts.js';
-import type { Store } from '../engine/store.js';
-import type { NamedPositions } from '../engine/snapshot.js';
+import { pruneInteger } from '../engine/prune.js';
+import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
+import { decodeNamed, encodeNamed, type NamedPositions } from '../engine/section-codec.js';
+import { KIND_PRUNED } from '../device/compact.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
-import { applyCuts, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord, writeCuts, type Cut } from './cut-records.js';
+import { applyCuts, cutRecordBytes, dropRemovedPrefix, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord, writeCuts, type Cut } from './cut-records.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
@@ -126,29 +128,34 @@ function wellFormed(what: string, text: string): void {
   if (at >= 0) throw new InvalidArgumentError(`${what} has a lone surrogate U+${text.charCodeAt(at).toString(16).toUpperCase()} at index ${at}, which UTF-8 cannot store; pass well-formed Unicode`);
 }
 
-export class Events {
+export class Events implements PrimitiveInstance<Events> {
   private readonly streams = new Map<string, StreamState>();
-  private store!: Store;
   private readonly subscriptions = new Set<LiveSubscription>();
   private readonly cache = new StringCache();
   /** Streams that an old store holds more than once under one name (name-conflicts.ts). */
   private readonly conflicts = new NameConflicts('stream', 'its events are still delivered by readAll and replay; events.deleteStream removes them all and frees the name');
-  acknowledgedPosition = 0;
+  private readonly options: ResolvedOptions;
 
-  constructor(private readonly options: ResolvedOptions) {}
-
-  /** @internal */
-  attach(store: Store): void {
-    this.store = store;
-    this.acknowledgedPosition = store.log.nextPosition;
-    store.pipeline.onAcknowledged = (position) => {
-      if (position > this.acknowledgedPosition) this.acknowledgedPosition = position;
+  /** @internal built by the registry (eventsPrimitive). */
+  constructor(private readonly context: PrimitiveContext) {
+    this.options = context.options;
+    context.onAcknowledged(() => {
       for (const subscription of this.subscriptions) subscription.wake();
-    };
+    });
     // Subscribers caught up on a failed store are told (no commit will come).
-    store.pipeline.onFailed = () => {
+    context.onFailed(() => {
       for (const subscription of this.subscriptions) subscription.wake();
-    };
+    });
+  }
+
+  /** @internal the primitive instance is this object; its API too. */
+  get api(): Events {
+    return this;
+  }
+
+  /** @internal acknowledged to their callers. */
+  get acknowledgedPosition(): number {
+    return this.context.acknowledgedPosition;
   }
 
   /** @internal what a subscription may deliver: acknowledged and readable (on a failed store, durable). */
@@ -158,11 +165,15 @@ export class Events {
 
   /** @internal the store's failure, if it failed. */
   get failure(): Error | undefined {
-    return this.store.pipeline.failure;
+    return this.context.failure;
   }
 
   /** @internal one entry found by recovery. */
-  recover(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
+  recover(entry: RecoveredEntry): string | undefined {
+    return this.recoverNamed(entry.kind, entry.position, entry.name, entry.version);
+  }
+
+  private recoverNamed(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
     if (streamName === undefined) return undefined;
     // A follower applies delete and cut records after reads began: log-order reads must check again.
     if ((kind === KIND_EVENT_STREAM_DELETED || kind === KIND_EVENT_STREAM_PRUNED) && this.mayHoldDead === false) this.mayHoldDead = true;
@@ -221,10 +232,10 @@ export class Events {
    * stream stays, never shorter than its newest event (so a stream's versions go on once the
    * cut records are compacted away). Nothing changes until the cuts are written and applied.
    */
-  planPrune(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
+  planCuts(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
     const cuts: Cut[] = [];
     const positions: number[] = [];
-    const core = this.store.core;
+    const core = this.context.core;
     maxCounts = new Map([...maxCounts].map(([stream, maxCount]) => [normalizeName(core, `prune: streams['${stream}']`, stream).text, maxCount]));
     for (const state of this.streams.values()) {
       // A name an old store holds more than once keeps every event (none can be told apart).
@@ -254,6 +265,58 @@ export class Events {
   }
 
 
+  /** @internal this primitive's part of a prune (the policy from `eventsPrimitive.checkPrune`). */
+  planPrune(policy: unknown): PrunePart {
+    const { beforePosition, maxCounts } = policy as EventPrunePolicy;
+    const plan = this.planCuts(beforePosition, maxCounts);
+    return {
+      positions: plan.positions,
+      recordBytes: plan.cuts.reduce((sum, cut) => sum + cutRecordBytes(KIND_EVENT_STREAM_PRUNED, cut.nameBytes.length), 0),
+      recordCount: plan.cuts.length,
+      write: (writer, timestamp) => {
+        const written = this.writeCuts(plan.cuts, writer, timestamp);
+        return { count: written.length, removed: plan.positions.length, apply: () => this.applyCuts(written) };
+      },
+    };
+  }
+
+  /** @internal the snapshot section: streams with the positions of their events. */
+  captureSection(): Uint8Array {
+    return encodeNamed(this.captureState());
+  }
+
+  /** @internal */
+  restoreSection(bytes: Uint8Array): void {
+    this.restoreState(bytes.length === 0 ? [] : decodeNamed(this.context.core, bytes));
+  }
+
+  /** @internal every stream's positions (tests compare it across reopen, snapshot and prune). */
+  fingerprint(): unknown {
+    return this.captureState();
+  }
+
+  /** @internal */
+  stats(): Record<string, number> {
+    return { streams: this.streamCount };
+  }
+
+  /** @internal a run's events are its stream `run:<id>` (runs.ts): deleting the run deletes them. */
+  dropRun(runId: string): void {
+    const name = runStreamName(runId);
+    if (this.streams.delete(name)) this.mayHoldDead = true;
+    this.conflicts.delete(name);
+  }
+
+  /** @internal a follower found segments the writer's prune rewrote: each stream lost a prefix. */
+  forgetRemoved(removed: (position: number) => boolean): void {
+    this.restoreState(dropRemovedPrefix(this.captureState(), removed));
+  }
+
+  /** @internal */
+  close(): void {
+    this.closeSubscriptions();
+  }
+
   /** @internal calls `mark` with the position of every live event (a prune removes the others). */
   markLive(mark: (position: number) => void): void {
     for (const state of this.streams.values()) for (const position of state.positions) mark(position);
@@ -270,12 +333,7 @@ export class Events {
   /** After open, whether the log holds more event entries than the index shows (counted once, from the index). */
   private countDead(): boolean {
     const written = this.written;
-    let entries = 0;
-    for (const segment of this.store.log.segments) {
-      const kinds = segment.kinds.values;
-      const end = Math.min(segment.kinds.length, written - segment.firstPosition);
-      for (let index = 0; index < end; index++) if (kinds[index] === KIND_EVENT) entries++;
-    }
+    const entries = this.context.countKind(KIND_EVENT, written);
     let shown = 0;
     for (const state of this.streams.values()) shown += this.visibleCount(state) + this.conflicts.count(state.name);
     return entries !== shown;
@@ -289,7 +347,7 @@ export class Events {
     let name = event.stream;
     if (!this.streams.has(name)) {
       try {
-        name = normalizeName(this.store.core, 'stream', name).text;
+        name = normalizeName(this.context.core, 'stream', name).text;
       } catch {
         return true;
       }
@@ -310,7 +368,7 @@ export class Events {
   }
 
   private get written(): number {
-    return this.store.pipeline.writtenPosition;
+    return this.context.writtenPosition;
   }
 
   /** Number of the stream's events that are written (staged ones excluded). */
@@ -324,7 +382,7 @@ export class Events {
 
   /** The last version of a stream, or undefined if it has no events. */
   streamVersion(stream: string, options?: NoOptions): number | undefined {
-    this.store.checkOpen();
+    this.context.checkOpen();
     checkNoOptions('streamVersion', options);
     const state = this.streams.get(this.lookup(stream));
     const count = state ? this.visibleCount(state) : 0;
@@ -333,13 +391,13 @@ export class Events {
 
   /** Position of the last entry in the log, or -1 when the log is empty. */
   get headPosition(): number {
-    this.store.checkOpen();
+    this.context.checkOpen();
     return this.written - 1;
   }
 
   /** Names of all streams, in order of first append. */
   streamNames(): string[] {
-    this.store.checkOpen();
+    this.context.checkOpen();
     return [...this.streams.values()].filter((state) => this.visibleCount(state) > 0).map((state) => state.name);
   }
 
@@ -357,7 +415,7 @@ export class Events {
     let expected: ExpectedVersion;
     const returned: unknown[] = [];
     try {
-      this.store.checkWritable();
+      this.context.checkWritable();
       ({ text: stream, bytes: streamBytes } = this.checkStream(stream));
       expected = this.checkExpected(checkOptions('append', options, APPEND_KEYS));
       pending = this.encodeInputs(streamBytes, events, returned);
@@ -366,7 +424,7 @@ export class Events {
     }
     const idsGiven = (events as EventInput[]).every((event) => event.id !== undefined);
     let retryChecked: RecordedEvent[] | null | undefined;
-    return this.store.pipeline.submit<RecordedEvent[]>({
+    return this.context.submit<RecordedEvent[]>({
       prepare: (firstPosition, writer) => {
         const state = this.streams.get(stream);
         const current = state ? state.first + state.positions.length - 1 : -1;
@@ -397,14 +455,14 @@ export class Events {
     let streamBytes: Uint8Array;
     let expected: ExpectedVersion;
     try {
-      this.store.checkWritable();
+      this.context.checkWritable();
       // A name an old store holds more than once can be deleted (all of it): that is the way out.
-      ({ text: stream, bytes: streamBytes } = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes));
+      ({ text: stream, bytes: streamBytes } = checkName(this.context.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes));
       expected = this.checkExpected(checkOptions('deleteStream', options, DELETE_STREAM_KEYS));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.store.pipeline.submit<number>({
+    return this.context.submit<number>({
       prepare: (_firstPosition, writer) => {
         const state = this.streams.get(stream);
         const current = state ? state.first + state.positions.length - 1 : -1;
@@ -452,14 +510,14 @@ export class Events {
 
   /** A stream id to write to, in NFC (names.ts). */
   private checkStream(stream: unknown): Name {
-    const name = checkName(this.store.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes);
+    const name = checkName(this.context.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes);
     this.conflicts.check(name.text);
     return name;
   }
 
   /** A stream id to look up: its NFC form (any length: a name too long was never written). */
   private lookup(stream: unknown): string {
-    const text = typeof stream === 'string' && this.streams.has(stream) ? stream : normalizeName(this.store.core, 'stream', stream).text;
+    const text = typeof stream === 'string' && this.streams.has(stream) ? stream : normalizeName(this.context.core, 'stream', stream).text;
     this.conflicts.check(text);
     return text;
   }
@@ -560,7 +618,7 @@ export class Events {
     if (positions[positions.length - 1]! >= this.written) return undefined;
     const found: RecordedEvent[] = [];
     let same = true;
-    await this.store.log.readPositions(positions, (position, bytes, start, length) => {
+    await this.context.readPositions(positions, (position, bytes, start, length) => {
       if (!same) return;
       if (decodeEventId(bytes, start) !== inputs[found.length]!.id) same = false;
       else found.push(decodeEvent(bytes, start, length, position, true, this.cache));
@@ -570,7 +628,7 @@ export class Events {
 
   /** Reads events of one stream. Unknown stream: StreamNotFoundError; past the end: []. */
   async readStream<T = unknown, M = unknown>(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent<T, M>[]> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     options = checkOptions('readStream', options, READ_STREAM_KEYS);
     stream = this.lookup(stream);
     const maxCount = checkLimit('readStream', options);
@@ -595,7 +653,7 @@ export class Events {
   private async readPositions(positions: number[]): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     if (positions.length === 0 || maxOf(positions) < 0) return events;
-    await this.store.log.readPositions(positions, (position, bytes, start, length) => {
+    await this.context.readPositions(positions, (position, bytes, start, length) => {
       events.push(decodeEvent(bytes, start, length, position, true, this.cache));
     });
     return events;
@@ -603,7 +661,7 @@ export class Events {
 
   /** Reads events across all streams in log order. Never throws for range. */
   async readAll<T = unknown, M = unknown>(options?: ReadAllOptions): Promise<RecordedEvent<T, M>[]> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     options = checkOptions('readAll', options, READ_ALL_KEYS);
     const maxCount = checkLimit('readAll', options);
     const direction = checkDirection(options.direction);
@@ -616,7 +674,7 @@ export class Events {
       let from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
       while (events.length < maxCount && from < written) {
         const to = Math.min(written, from + Math.max(maxCount - events.length, 256));
-        await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
+        await this.context.readRange(from, to, (kind, position, bytes, start, length) => {
           if (kind !== KIND_EVENT || events.length >= maxCount) return;
           const event = decodeEvent(bytes, start, length, position, true, this.cache);
           if (this.isLive(event)) events.push(event as RecordedEvent<T, M>);
@@ -629,7 +687,7 @@ export class Events {
     while (events.length < maxCount && cursor >= 0) {
       const low = Math.max(0, cursor - Math.max(maxCount - events.length, 256) + 1);
       const found: RecordedEvent<T, M>[] = [];
-      await this.store.log.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
+      await this.context.readRange(low, cursor + 1, (kind, position, bytes, start, length) => {
         if (kind !== KIND_EVENT) return;
         const event = decodeEvent(bytes, start, length, position, true, this.cache);
         if (this.isLive(event)) found.push(event as RecordedEvent<T, M>);
@@ -642,7 +700,7 @@ export class Events {
 
   /** Streams the log from `fromPosition` with large sequential reads, in bounded memory. */
   replay<T = unknown, M = unknown>(options?: ReplayOptions): AsyncIterableIterator<RecordedEvent<T, M>> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     options = checkOptions('replay', options, REPLAY_KEYS);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const stop = options.toPosition === undefined ? Infinity : checkCount('toPosition', options.toPosition);
@@ -650,12 +708,12 @@ export class Events {
     let remaining = checkLimit('replay', options);
     // A hand-written iterator: an async generator costs a promise chain per event.
     return new BatchIterator<RecordedEvent<T, M>>(async (position) => {
-      this.store.checkOpen();
+      this.context.checkOpen();
       if (remaining <= 0) return { batch: [], next: position, done: true };
       const to = Math.min(stop, this.written, position + (decodeData ? REPLAY_BATCH_DECODED : REPLAY_BATCH_RAW));
       let batch: RecordedEvent<T, M>[] = [];
       if (position < to) {
-        await this.store.log.readRange(position, to, (kind, at, bytes, start, length) => {
+        await this.context.readRange(position, to, (kind, at, bytes, start, length) => {
           if (kind !== KIND_EVENT) return;
           const event = decodeEvent(bytes, start, length, at, decodeData, this.cache);
           if (this.isLive(event)) batch.push(event as RecordedEvent<T, M>);
@@ -669,7 +727,7 @@ export class Events {
 
   /** Delivers events from `fromPosition` (default: from the start), then follows new commits as they are acknowledged. */
   subscribe<T = unknown, M = unknown>(options?: SubscribeOptions): Subscription<T, M> {
-    this.store.checkOpen();
+    this.context.checkOpen();
     options = checkOptions('subscribe', options, SUBSCRIBE_KEYS);
     const from = options.fromPosition === undefined ? 0 : checkCount('fromPosition', options.fromPosition);
     const subscription = new LiveSubscription(this, from, (events: LiveSubscription) => this.subscriptions.delete(events));
@@ -682,7 +740,7 @@ export class Events {
     const to = Math.min(this.deliverablePosition, from + limit);
     const events: RecordedEvent[] = [];
     if (from < to) {
-      await this.store.log.readRange(from, to, (kind, position, bytes, start, length) => {
+      await this.context.readRange(from, to, (kind, position, bytes, start, length) => {
         if (kind !== KIND_EVENT) return;
         const event = decodeEvent(bytes, start, length, position, true, this.cache);
         if (this.isLive(event)) events.push(event);
@@ -795,3 +853,56 @@ function lowerBound(values: readonly number[], target: number, end: number): num
   }
   return low;
 }
+
+/** The stream of run `runId`'s own events (`run.events`). */
+export function runStreamName(runId: string): string {
+  return `run:${runId}`;
+}
+
+/** What `prune({ events, streams })` asks of the events primitive. */
+interface EventPrunePolicy {
+  beforePosition: number;
+  maxCounts: Map<string, number>;
+}
+
+const EVENT_RETENTION_KEYS: OptionKeys<EventRetention> = { beforePosition: true };
+const STREAM_RETENTION_KEYS: OptionKeys<StreamRetention> = { keepLast: true, maxCount: true };
+
+export interface EventRetention {
+  beforePosition?: number;
+}
+
+/** One of `keepLast` or its older name `maxCount` (both given and different is InvalidArgumentError). */
+export interface StreamRetention {
+  /** Keep the newest this many (at least 1) events of the stream. */
+  keepLast?: number;
+  /** @deprecated the older name of `keepLast`, still accepted. */
+  maxCount?: number;
+}
+
+function checkEventPrune(given: Readonly<Record<string, unknown>>): EventPrunePolicy {
+  const events = checkOptions('prune.events', given.events as EventRetention | undefined, EVENT_RETENTION_KEYS);
+  const beforePosition = events.beforePosition === undefined ? 0 : pruneInteger('events.beforePosition', events.beforePosition);
+  const maxCounts = new Map<string, number>();
+  const streams = checkObject('prune.streams', given.streams as object | undefined) as Record<string, unknown>;
+  for (const [stream, rule] of Object.entries(streams)) {
+    const where = `prune.streams['${stream}']`;
+    const retention = checkOptions(where, rule as StreamRetention | undefined, STREAM_RETENTION_KEYS);
+    const keepLast = aliasedOption(where, retention, 'keepLast', 'maxCount');
+    maxCounts.set(stream, pruneInteger(`streams['${stream}'].${retention.keepLast === undefined && retention.maxCount !== undefined ? 'maxCount' : 'keepLast'}`, keepLast, 1));
+  }
+  return { beforePosition, maxCounts };
+}
+
+/** Events in streams (docs/FORMAT.md §8): kinds 0x30 event, 0x31 stream deleted, 0x32 stream pruned. */
+export const eventsPrimitive: PrimitiveSpec<Events> = {
+  name: 'events',
+  kinds: [0x30, 0x3f],
+  namedKinds: [KIND_EVENT, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED],
+  recordKinds: [KIND_EVENT_STREAM_PRUNED],
+  erasureKinds: [KIND_EVENT_STREAM_DELETED],
+  section: 2,
+  pruneKeys: ['events', 'streams'],
+  checkPrune: checkEventPrune,
+  create: (context) => new Events(context),
+};

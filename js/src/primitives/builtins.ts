@@ -1,0 +1,19 @@
+/**
+ * The primitives every store registers, in order (a later one may use an earlier one's API),
+ * and their types on `Store` (`db.events`, `db.checkpoints`…), by declaration merging: the
+ * store defines `db.<name>` for every registered primitive.
+ */
+import type { PrimitiveSpec } from '../engine/primitive.js';
+import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
+import { eventsPrimitive, type Events } from './events.js';
+
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive];
+
+declare module '../engine/store.js' {
+  interface Store {
+    /** Events in streams. */
+    readonly events: Events;
+    /** Checkpoints of threads (agent state), stored as zstd deltas. */
+    readonly checkpoints: Checkpoints;
+  }
+}
