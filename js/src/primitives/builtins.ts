@@ -6,8 +6,9 @@
 import type { PrimitiveSpec } from '../engine/primitive.js';
 import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
+import { tracesPrimitive, type Traces } from './traces.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive];
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, tracesPrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -15,5 +16,7 @@ declare module '../engine/store.js' {
     readonly events: Events;
     /** Checkpoints of threads (agent state), stored as zstd deltas. */
     readonly checkpoints: Checkpoints;
+    /** Spans of runs: model and tool calls with input, output, timing and usage. */
+    readonly traces: Traces;
   }
 }
