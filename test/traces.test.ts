@@ -4,7 +4,7 @@
  * (full scan and snapshot + tail agree), spans of deleted runs dropped and pruned, redaction,
  * and bad input that writes nothing.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -683,6 +683,42 @@ describe(`traces on ${runtime}`, () => {
     expect(found.spans[0]!.name).toBe('\u00c5ngstr\u00f6m');
     expect((await db.traces.tree('cafe\u0301')).spanCount).toBe(1);
     await db.close();
+  });
+
+  it('reeldb traces <path> <runId> prints the span tree, --json the tree, --otlp the export; an unknown run is a usage error', async () => {
+    const path = storePath();
+    const db = await open(path);
+    const traces = db.traces.forRun('cli-run');
+    const root = await traces.start({ kind: 'agent', name: 'triage' });
+    const plan = await traces.start({ kind: 'llm_call', name: 'plan', parentId: root.id });
+    await plan.end({ usage: { inputTokens: 1200, outputTokens: 80, costUsd: 0.0125 } });
+    await traces.record({ kind: 'tool_call', name: 'search', parentId: root.id, startedAt: Date.now(), endedAt: Date.now() + 1500, error: 'timeout' });
+    await db.close();
+    const bin = new URL('../js/bin/reeldb.mjs', import.meta.url).pathname;
+    const cli = (...args: string[]) => spawnSync('node', [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const text = cli('traces', path, 'cli-run');
+    expect(text.stderr).toBe('');
+    expect(text.status).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines.find((line) => line.startsWith('spans'))).toContain('3 (1 incomplete)');
+    expect(lines.find((line) => line.startsWith('usage'))).toContain('1,200 in / 80 out tokens, $0.0125');
+    const treeStart = lines.findIndex((line) => line.startsWith('agent triage'));
+    expect(lines[treeStart]).toContain('[incomplete]');
+    expect(lines[treeStart + 1]).toMatch(/^├─ llm_call plan {2}.* · 1,200 in \/ 80 out tokens, \$0\.0125$/);
+    expect(lines[treeStart + 2]).toBe('└─ tool_call search [error]  1500 ms');
+    const json = cli('traces', path, 'cli-run', '--json');
+    expect(json.status).toBe(0);
+    const reader = await open(path, { readOnly: true });
+    expect(JSON.parse(json.stdout)).toEqual(JSON.parse(JSON.stringify(await reader.traces.tree('cli-run'))));
+    const otlp = cli('traces', path, 'cli-run', '--otlp');
+    expect(otlp.status).toBe(0);
+    expect(JSON.parse(otlp.stdout)).toEqual(await reader.traces.exportOtlp('cli-run'));
+    await reader.close();
+    const unknown = cli('traces', path, 'no-such-run');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("run 'no-such-run' has no spans");
+    expect(cli('traces', path).status).toBe(2);
+    expect(cli('traces', path, 'cli-run', '--json', '--otlp').status).toBe(2);
   });
 
   it('redact sees input, output, error and attributes before they are written; secrets never reach the disk', async () => {
