@@ -25,7 +25,7 @@ describe('the counter extension (examples/counter-primitive)', () => {
     const path = storePath();
     const db = await record(path);
     const expected = counters(db).all();
-    expect(expected).toEqual({ tool_calls: 100, model_calls: 7 });
+    expect(expected).toEqual({ tool_calls: 50, model_calls: 7 });
     const print = await db.fingerprint();
     await db.snapshot();
     await counters(db).add('tool_calls', 1);
@@ -34,10 +34,10 @@ describe('the counter extension (examples/counter-primitive)', () => {
     for (const ignoreSnapshots of [false, true]) {
       const again = await reeldb.open(path, { primitives: [counterPrimitive], ignoreSnapshots });
       expect(await again.fingerprint()).toEqual(after);
-      expect(counters(again).get('tool_calls')).toBe(101);
+      expect(counters(again).get('tool_calls')).toBe(51);
       await again.close();
     }
-    expect(print.counters).toEqual({ model_calls: 7, tool_calls: 100 });
+    expect(print.counters).toEqual({ model_calls: 7, tool_calls: 50 });
   });
 
   it('a prune erases every entry but each counter’s newest, and the totals stay', async () => {
@@ -47,10 +47,10 @@ describe('the counter extension (examples/counter-primitive)', () => {
     const result = await db.compact();
     expect(result.primitives.counters!.erased).toBeGreaterThan(40);
     expect(db.stats().bytes).toBeLessThan(before.bytes);
-    expect(counters(db).all()).toEqual({ tool_calls: 100, model_calls: 7 });
+    expect(counters(db).all()).toEqual({ tool_calls: 50, model_calls: 7 });
     await db.close();
     const again = await reeldb.open(path, { primitives: [counterPrimitive] });
-    expect(counters(again).all()).toEqual({ tool_calls: 100, model_calls: 7 });
+    expect(counters(again).all()).toEqual({ tool_calls: 50, model_calls: 7 });
     expect((await again.events.readStream('run')).length).toBe(1);
     await again.close();
   });
@@ -64,19 +64,19 @@ describe('the counter extension (examples/counter-primitive)', () => {
     expect(log.warnings.filter((warning) => warning.includes('no loaded primitive claims'))).toHaveLength(1);
     expect(log.warnings.join()).toMatch(/0xc0 \(\d+ entries/);
     const unknown = without.stats().unknownKinds;
-    expect(unknown[0xc0]!.entries).toBe(52);
+    expect(unknown[0xc0]!.entries).toBe(51);
     expect(unknown[0xc1]!.entries).toBe(1);
     // Events can be pruned and segments compacted around them: the unknown entries stay.
     await without.events.deleteStream('run');
     await without.compact();
-    expect(without.stats().unknownKinds[0xc0]!.entries).toBe(52);
+    expect(without.stats().unknownKinds[0xc0]!.entries).toBe(51);
     // Registered on the open store: its entries are recovered from the log.
     await without.registerPrimitive(counterPrimitive);
-    expect(counters(without).all()).toEqual({ tool_calls: 100, model_calls: 7 });
+    expect(counters(without).all()).toEqual({ tool_calls: 50, model_calls: 7 });
     expect(without.stats().unknownKinds).toEqual({});
     await without.close();
     const again = await reeldb.open(path, { primitives: [counterPrimitive] });
-    expect(counters(again).all()).toEqual({ tool_calls: 100, model_calls: 7 });
+    expect(counters(again).all()).toEqual({ tool_calls: 50, model_calls: 7 });
     await again.close();
   });
 
@@ -91,7 +91,7 @@ describe('the counter extension (examples/counter-primitive)', () => {
     const log = quiet();
     const again = await reeldb.open(path, { primitives: [counterPrimitive], ...log });
     expect(log.warnings.join()).toMatch(/no section for primitive 'counters'/);
-    expect(counters(again).all()).toEqual({ tool_calls: 100, model_calls: 7 });
+    expect(counters(again).all()).toEqual({ tool_calls: 50, model_calls: 7 });
     await again.close();
   });
 
