@@ -692,7 +692,7 @@ describe(`traces on ${runtime}`, () => {
     const root = await traces.start({ kind: 'agent', name: 'triage' });
     const plan = await traces.start({ kind: 'llm_call', name: 'plan', parentId: root.id });
     await plan.end({ usage: { inputTokens: 1200, outputTokens: 80, costUsd: 0.0125 } });
-    const searchAt = Date.now() + 10;
+    const searchAt = Date.now() + 1000;
     await traces.record({ kind: 'tool_call', name: 'search', parentId: root.id, startedAt: searchAt, endedAt: searchAt + 1500, error: 'timeout' });
     await db.close();
     const bin = new URL('../js/bin/reeldb.mjs', import.meta.url).pathname;
