@@ -722,6 +722,69 @@ describe(`traces on ${runtime}`, () => {
     expect(cli('traces', path, 'cli-run', '--json', '--otlp').status).toBe(2);
   });
 
+  it('random histories (start, end, record, delete a run, snapshot, prune, reopen) read the same as a model, by scan and by snapshot', async () => {
+    for (const seed of [1, 2, 3]) {
+      let state = seed * 7919;
+      const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+      const path = storePath();
+      let db = await open(path, { primitives: [runDeleter()], ...quiet() });
+      type Model = { id: string; runId: string; status: 'ok' | 'error' | 'incomplete'; parentId: string | undefined };
+      const model: Model[] = [];
+      const handles = new Map<string, Awaited<ReturnType<ReturnType<Db['traces']['forRun']>['start']>>>();
+      const runIds = ['a', 'b', 'c', 'd'];
+      const check = async (where: string) => {
+        const page = await db.traces.query({ limit: 100_000 });
+        expect(page.spans.map((span) => [span.id, span.runId, span.status, span.parentId]), where).toEqual(model.slice().reverse().map((span) => [span.id, span.runId, span.status, span.parentId]));
+      };
+      for (let step = 0; step < 70; step++) {
+        const roll = random();
+        const runId = pick(runIds);
+        const traces = db.traces.forRun(runId);
+        const parents = model.filter((span) => span.runId === runId);
+        const parentId = parents.length > 0 && random() < 0.6 ? pick(parents).id : undefined;
+        if (roll < 0.35) {
+          const span = await traces.start({ kind: pick(['llm_call', 'tool_call']), name: `s${step}`, input: { step }, parentId });
+          handles.set(span.id, span);
+          model.push({ id: span.id, runId, status: 'incomplete', parentId });
+        } else if (roll < 0.6) {
+          const open1 = model.filter((span) => span.status === 'incomplete' && handles.has(span.id));
+          if (open1.length === 0) continue;
+          const span = pick(open1);
+          const error = random() < 0.3 ? 'failed' : undefined;
+          await handles.get(span.id)!.end({ output: step, error, usage: { inputTokens: step } });
+          handles.delete(span.id);
+          span.status = error ? 'error' : 'ok';
+        } else if (roll < 0.8) {
+          const error = random() < 0.3 ? { message: 'bad' } : undefined;
+          const span = await traces.record({ kind: 'decision', name: `r${step}`, parentId, startedAt: step, endedAt: step + 1, error });
+          model.push({ id: span.id, runId, status: error ? 'error' : 'ok', parentId });
+        } else if (roll < 0.85) {
+          await deleter(db).deleteRun(runId);
+          for (let index = model.length - 1; index >= 0; index--) if (model[index]!.runId === runId) model.splice(index, 1);
+        } else if (roll < 0.9) {
+          await db.snapshot();
+        } else if (roll < 0.94) {
+          await db.prune();
+        } else {
+          // A reopen: open spans are never ended now (their handles belong to the closed store).
+          await db.close();
+          handles.clear();
+          db = await open(path, { primitives: [runDeleter()], ...quiet() });
+        }
+        await check(`seed ${seed} step ${step}`);
+      }
+      const expected = (await db.fingerprint()).traces;
+      await db.close();
+      for (const ignoreSnapshots of [false, true]) {
+        db = await open(path, { readOnly: true, ignoreSnapshots, primitives: [runDeleter()], ...quiet() });
+        expect((await db.fingerprint()).traces, `seed ${seed} ignoreSnapshots ${ignoreSnapshots}`).toEqual(expected);
+        await check(`seed ${seed} reopened (ignoreSnapshots ${ignoreSnapshots})`);
+        await db.close();
+      }
+    }
+  });
+
   it('redact sees input, output, error and attributes before they are written; secrets never reach the disk', async () => {
     const path = storePath();
     const seen: string[] = [];
