@@ -440,7 +440,8 @@ describe(`traces on ${runtime}`, () => {
     // The Span message's fields (opentelemetry-proto trace.proto, lowerCamelCase in JSON).
     const SPAN_FIELDS = ['traceId', 'spanId', 'traceState', 'parentSpanId', 'flags', 'name', 'kind', 'startTimeUnixNano', 'endTimeUnixNano', 'attributes', 'droppedAttributesCount', 'events', 'droppedEventsCount', 'links', 'droppedLinksCount', 'status'];
     const ANY_VALUE_FIELDS = ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'];
-    const checkAnyValue = (value: Record<string, unknown>) => {
+    const checkAnyValue = (anyValue: object) => {
+      const value = anyValue as Record<string, unknown>;
       const keys = Object.keys(value);
       expect(keys.length).toBeLessThanOrEqual(1);
       if (keys.length === 0) return;
@@ -452,10 +453,10 @@ describe(`traces on ${runtime}`, () => {
       if (key === 'intValue') expect(inner).toMatch(/^-?\d+$/);
       if (key === 'doubleValue') expect(Number.isFinite(inner)).toBe(true);
       if (key === 'bytesValue') expect(inner).toMatch(/^[A-Za-z0-9+/]*={0,2}$/);
-      if (key === 'arrayValue') for (const item of (inner as { values: Record<string, unknown>[] }).values) checkAnyValue(item);
-      if (key === 'kvlistValue') for (const pair of (inner as { values: { key: string; value: Record<string, unknown> }[] }).values) checkKeyValue(pair);
+      if (key === 'arrayValue') for (const item of (inner as { values: object[] }).values) checkAnyValue(item);
+      if (key === 'kvlistValue') for (const pair of (inner as { values: { key: string; value: object }[] }).values) checkKeyValue(pair);
     };
-    const checkKeyValue = (pair: { key: string; value: Record<string, unknown> }) => {
+    const checkKeyValue = (pair: { key: string; value: object }) => {
       expect(Object.keys(pair).sort()).toEqual(['key', 'value']);
       expect(typeof pair.key).toBe('string');
       checkAnyValue(pair.value);
