@@ -221,7 +221,8 @@ class TracesPrimitive implements PrimitiveInstance<Traces> {
     if (field === 'error' && value instanceof Error) value = { name: value.name, message: value.message };
     value = this.context.redact(value, { primitive: 'traces', field });
     if (value === undefined || (field === 'error' && value === null)) return undefined;
-    if (value instanceof Uint8Array) return { bytes: value };
+    // Copied now: the caller may reuse the buffer before the entry is written.
+    if (value instanceof Uint8Array) return { bytes: value.slice() };
     return jsonValue(jsonText(value, `${where}: ${field}`, BINARY_HINT).text);
   }
 
