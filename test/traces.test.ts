@@ -163,6 +163,11 @@ describe(`traces on ${runtime}`, () => {
     expect(ended.status).toBe('error');
     const read = await db.traces.get(failing.id);
     expect(read!.input).toEqual(new Uint8Array([1, 2, 3]));
+    // Bytes are copied at the call: changing the buffer afterwards changes nothing stored.
+    const buffer = new Uint8Array([4, 5, 6]);
+    const pending = traces.record({ kind: 'tool_call', name: 'bytes', input: buffer, startedAt: 0, endedAt: 1 });
+    buffer.fill(0);
+    expect((await db.traces.get((await pending).id))!.input).toEqual(new Uint8Array([4, 5, 6]));
     expect(read!.output).toEqual(new Uint8Array([9]));
     expect(read!.error).toEqual({ name: 'TypeError', message: 'socket hang up' });
     const before = db.stats().entries;
