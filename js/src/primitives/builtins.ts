@@ -8,7 +8,9 @@ import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
 import { statePrimitive, type State } from './state.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, statePrimitive];
+import { tracesPrimitive, type Traces } from './traces.js';
+
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, statePrimitive, tracesPrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -18,5 +20,7 @@ declare module '../engine/store.js' {
     readonly checkpoints: Checkpoints;
     /** State cells: versioned values with compare-and-set, transitions and optional state machines. */
     readonly state: State;
+    /** Spans of runs: model and tool calls with input, output, timing and usage. */
+    readonly traces: Traces;
   }
 }
