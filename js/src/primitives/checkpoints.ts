@@ -11,10 +11,9 @@
 import type { CheckpointCodecError } from '../core/core.js';
 import { KIND_PRUNED } from '../device/segments.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
-import type { EntryWriter, Prepared } from '../engine/commit.js';
+import type { Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
-import type { NamedPositions } from '../engine/section-codec.js';
+import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart } from '../engine/primitive.js';
 import { runStreamName } from './events.js';
 import { pruneInteger } from '../engine/prune.js';
 import { utf8Decode } from '../host/text.js';
@@ -41,7 +40,7 @@ import {
 } from './checkpoint-codec.js';
 import { EVENT_HEADER_BYTES, maxEncodedSize, writeEvent } from './event-codec.js';
 import { KIND_CHECKPOINT_THREAD_PRUNED } from './cut-records.js';
-import { NamedIndex, type Cut, type NamedState } from './named-index.js';
+import { NamedIndex, namedIndexKinds, NamedIndexPrimitive, type Cut, type NamedKinds, type NamedState } from './named-index.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
@@ -135,6 +134,9 @@ const SUMMARY_BATCH = 1024;
  */
 type ThreadState = NamedState;
 
+/** A thread's checkpoints, its delete and its cuts. */
+const THREAD_KINDS: NamedKinds = { append: KIND_CHECKPOINT, deleted: KIND_CHECKPOINT_THREAD_DELETED, pruned: KIND_CHECKPOINT_THREAD_PRUNED };
+
 /** A checkpoint a reader needed was removed by a prune meanwhile. */
 class PrunedMeanwhile extends Error {}
 
@@ -147,7 +149,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
 }
 
-export class Checkpoints implements PrimitiveInstance<Checkpoints> {
+export class Checkpoints extends NamedIndexPrimitive implements PrimitiveInstance<Checkpoints> {
   /** The threads: per name, the positions of its checkpoints (and names an old store holds more than once). */
   private readonly threads: NamedIndex;
   /** Saves and deletes of each thread run one after another. */
@@ -158,34 +160,21 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
 
   /** @internal built by the registry (checkpointsPrimitive). */
   constructor(private readonly context: PrimitiveContext) {
-    this.options = context.options;
-    this.cache = new HeadCache(this.options.checkpointCacheBytes);
-    this.threads = new NamedIndex(context, {
-      kinds: { append: KIND_CHECKPOINT, deleted: KIND_CHECKPOINT_THREAD_DELETED, pruned: KIND_CHECKPOINT_THREAD_PRUNED },
+    const threads = new NamedIndex(context, {
+      kinds: THREAD_KINDS,
       what: 'thread',
       remedy: 'delete the thread (checkpoints.delete) to remove every checkpoint under the name and use it again',
       outOfOrder: (threadId, seq, expected) => `checkpoint of thread '${threadId}' has seq ${seq}, expected ${expected}`,
     });
+    super(threads);
+    this.threads = threads;
+    this.options = context.options;
+    this.cache = new HeadCache(this.options.checkpointCacheBytes);
   }
 
   /** @internal the primitive instance is this object; its API too. */
   get api(): Checkpoints {
     return this;
-  }
-
-  /** @internal one entry found by recovery. */
-  recover(entry: RecoveredEntry): string | undefined {
-    return this.threads.recover(entry);
-  }
-
-  /** @internal the threads for a snapshot (every entry written is durable when it is taken), in order of first checkpoint. */
-  captureState(): NamedPositions {
-    return this.threads.capture();
-  }
-
-  /** @internal the threads as a snapshot recorded them. */
-  restoreState(items: NamedPositions): void {
-    this.threads.restore(items);
   }
 
   /**
@@ -280,21 +269,6 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     });
   }
 
-  /** @internal the snapshot section: threads with the positions of their checkpoints. */
-  captureSection(): Uint8Array {
-    return this.threads.captureSection();
-  }
-
-  /** @internal */
-  restoreSection(bytes: Uint8Array): void {
-    this.threads.restoreSection(bytes);
-  }
-
-  /** @internal every thread's positions (tests compare it across reopen, snapshot and prune). */
-  fingerprint(): unknown {
-    return this.captureState();
-  }
-
   /** @internal */
   stats(): Record<string, number> {
     return { checkpoints: this.totalCount, threads: this.threadIds().length };
@@ -303,16 +277,6 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
   /** @internal a run's checkpoints are its thread `run:<id>`: deleting the run deletes them. */
   dropRun(runId: string): void {
     this.threads.delete(runStreamName(runId));
-  }
-
-  /** @internal a follower found segments the writer's prune rewrote: each thread lost a prefix. */
-  forgetRemoved(removed: (position: number) => boolean): void {
-    this.threads.forgetRemoved(removed);
-  }
-
-  /** @internal calls `mark` with the position of every live checkpoint (a prune removes the others). */
-  markLive(mark: (position: number) => void): void {
-    this.threads.markLive(mark);
   }
 
   /** Threads with at least one checkpoint. */
@@ -816,9 +780,7 @@ function checkCheckpointPrune(given: Readonly<Record<string, unknown>>): Checkpo
 export const checkpointsPrimitive: PrimitiveSpec<Checkpoints> = {
   name: 'checkpoints',
   kinds: [0x80, 0x8f],
-  namedKinds: [KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED, KIND_CHECKPOINT_THREAD_PRUNED],
-  recordKinds: [KIND_CHECKPOINT_THREAD_PRUNED],
-  erasureKinds: [KIND_CHECKPOINT_THREAD_DELETED],
+  ...namedIndexKinds(THREAD_KINDS),
   section: 3,
   pruneKeys: ['checkpoints'],
   checkPrune: checkCheckpointPrune,

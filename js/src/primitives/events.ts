@@ -8,10 +8,9 @@ import { aliasedOption, checkObject, checkBoolean, checkCount, checkDirection, c
 import { checkName, loneSurrogateAt, normalizeName, type Name } from '../names.js';
 import { pruneInteger } from '../engine/prune.js';
 import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
-import type { NamedPositions } from '../engine/section-codec.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
 import { KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord } from './cut-records.js';
-import { NamedIndex, type CutPlan, type NamedState } from './named-index.js';
+import { NamedIndex, namedIndexKinds, NamedIndexPrimitive, type CutPlan, type NamedKinds, type NamedState } from './named-index.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
@@ -85,6 +84,9 @@ const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition:
 const SUBSCRIBE_KEYS: OptionKeys<SubscribeOptions> = { fromPosition: true };
 const EVENT_FIELDS: OptionKeys<EventInput> = { type: true, data: true, metadata: true, id: true };
 
+/** A stream's events, its delete and its cuts. */
+const STREAM_KINDS: NamedKinds = { append: KIND_EVENT, deleted: KIND_EVENT_STREAM_DELETED, pruned: KIND_EVENT_STREAM_PRUNED };
+
 /** Positions of events that a prune removes: per stream, how many of its oldest go. */
 export type EventPrunePlan = CutPlan;
 
@@ -112,7 +114,7 @@ function wellFormed(what: string, text: string): void {
   if (at >= 0) throw new InvalidArgumentError(`${what} has a lone surrogate U+${text.charCodeAt(at).toString(16).toUpperCase()} at index ${at}, which UTF-8 cannot store; pass well-formed Unicode`);
 }
 
-export class Events implements PrimitiveInstance<Events> {
+export class Events extends NamedIndexPrimitive implements PrimitiveInstance<Events> {
   /** The streams: per name, the positions of its events (and names an old store holds more than once). */
   private readonly streams: NamedIndex;
   private readonly subscriptions = new Set<LiveSubscription>();
@@ -121,13 +123,15 @@ export class Events implements PrimitiveInstance<Events> {
 
   /** @internal built by the registry (eventsPrimitive). */
   constructor(private readonly context: PrimitiveContext) {
-    this.options = context.options;
-    this.streams = new NamedIndex(context, {
-      kinds: { append: KIND_EVENT, deleted: KIND_EVENT_STREAM_DELETED, pruned: KIND_EVENT_STREAM_PRUNED },
+    const streams = new NamedIndex(context, {
+      kinds: STREAM_KINDS,
       what: 'stream',
       remedy: 'its events are still delivered by readAll and replay; events.deleteStream removes them all and frees the name',
       outOfOrder: (stream, version, expected, position) => `the event at position ${position} has version ${version} in stream '${stream}', expected ${expected}`,
     });
+    super(streams);
+    this.streams = streams;
+    this.options = context.options;
     context.onAcknowledged(() => {
       for (const subscription of this.subscriptions) subscription.wake();
     });
@@ -158,20 +162,10 @@ export class Events implements PrimitiveInstance<Events> {
   }
 
   /** @internal one entry found by recovery. */
-  recover(entry: RecoveredEntry): string | undefined {
+  override recover(entry: RecoveredEntry): string | undefined {
     // A follower applies delete and cut records after reads began: log-order reads must check again.
     if (entry.name !== undefined && (entry.kind === KIND_EVENT_STREAM_DELETED || entry.kind === KIND_EVENT_STREAM_PRUNED) && this.mayHoldDead === false) this.mayHoldDead = true;
-    return this.streams.recover(entry);
-  }
-
-  /** @internal the streams for a snapshot (every entry written is durable when it is taken), in order of first event. */
-  captureState(): NamedPositions {
-    return this.streams.capture();
-  }
-
-  /** @internal the streams as a snapshot recorded them (recovery then goes on with the log after it). */
-  restoreState(items: NamedPositions): void {
-    this.streams.restore(items);
+    return super.recover(entry);
   }
 
   /**
@@ -204,21 +198,6 @@ export class Events implements PrimitiveInstance<Events> {
     return this.streams.prunePart(this.planCuts(beforePosition, maxCounts), { applied: () => (this.mayHoldDead = true) });
   }
 
-  /** @internal the snapshot section: streams with the positions of their events. */
-  captureSection(): Uint8Array {
-    return this.streams.captureSection();
-  }
-
-  /** @internal */
-  restoreSection(bytes: Uint8Array): void {
-    this.streams.restoreSection(bytes);
-  }
-
-  /** @internal every stream's positions (tests compare it across reopen, snapshot and prune). */
-  fingerprint(): unknown {
-    return this.captureState();
-  }
-
   /** @internal */
   stats(): Record<string, number> {
     return { streams: this.streamCount };
@@ -229,19 +208,9 @@ export class Events implements PrimitiveInstance<Events> {
     if (this.streams.delete(runStreamName(runId))) this.mayHoldDead = true;
   }
 
-  /** @internal a follower found segments the writer's prune rewrote: each stream lost a prefix. */
-  forgetRemoved(removed: (position: number) => boolean): void {
-    this.streams.forgetRemoved(removed);
-  }
-
   /** @internal */
   close(): void {
     this.closeSubscriptions();
-  }
-
-  /** @internal calls `mark` with the position of every live event (a prune removes the others). */
-  markLive(mark: (position: number) => void): void {
-    this.streams.markLive(mark);
   }
 
   /**
@@ -797,9 +766,7 @@ function checkEventPrune(given: Readonly<Record<string, unknown>>): EventPrunePo
 export const eventsPrimitive: PrimitiveSpec<Events> = {
   name: 'events',
   kinds: [0x30, 0x3f],
-  namedKinds: [KIND_EVENT, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED],
-  recordKinds: [KIND_EVENT_STREAM_PRUNED],
-  erasureKinds: [KIND_EVENT_STREAM_DELETED],
+  ...namedIndexKinds(STREAM_KINDS),
   section: 2,
   pruneKeys: ['events', 'streams'],
   checkPrune: checkEventPrune,

@@ -54,6 +54,11 @@ export interface NamedKinds {
   pruned: number;
 }
 
+/** A primitive spec's kind lists for a named index: all three named, the cut record a record, the delete an erasure. */
+export function namedIndexKinds(kinds: NamedKinds): { namedKinds: number[]; recordKinds: number[]; erasureKinds: number[] } {
+  return { namedKinds: [kinds.append, kinds.deleted, kinds.pruned], recordKinds: [kinds.pruned], erasureKinds: [kinds.deleted] };
+}
+
 export interface NamedIndexOptions {
   kinds: NamedKinds;
   /** What a name is, for NameConflictError ('stream', 'thread'). */
@@ -356,4 +361,53 @@ export function lowerBound(values: readonly number[], target: number, end: numbe
     else high = middle;
   }
   return low;
+}
+
+/**
+ * The hooks of a primitive whose recovered state is one named index (events, checkpoints):
+ * recovery, the snapshot section, the fingerprint, live marks and a follower's forgetting are
+ * the index's. A subclass adds what is its own (reads, writes, its prune policy).
+ */
+export abstract class NamedIndexPrimitive {
+  protected constructor(private readonly namedIndex: NamedIndex) {}
+
+  /** @internal one entry found by recovery. */
+  recover(entry: NamedEntry): string | undefined {
+    return this.namedIndex.recover(entry);
+  }
+
+  /** @internal every name with its positions, in order of first entry (what a snapshot records; every entry written is durable when it is taken). */
+  captureState(): NamedPositions {
+    return this.namedIndex.capture();
+  }
+
+  /** @internal the index as a snapshot recorded it (recovery then goes on with the log after it). */
+  restoreState(items: NamedPositions): void {
+    this.namedIndex.restore(items);
+  }
+
+  /** @internal the snapshot section: names with the positions of their entries. */
+  captureSection(): Uint8Array {
+    return this.namedIndex.captureSection();
+  }
+
+  /** @internal */
+  restoreSection(bytes: Uint8Array): void {
+    this.namedIndex.restoreSection(bytes);
+  }
+
+  /** @internal every name's positions (tests compare it across reopen, snapshot and prune). */
+  fingerprint(): unknown {
+    return this.captureState();
+  }
+
+  /** @internal calls `mark` with the position of every entry still live (a prune removes the others). */
+  markLive(mark: (position: number) => void): void {
+    this.namedIndex.markLive(mark);
+  }
+
+  /** @internal a follower found segments the writer's prune rewrote: each name lost a prefix. */
+  forgetRemoved(removed: (position: number) => boolean): void {
+    this.namedIndex.forgetRemoved(removed);
+  }
 }
