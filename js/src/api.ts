@@ -22,6 +22,7 @@ export type { Events, EventInput, AppendOptions, DeleteStreamOptions, ReadStream
 export type { FileHost, FileHandle, HostLock } from './host/types.js';
 export type { NoOptions } from './validate.js';
 export { MemoryFileHost } from './host/memory.js';
+export { redactSecrets, redactString, isSecretKey, REDACTED } from './redact.js';
 
 let defaultHost: () => FileHost = () => {
   throw new InvalidArgumentError('open: this runtime has no default file host; pass { host } or { durability: "memory" }');
