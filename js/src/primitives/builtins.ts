@@ -6,9 +6,11 @@
 import type { PrimitiveSpec } from '../engine/primitive.js';
 import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
+import { statePrimitive, type State } from './state.js';
+import { tracesPrimitive, type Traces } from './traces.js';
 import { runsPrimitive, type Runs } from './runs.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, runsPrimitive];
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, statePrimitive, tracesPrimitive, runsPrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -16,6 +18,10 @@ declare module '../engine/store.js' {
     readonly events: Events;
     /** Checkpoints of threads (agent state), stored as zstd deltas. */
     readonly checkpoints: Checkpoints;
+    /** State cells: versioned values with compare-and-set, transitions and optional state machines. */
+    readonly state: State;
+    /** Spans of runs: model and tool calls with input, output, timing and usage. */
+    readonly traces: Traces;
     /** Runs: begin, end, status, query; a run's entries in every primitive. */
     readonly runs: Runs;
   }
