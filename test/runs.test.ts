@@ -6,7 +6,7 @@
 import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fixtureCommand, reeldb, runtime, storePath, temporaryDirectory } from './helpers.js';
 import type { PrimitiveSpec, PrimitiveContext } from '../js/src/engine/primitive.js';
 import { decodeNamedEntry, writeNamedEntry } from '../js/src/primitives/named-entry.js';
@@ -503,6 +503,38 @@ describe(`runs on ${runtime}`, () => {
       await check(301);
       await db.close();
     }
+  });
+
+  it('reeldb runs <path> lists the runs newest first with filters, --json prints them; bad filters are usage errors', async () => {
+    const path = storePath();
+    const db = await open(path, { durability: 'buffered' });
+    const first = await db.runs.begin({ id: 'first', name: 'planner', tags: ['nightly'] });
+    await first.events.append([{ type: 'step', data: 1 }, { type: 'step', data: 2 }]);
+    await first.end({ status: 'succeeded', output: 'done' });
+    await sleep(2);
+    await db.runs.begin({ id: 'second', name: 'coder', parentRunId: 'first' });
+    await db.close();
+    const bin = new URL('../js/bin/reeldb.mjs', import.meta.url).pathname;
+    const cli = (...args: string[]) => spawnSync('node', [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const text = cli('runs', path);
+    expect(text.stderr).toBe('');
+    expect(text.status).toBe(0);
+    const lines = text.stdout.trim().split('\n');
+    expect(lines[0]).toBe('2 runs shown of 2 runs in the store');
+    expect(lines[1]).toMatch(/^id\s+name\s+status\s+started\s+duration\s+entries\s+tags$/);
+    expect(lines[2]).toMatch(/^second\s+coder\s+running\s+\S+\s+\d+ (ms|s|min)…\s+-$/);
+    expect(lines[3]).toMatch(/^first\s+planner\s+succeeded\s+\S+\s+\d+ ms\s+events 2\s+nightly$/);
+    const json = cli('runs', path, '--status', 'succeeded,failed', '--json');
+    expect(json.status).toBe(0);
+    const reader = await open(path, { readOnly: true });
+    expect(json.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([await reader.runs.get('first')]);
+    await reader.close();
+    expect(cli('runs', path, '--parent', 'first', '--limit', '1').stdout).toContain('1 run shown of 2 runs in the store\n');
+    const bad = cli('runs', path, '--status', 'done');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("status must be one of 'running'");
+    expect(cli('runs', path, '--limit', 'x').status).toBe(2);
+    expect(cli('runs').status).toBe(2);
   });
 
   it('prune by the runs policy deletes the ended runs it selects and all their entries', async () => {
