@@ -505,7 +505,7 @@ describe(`runs on ${runtime}`, () => {
     }
   });
 
-  it('reeldb runs <path> lists the runs newest first with filters, --json prints them; bad filters are usage errors', async () => {
+  it('reeldb runs <path> lists the runs newest first with filters, reeldb run <path> <id> shows one with its timeline; --json, and usage errors', async () => {
     const path = storePath();
     const db = await open(path, { durability: 'buffered' });
     const first = await db.runs.begin({ id: 'first', name: 'planner', tags: ['nightly'] });
@@ -535,6 +535,24 @@ describe(`runs on ${runtime}`, () => {
     expect(bad.stderr).toContain("status must be one of 'running'");
     expect(cli('runs', path, '--limit', 'x').status).toBe(2);
     expect(cli('runs').status).toBe(2);
+
+    // reeldb run <path> <id>: the summary, then the timeline in time order.
+    const one = cli('run', path, 'first');
+    expect(one.stderr).toBe('');
+    expect(one.status).toBe(0);
+    const shown = one.stdout.trim().split('\n');
+    expect(shown.find((line) => line.startsWith('status'))).toMatch(/succeeded$/);
+    expect(shown.find((line) => line.startsWith('entries'))).toMatch(/runs 2, events 2$/);
+    expect(shown.find((line) => line.startsWith('output'))).toMatch(/"done"$/);
+    const timeline = shown.slice(shown.indexOf('') + 1);
+    expect(timeline.map((line) => /^\s*[+-][\d.]+ \S+\s+(\S+)\s+(\S+)/.exec(line)?.slice(1).join(' '))).toEqual(['event step', 'event step', 'end succeeded']);
+    const parsed = JSON.parse(cli('run', path, 'first', '--json').stdout);
+    expect(parsed.run.id).toBe('first');
+    expect(parsed.timeline.map((item: { what: string; data: unknown }) => [item.what, item.data])).toEqual([['event', 1], ['event', 2]]);
+    const missing = cli('run', path, 'nope');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("no run 'nope'");
+    expect(cli('run', path).status).toBe(2);
   });
 
   it('prune by the runs policy deletes the ended runs it selects and all their entries', async () => {

@@ -11,6 +11,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type C
 import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
 import { compact, COMPACT_USAGE, prune, PRUNE_USAGE } from './prune.js';
+import { run, RUN_USAGE } from './run.js';
 import { runs, RUNS_USAGE } from './runs.js';
 import { stats, STATS_USAGE } from './stats.js';
 import { traces, TRACES_USAGE } from './traces.js';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   compact: { run: compact, usage: COMPACT_USAGE },
   traces: { run: traces, usage: TRACES_USAGE },
   runs: { run: runs, usage: RUNS_USAGE },
+  run: { run, usage: RUN_USAGE },
 };
 
 export function version(): string {
@@ -65,6 +67,8 @@ commands:
   runs <path> [--status S] [--tag T] [--name N] [--parent ID] [--limit N] [--json]
                                        the runs, newest first: status, start, duration,
                                        entries per primitive
+  run <path> <id> [--json]             one run: summary, then its events, spans and
+                                       checkpoints in time order
 
   durations take a unit: 7d, 12h, 30m, 45s, 500ms, 1h30m (a bare number is an error)
   values starting with '-' go as --name=value; unknown options are errors
