@@ -555,6 +555,38 @@ describe(`runs on ${runtime}`, () => {
     expect(cli('run', path).status).toBe(2);
   });
 
+  it('verify audits every run record; a record whose values do not decode is damage', async () => {
+    const path = storePath();
+    const db = await open(path, { durability: 'buffered' });
+    await db.runs.begin({ id: 'parent', name: 'a', input: { big: 'x'.repeat(100) } });
+    await db.runs.begin({ id: 'child', name: 'b', parentRunId: 'parent' });
+    await db.runs.end('child', { status: 'failed', error: new Error('boom') });
+    expect(await (db.runs as unknown as { audit(): Promise<unknown> }).audit()).toEqual({ checked: { runs: 2, records: 3 }, problems: [] });
+    await db.close();
+    const bin = new URL('../js/bin/reeldb.mjs', import.meta.url).pathname;
+    const verify = () => spawnSync('node', [bin, 'verify', path], { encoding: 'utf8' });
+    const ok = verify();
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('runs: 2 runs, 3 records checked');
+    // A status record written past the API, whose values are not the JSON object the format says.
+    const writer = await open(path, { durability: 'buffered' });
+    const context = (writer.runs as unknown as { context: PrimitiveContext }).context;
+    await context.submit({
+      prepare: (_position, entryWriter) => {
+        writeNamedEntry(entryWriter, 0x61, encoder.encode('parent'), { type: encoder.encode('paused'), id: 'parent', data: '[1]', binary: false }, 1, Date.now());
+        return { count: 1, result: () => undefined };
+      },
+    });
+    await writer.close();
+    const reopened = await open(path, { readOnly: true });
+    const report = (await (reopened.runs as unknown as { audit(): Promise<{ problems: string[] }> }).audit()).problems;
+    expect(report).toEqual([expect.stringMatching(/^run 'parent': its record at position 3 does not decode: .*not a JSON object/)]);
+    await reopened.close();
+    const damaged = verify();
+    expect(damaged.status).toBe(1);
+    expect(damaged.stdout).toContain("damaged: runs: run 'parent'");
+  });
+
   it('prune by the runs policy deletes the ended runs it selects and all their entries', async () => {
     const path = storePath();
     const db = await open(path, { durability: 'buffered', segmentBytes: 4096, snapshotBytes: 0 });

@@ -138,6 +138,8 @@ const MAX_NAME_BYTES = 1024;
 const MAX_TAG_BYTES = 256;
 const MAX_TAGS = 64;
 const DEFAULT_LIMIT = 100;
+/** Runs whose records `audit` reads at once. */
+const AUDIT_BATCH = 2048;
 const BEGIN_FIELDS = ['input', 'metadata'] as const;
 const END_FIELDS = ['output', 'error'] as const;
 const encoder = new TextEncoder();
@@ -559,6 +561,46 @@ export class Runs implements PrimitiveInstance<Runs> {
         };
       },
     };
+  }
+
+  /**
+   * @internal `reeldb verify`: every record of every run decodes (header and values), each run
+   * starts with its begin record and is followed by status records only, its ending record is
+   * its last, and its parent exists.
+   */
+  async audit(onProgress?: (done: number, total: number) => void): Promise<{ checked: Record<string, number>; problems: string[] }> {
+    const problems: string[] = [];
+    const runs = [...this.index.runs.values()];
+    const total = runs.reduce((sum, run) => sum + run.records.length, 0);
+    let done = 0;
+    for (let from = 0; from < runs.length; from += AUDIT_BATCH) {
+      const batch = runs.slice(from, from + AUDIT_BATCH);
+      const owner = new Map<number, RunState>();
+      for (const run of batch) {
+        for (const [index, position] of run.records.entries()) {
+          const kind = this.context.kindAt(position);
+          const expected = index === 0 ? KIND_RUN_BEGUN : KIND_RUN_STATUS;
+          if (kind !== expected) problems.push(`run '${run.id}': its record at position ${position} is of kind 0x${kind.toString(16)}, not 0x${expected.toString(16)}`);
+          else owner.set(position, run);
+        }
+        if (run.endPosition >= 0 && run.records[run.records.length - 1] !== run.endPosition) problems.push(`run '${run.id}': its ending record (position ${run.endPosition}) is not its last`);
+        if (run.parentRunId !== null && !this.index.get(run.parentRunId)) problems.push(`run '${run.id}': its parent run '${run.parentRunId}' does not exist`);
+      }
+      await this.context.readPositions([...owner.keys()].sort((a, b) => a - b), (position, bytes, start, length) => {
+        const run = owner.get(position)!;
+        const kind = position === run.records[0] ? KIND_RUN_BEGUN : KIND_RUN_STATUS;
+        try {
+          const decoded = decodeRecord(kind, bytes, start, length, position);
+          if (decoded.name !== run.id) problems.push(`run '${run.id}': its record at position ${position} names run '${decoded.name}'`);
+          decodeRecordValues(bytes, start, length, position, kind === KIND_RUN_BEGUN ? BEGIN_FIELDS : END_FIELDS);
+        } catch (error) {
+          problems.push(`run '${run.id}': its record at position ${position} does not decode: ${(error as Error).message}`);
+        }
+      });
+      done += batch.reduce((sum, run) => sum + run.records.length, 0);
+      onProgress?.(done, total);
+    }
+    return { checked: { runs: runs.length, records: total }, problems };
   }
 
   /** @internal a run was deleted: forget it (context.dropRun calls every primitive's). */
