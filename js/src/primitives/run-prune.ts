@@ -104,3 +104,10 @@ export function withDescendants(index: RunIndex, run: RunState): RunState[] {
   }
   return childrenFirst(index, all);
 }
+
+declare module '../engine/prune.js' {
+  interface PruneOptions {
+    /** Delete ended runs with every entry attributed to them (see RunRetention). */
+    runs?: RunRetention;
+  }
+}
