@@ -271,6 +271,7 @@ describe(`runs on ${runtime}`, () => {
     await expect(a1.events.append([{ type: 'late', data: 1 }])).rejects.toThrow(/run 'a1' does not exist/);
     await expect(a1.checkpoints.save({})).rejects.toThrow(/run 'a1' does not exist/);
     await expect(a1.end({ status: 'succeeded' })).rejects.toThrow(/run 'a1' does not exist/);
+    expect(() => a1.state).toThrow(/run\.state: run 'a1' does not exist/);
     expect(db.events.streamNames()).toEqual([]);
     expect(await db.runs.delete('a1')).toEqual({ runs: 0, entries: 0 });
     await db.runs.begin({ id: 'a2', name: 'subsub', parentRunId: 'a' });

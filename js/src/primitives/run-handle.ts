@@ -96,7 +96,9 @@ export class Run {
     return this.scope('traces') as ForRun<'traces'>;
   }
 
+  /** The primitive's view of this run; InvalidArgumentError once the run is deleted (its entries would belong to no run). */
   private scope(primitive: string): unknown {
+    this.runs.requireRun(`run.${primitive}`, this.id);
     let view = this.scoped.get(primitive);
     if (view === undefined) {
       view = this.runs.forRun(primitive, this.id);
