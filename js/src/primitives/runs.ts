@@ -240,8 +240,8 @@ export class Runs implements PrimitiveInstance<Runs> {
   /**
    * Sets a run's status: running and paused go back and forth; an ending status ends it (as
    * `end` without output). With `expectedStatus`, only when the run has that status now
-   * (ConflictError otherwise). An ended run's status is final (ConflictError). Setting the
-   * status it has writes nothing.
+   * (ConflictError otherwise). An ended run's status is final (ConflictError, whatever the
+   * status asked). Setting the status a running or paused run has writes nothing.
    */
   setStatus(id: string, status: RunStatus, options?: SetStatusOptions): Promise<void> {
     let runId: { text: string; bytes: Uint8Array };
