@@ -90,7 +90,7 @@ const workload: Workload<Op, Model> = {
 
   junkCalls: (junk) =>
     fc.oneof(
-      fc.tuple(junk, junk).map(([thread, state]) => ({ what: `save(${show(thread)}, ${show(state)})`, call: (db: Store) => db.checkpoints.save(thread as string, state) })),
+      fc.tuple(fc.oneof(fc.constant('t0'), junk), fc.oneof(fc.constant({ ok: 1 }), junk)).map(([thread, state]) => ({ what: `save(${show(thread)}, ${show(state)})`, call: (db: Store) => db.checkpoints.save(thread as string, state) })),
       fc.tuple(junk).map(([options]) => ({ what: `save with options ${show(options)}`, call: (db: Store) => db.checkpoints.save('t1', { ok: 1 }, options as never) })),
       fc.tuple(junk, junk).map(([thread, options]) => ({ what: `delete(${show(thread)}, ${show(options)})`, call: (db: Store) => db.checkpoints.delete(thread as string, options as never) })),
       fc.tuple(junk).map(([retention]) => ({ what: `prune({ checkpoints: ${show(retention)} })`, call: (db: Store) => db.prune({ checkpoints: retention as never }) })),

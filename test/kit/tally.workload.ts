@@ -44,6 +44,7 @@ const workload: Workload<Op, Model> = {
   badCalls: [
     { what: "add to ''", call: (db) => tally(db).add('', 1), code: 'INVALID_ARGUMENT' },
     { what: 'add 0', call: (db) => tally(db).add('alpha', 0), code: 'INVALID_ARGUMENT' },
+    { what: 'add above the largest amount', call: (db) => tally(db).add('alpha', 2_000_000), code: 'INVALID_ARGUMENT' },
     { what: 'add 1.5', call: (db) => tally(db).add('alpha', 1.5), code: 'INVALID_ARGUMENT' },
     { what: 'add a name not in NFC', call: (db) => tally(db).add('de\u0301lta', 1), code: 'INVALID_ARGUMENT' },
     { what: 'clear a number', call: (db) => tally(db).clear(7 as never), code: 'INVALID_ARGUMENT' },
@@ -52,7 +53,7 @@ const workload: Workload<Op, Model> = {
   ],
   junkCalls: (junk) =>
     fc.oneof(
-      fc.tuple(junk, junk).map(([name, amount]) => ({ what: `add(${show(name)}, ${show(amount)})`, call: (db: Store) => tally(db).add(name as string, amount as number) })),
+      fc.tuple(fc.oneof(fc.constant('alpha'), junk), fc.oneof(fc.integer({ min: 1, max: 5 }), junk)).map(([name, amount]) => ({ what: `add(${show(name)}, ${show(amount)})`, call: (db: Store) => tally(db).add(name as string, amount as number) })),
       junk.map((name) => ({ what: `clear(${show(name)})`, call: (db: Store) => tally(db).clear(name as string) })),
       junk.map((rule) => ({ what: `prune({ tally: ${show(rule)} })`, call: (db: Store) => db.prune({ tally: rule }) })),
     ),
