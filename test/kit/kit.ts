@@ -276,7 +276,8 @@ export function definePrimitiveKit<Op, Model>(workload: Workload<Op, Model>): vo
       const highest = Math.min(ops.length, crashed.acknowledged + 1);
       // The state after k operations, with the log ending where it ended after them (states may repeat: a delete undoes saves).
       const endAfter = (k: number) => (k === 0 ? 0 : crashed.ends[k - 1]!);
-      const logFits = (k: number) => (k <= crashed.acknowledged ? entries === endAfter(k) : entries >= endAfter(k - 1));
+      // The operation in flight counts only if it wrote something (else it is the same as not having run).
+      const logFits = (k: number) => (k <= crashed.acknowledged ? entries === endAfter(k) : entries > endAfter(k - 1));
       let k = -1;
       for (let candidate = highest; candidate >= lowest && k < 0; candidate--) if (expected[candidate] === state && logFits(candidate)) k = candidate;
       if (k < 0) {
