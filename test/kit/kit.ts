@@ -126,7 +126,7 @@ export function definePrimitiveKit<Op, Model>(workload: Workload<Op, Model>): vo
   }
 
   describe(`primitive kit: ${workload.name} on ${runtime}`, () => {
-    it('(a) model: random sequences in memory mode agree with the model, after every operation', { timeout: 120_000 }, async () => {
+    it('(a) model: random sequences in memory mode agree with the model, after every operation', { timeout: Math.max(120_000, KIT_COUNTS.modelRuns * 2000) }, async () => {
       let operations = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(workload.op, { maxLength: length, size: 'max' }), async (ops) => {
@@ -150,7 +150,7 @@ export function definePrimitiveKit<Op, Model>(workload: Workload<Op, Model>): vo
       console.log(`primitive kit model (${workload.name}, ${runtime}): ${KIT_COUNTS.modelRuns} sequences, ${operations} operations, each outcome and state as the model says`);
     });
 
-    it('(b) snapshot + tail equals a full scan, and the store restored from a snapshot keeps working', { timeout: 120_000 }, async () => {
+    it('(b) snapshot + tail equals a full scan, and the store restored from a snapshot keeps working', { timeout: Math.max(120_000, KIT_COUNTS.snapshotRuns * 5000) }, async () => {
       let fromSnapshot = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(workload.op, { minLength: 1, maxLength: length }), fc.array(workload.op, { maxLength: length / 2 }), fc.array(workload.op, { maxLength: 8 }), async (before, after, more) => {
@@ -450,7 +450,7 @@ export function definePrimitiveKit<Op, Model>(workload: Workload<Op, Model>): vo
       console.log(`primitive kit damage sweep (${workload.name}, ${runtime}): ${cases} damaged copies: ${outcomes.corruption} CorruptionError, ${outcomes.whole} whole state (damage to a snapshot or the unused part of a file), ${outcomes.prefix} torn tails recovered to a prefix, 0 wrong values`);
     });
 
-    it('(f) bad input: typed errors, nothing written; junk arguments never escape untyped; writes on a closed or read-only store are refused', { timeout: 120_000 }, async () => {
+    it('(f) bad input: typed errors, nothing written; junk arguments never escape untyped; writes on a closed or read-only store are refused', { timeout: Math.max(120_000, KIT_COUNTS.badInputRuns * 500) }, async () => {
       const path = storePath();
       const db = await optionsOn(path);
       const model = workload.init();
