@@ -11,11 +11,12 @@
  * file under the same name: the reader reloads that segment's index, and the entries the prune
  * removed leave the streams and threads (positions never move, so nothing else changes).
  */
-import { ScannedEntry } from '../device/entry.js';
+import { ScannedEntry, type RecoveryVisitor } from '../device/entry.js';
 import { ENTRY_RECORD_WORDS, ScanStatus, SEGMENT_HEADER_BYTES, type Core, type ScanSession } from '../core/core.js';
 import { CorruptionError, ReeldbError } from '../errors.js';
 import { toIOError } from '../host/os-error.js';
-import { chainAfter, isSealed, Segment, segmentName, type RecoveryVisitor, type SegmentLog } from '../device/segments.js';
+import { chainAfter, isSealed, Segment, segmentName } from '../device/segment.js';
+import type { SegmentLog } from '../device/segments.js';
 import { joinPath, type FileHandle, type FileHost, type HostWatcher } from '../host/types.js';
 import { KIND_PRUNED } from '../device/compact.js';
 import type { Registry } from './registry.js';
@@ -154,7 +155,7 @@ export class Follower {
     if (this.stopped) return;
     const before = log.nextPosition;
     try {
-      await core.scanSession((session) => this.catchUp(session));
+      await core.scanSession((session) => this.catchUp(session), this.context.registry.namedKinds);
       await this.checkRewrites();
     } catch (error) {
       // What is visible stays visible; the error is typed (a damaged file, an I/O failure).
@@ -371,7 +372,7 @@ export class Follower {
     const saved = log.lastChecksum;
     log.lastChecksum = chainIn;
     try {
-      const found = await core.scanSession((session) => this.scanTail(session, fresh, handle, () => undefined));
+      const found = await core.scanSession((session) => this.scanTail(session, fresh, handle, () => undefined), this.context.registry.namedKinds);
       if (found.stopped || fresh.size !== size || fresh.offsets.length !== segment.offsets.length) {
         throw new CorruptionError(segment.path, fresh.size, `the rewritten segment does not hold the same ${segment.offsets.length} positions`);
       }

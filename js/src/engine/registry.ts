@@ -114,6 +114,19 @@ export class Registry {
     }
   }
 
+  /** Adds a primitive to an open store's registry (`db.registerPrimitive`), once its entries are recovered. */
+  add(spec: PrimitiveSpec, instance: PrimitiveInstance): void {
+    const registered = { spec, instance };
+    (this.specs as PrimitiveSpec[]).push(spec);
+    this.registered.push(registered);
+    this.byName.set(spec.name, registered);
+    for (let kind = spec.kinds[0]; kind <= spec.kinds[1]; kind++) {
+      this.owners[kind] = registered;
+      delete this.unknown[kind];
+    }
+    for (const kind of spec.namedKinds ?? []) this.namedKinds[kind >> 3]! |= 1 << (kind & 7);
+  }
+
   get(name: string): Registered | undefined {
     return this.byName.get(name);
   }

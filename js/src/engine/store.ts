@@ -3,7 +3,7 @@
  * primitives, closes. Primitives register with the store and never touch files.
  */
 import type { Core } from '../core/core.js';
-import { InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, ReeldbError, StoreClosedError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError, NotAStoreError, ReadOnlyStoreError, ReeldbError, StoreClosedError } from '../errors.js';
 import { errnoOf, toIOError } from '../host/os-error.js';
 import { SegmentLog, SnapshotMismatch, type DurableEnd, type RecoveryReport, type RecoveryVisitor, type Resume } from '../device/segments.js';
 import { MemoryFileHost } from '../host/memory.js';
@@ -11,7 +11,7 @@ import { joinPath, type FileHost, type HostLock } from '../host/types.js';
 import { KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED } from '../primitives/checkpoint-codec.js';
 import { KIND_EVENT } from '../primitives/event-codec.js';
 import { StoreWiring } from './context.js';
-import type { PrimitiveSpec } from './primitive.js';
+import type { PrimitiveInstance, PrimitiveSpec } from './primitive.js';
 import { Registry, type UnknownKinds } from './registry.js';
 import { CommitPipeline } from './commit.js';
 import { FORMAT_VERSION, readManifest, writeManifest, type Manifest } from './manifest.js';
@@ -191,6 +191,27 @@ export class Store {
     return this.registry.get(name)?.instance.api as T | undefined;
   }
 
+  /**
+   * Registers a primitive on an open store (as `open(path, { primitives })` does): its entries
+   * already in the log (kept intact while no primitive claimed them) are recovered first, with
+   * commits held, then `db.<name>` is its API. Kinds must be in the extension range 0xC0–0xFF.
+   */
+  async registerPrimitive(spec: PrimitiveSpec): Promise<void> {
+    this.checkOpen();
+    // Checked against every registered primitive: typed errors, nothing changes.
+    new Registry([...this.registry.specs, spec], new Set([...this.options.primitives, spec]));
+    checkFreeName(spec.name);
+    if (this.registry.get(spec.name)) throw new InvalidArgumentError(`primitive '${spec.name}' is registered twice`);
+    await this.pipeline.exclusive(async () => {
+      if (this.registry.get(spec.name)) throw new InvalidArgumentError(`primitive '${spec.name}' is registered twice`);
+      const instance = spec.create(this.wiring.contextFor(spec));
+      await recoverRegistered(this.core, this.log, this.pipeline.writtenPosition, spec, instance);
+      instance.recovered?.();
+      this.registry.add(spec, instance);
+    });
+    this.expose(spec.name);
+  }
+
   /** @internal every primitive's fingerprint (tests compare them across reopen, snapshot and prune). */
   fingerprint(): Promise<Record<string, unknown>> {
     return this.registry.fingerprint();
@@ -216,6 +237,7 @@ export class Store {
     const specs = [...builtins, ...options.primitives];
     // Bad specs are InvalidArgumentError before anything is created or locked.
     new Registry(specs, new Set(options.primitives));
+    for (const spec of specs) checkFreeName(spec.name);
     const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
     // Checked before anything is created or locked: NotAStoreError for what is not a store.
     const found = await prepareStorePath(host, path, options);
@@ -493,5 +515,58 @@ export class Store {
       })();
     }
     return this.closing;
+  }
+}
+
+/** Feeds a primitive registered on an open store every entry of its kinds below `end`, as recovery would. */
+async function recoverRegistered(core: Core, log: SegmentLog, end: number, spec: PrimitiveSpec, instance: PrimitiveInstance): Promise<void> {
+  const named = new Set(spec.namedKinds ?? []);
+  const positions: number[] = [];
+  for (const segment of log.segments) {
+    const kinds = segment.kinds.values;
+    const stop = Math.min(segment.kinds.length, end - segment.firstPosition);
+    for (let index = 0; index < stop; index++) if (kinds[index]! >= spec.kinds[0] && kinds[index]! <= spec.kinds[1]) positions.push(segment.firstPosition + index);
+  }
+  let problem: { position: number; message: string } | undefined;
+  await log.readPositions(positions, (position, bytes, start, length) => {
+    if (problem) return;
+    const kind = log.kindAt(position);
+    const payload = bytes.subarray(start, start + length);
+    let name: string | undefined;
+    let version = 0;
+    if (named.has(kind)) {
+      const layout = namedLayout(core, payload);
+      if (!layout) {
+        problem = { position, message: `the entry of kind 0x${kind.toString(16)} at position ${position} does not have the named-entry layout its primitive '${spec.name}' declares` };
+        return;
+      }
+      ({ name, version } = layout);
+    }
+    const message = instance.recover({ kind, position, name, version, payload: () => payload });
+    if (message) problem = { position, message };
+  });
+  if (problem) {
+    const { file, offset } = log.locate(problem.position);
+    throw new CorruptionError(file, offset, problem.message);
+  }
+}
+
+/** The name (NFC) and version of a named-entry payload, as the core's scan reports them; undefined when its lengths do not add up. */
+function namedLayout(core: Core, payload: Uint8Array): { name: string; version: number } | undefined {
+  if (payload.length < 32) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const nameLength = view.getUint16(24, true);
+  const total = 32 + nameLength + view.getUint16(26, true) + payload[28]! + view.getUint32(20, true) + view.getUint32(16, true);
+  if (nameLength === 0 || view.getUint16(26, true) === 0 || total !== payload.length) return undefined;
+  return { name: core.normalizeName(payload.subarray(32, 32 + nameLength), true).text, version: view.getUint32(8, true) + view.getUint32(12, true) * 2 ** 32 };
+}
+
+/** The store's own instance fields (methods and getters are on its prototype). */
+const STORE_FIELDS = ['path', 'options', 'storeId', 'host', 'lock', 'log', 'pipeline', 'registry', 'wiring', 'recovery', 'core', 'manifest', 'follower', 'closing', 'maintenance', 'snapshotBaseline', 'snapshotAt', 'snapshotting', 'lastSnapshot'];
+
+/** A primitive's name becomes `db.<name>`: it must not be one of the store's own members. */
+function checkFreeName(name: string): void {
+  if (name in Store.prototype || STORE_FIELDS.includes(name)) {
+    throw new InvalidArgumentError(`primitive '${name}': the name is taken by the store's own db.${name}; choose another`);
   }
 }

@@ -6,8 +6,11 @@
 import type { PrimitiveSpec } from '../engine/primitive.js';
 import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
+import { statePrimitive, type State } from './state.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive];
+import { tracesPrimitive, type Traces } from './traces.js';
+
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, statePrimitive, tracesPrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -15,5 +18,9 @@ declare module '../engine/store.js' {
     readonly events: Events;
     /** Checkpoints of threads (agent state), stored as zstd deltas. */
     readonly checkpoints: Checkpoints;
+    /** State cells: versioned values with compare-and-set, transitions and optional state machines. */
+    readonly state: State;
+    /** Spans of runs: model and tool calls with input, output, timing and usage. */
+    readonly traces: Traces;
   }
 }
