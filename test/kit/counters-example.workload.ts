@@ -62,6 +62,10 @@ function define(counterPrimitive: PrimitiveSpec): Workload<Op, Model> {
       { what: 'add 1.5', call: (db) => counters(db).add('tokens', 1.5), code: 'INVALID_ARGUMENT' },
       { what: 'add below 0', call: (db) => counters(db).add('retries', -1_000_000), code: 'INVALID_ARGUMENT' },
       { what: 'add to a name not in NFC', call: (db) => counters(db).add('nai\u0308ve', 1), code: 'INVALID_ARGUMENT' },
+      // Found by this kit: an amount without a prototype made the error message itself throw a TypeError,
+      // and a lone surrogate in a name was stored as U+FFFD (another name after reopening).
+      { what: 'add an object without a prototype', call: (db) => counters(db).add('tokens', Object.create(null) as never), code: 'INVALID_ARGUMENT' },
+      { what: 'add to a name holding a lone surrogate', call: (db) => counters(db).add('\ud800', 1), code: 'INVALID_ARGUMENT' },
       { what: 'reset a number', call: (db) => counters(db).reset(7 as never), code: 'INVALID_ARGUMENT' },
     ],
     junkCalls: (junk) =>
