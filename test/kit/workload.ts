@@ -65,6 +65,8 @@ export interface Workload<Op = unknown, Model = unknown> {
   badCalls: BadCall[];
   /** Calls with junk arguments (`junk` is the kit's arbitrary of odd values): each may succeed or reject with a typed error; a rejection writes nothing. */
   junkCalls?(junk: fc.Arbitrary<unknown>): fc.Arbitrary<JunkCall>;
+  /** Whether operations leave dead entries (overwrites, deletes) that `compact` must erase; default true (the prune sweep then requires rewritten segments). */
+  deadEntries?: boolean;
   /** The primitive's retention policy: what to pass to `prune`, and what it removes from the model. */
   prune?: {
     options(model: Model): PruneOptions;
