@@ -6,7 +6,7 @@
  * (writing a 0xC1 record for each, so a crash at any step of the prune recovers either state).
  * Only each tally's newest entry is live.
  */
-import { InvalidArgumentError, decodeNamed, decodeNamedEntry, encodeNamed, writeNamedEntry, type PrimitiveContext, type PrimitiveInstance, type PrimitiveSpec, type PrunePart, type RecoveredEntry } from '../../js/src/index.node.js';
+import { InvalidArgumentError, decodeNamed, encodeNamed, writeNamedEntry, type PrimitiveContext, type PrimitiveInstance, type PrimitiveSpec, type PrunePart, type RecoveredEntry } from '../../js/src/index.node.js';
 
 export const KIND_TALLY_ADD = 0xc0;
 export const KIND_TALLY_CLEAR = 0xc1;
@@ -81,13 +81,9 @@ class TallyPrimitive implements PrimitiveInstance<Tally> {
   };
 
   recover(entry: RecoveredEntry): string | undefined {
-    let { name, version } = entry;
-    if (name === undefined) {
-      // A core whose scan does not index extension kinds: the name and version are in the payload.
-      const payload = entry.payload();
-      const decoded = decodeNamedEntry(payload, 0, payload.length, entry.position, false);
-      ({ stream: name, streamVersion: version } = decoded);
-    }
+    // The scan indexes the kinds this spec declares named: name and version come without reading the payload.
+    const { name, version } = entry;
+    if (name === undefined) return `tally entry at ${entry.position} has no name`;
     if (entry.kind === KIND_TALLY_CLEAR) this.tallies.delete(name);
     else this.tallies.set(name, { total: version, position: entry.position });
     return undefined;
