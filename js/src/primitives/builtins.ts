@@ -6,8 +6,9 @@
 import type { PrimitiveSpec } from '../engine/primitive.js';
 import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
+import { kvPrimitive, type Kv } from './kv.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive];
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, kvPrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -15,5 +16,7 @@ declare module '../engine/store.js' {
     readonly events: Events;
     /** Checkpoints of threads (agent state), stored as zstd deltas. */
     readonly checkpoints: Checkpoints;
+    /** Key-value: store-wide keys, and `forRun(runId)` for a run's own. */
+    readonly kv: Kv;
   }
 }
