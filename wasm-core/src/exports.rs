@@ -5,7 +5,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 use crate::codec::{self, error_code, CodecError};
-use crate::format::STORE_ID_BYTES;
+use crate::format::{NamedKinds, NAMED_KINDS_BYTES, STORE_ID_BYTES};
 use crate::frame::{encode_frame_marked, frame_length, EntryInput};
 use crate::intern::Interner;
 use crate::scan::{probe_after, scan, ScanInput, ENTRY_RECORD_WORDS};
@@ -42,6 +42,8 @@ struct Core {
     interner: Interner,
     /// The bytes of the last checkpoint encode or decode, lent to the host until the next one.
     codec_output: Vec<u8>,
+    /// The kinds `reel_scan` indexes by name (`reel_set_named_kinds`).
+    named_kinds: NamedKinds,
 }
 
 static mut CORE: Option<Core> = None;
@@ -50,7 +52,7 @@ fn core() -> &'static mut Core {
     // wasm32 without threads: one instance, one caller at a time.
     #[allow(static_mut_refs)]
     unsafe {
-        CORE.get_or_insert_with(|| Core { result: ResultBlock([0; RESULT_WORDS]), message: String::new(), interner: Interner::default(), codec_output: Vec::new() })
+        CORE.get_or_insert_with(|| Core { result: ResultBlock([0; RESULT_WORDS]), message: String::new(), interner: Interner::default(), codec_output: Vec::new(), named_kinds: NamedKinds::DEFAULT })
     }
 }
 
@@ -76,7 +78,24 @@ unsafe fn store_id<'a>(pointer: *const u8) -> &'a [u8; STORE_ID_BYTES] {
 #[no_mangle]
 pub extern "C" fn reel_abi_version() -> u32 {
     // 2: entry checks (reel_frame_encode's `checks_out`, scan table word 6, reel_entries_verify).
-    2
+    // 3: the host passes the named kinds to the scan (reel_set_named_kinds).
+    3
+}
+
+/// Sets the kinds whose entries `reel_scan` indexes by name and version (the named-entry layout,
+/// docs/FORMAT.md §8) from a bitmap of `NAMED_KINDS_BYTES` bytes at `pointer`: kind `k` is bit
+/// `k % 8` of byte `k / 8`. Pointer 0 restores the built-in set (kinds 0x30–0x32, 0x80–0x82),
+/// which is also the set before any call. The instance keeps the set for every later scan.
+/// Returns the number of kinds in the set.
+#[no_mangle]
+pub unsafe extern "C" fn reel_set_named_kinds(pointer: *const u8) -> u32 {
+    let core = core();
+    core.named_kinds = if pointer.is_null() {
+        NamedKinds::DEFAULT
+    } else {
+        NamedKinds(*(pointer as *const [u8; NAMED_KINDS_BYTES]))
+    };
+    core.named_kinds.len()
 }
 
 #[no_mangle]
@@ -234,8 +253,9 @@ pub unsafe extern "C" fn reel_entries_verify(data: *const u8, length: u32, base:
 }
 
 /// Scans frames in `bytes`, filling `table` (`ENTRY_RECORD_WORDS` u32 per entry, offsets
-/// relative to `bytes`). Returns the scan status; details are in the result block, and a bad
-/// frame's description in the message buffer.
+/// relative to `bytes`). Entries of the kinds set by `reel_set_named_kinds` are indexed by name
+/// and version. Returns the scan status; details are in the result block, and a bad frame's
+/// description in the message buffer.
 #[no_mangle]
 pub unsafe extern "C" fn reel_scan(
     bytes: *const u8,
@@ -254,6 +274,7 @@ pub unsafe extern "C" fn reel_scan(
         expected_position: expected_position as u64,
         previous_checksum,
         store_id: store_id(store),
+        named_kinds: &core.named_kinds,
     };
     let table = slice::from_raw_parts_mut(table, table_capacity as usize * ENTRY_RECORD_WORDS);
     let result = scan(&input, &mut core.interner, table);
@@ -267,7 +288,7 @@ pub unsafe extern "C" fn reel_scan(
     core.result.0[ResultWord::BadEvent as usize] = result.bad_event as u32;
     set_position(core, result.next_position);
     core.message = match (result.bad_event, result.error) {
-        (true, _) => "an event entry's lengths do not add up".into(),
+        (true, _) => "an entry of a named kind does not have the named-entry layout: its lengths do not add up".into(),
         (false, Some(error)) => error.describe(),
         (false, None) => String::new(),
     };

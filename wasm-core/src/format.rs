@@ -34,13 +34,55 @@ pub const KIND_EVENT_STREAM_DELETED: u8 = 0x31;
 /// A prune removed a stream's events below a version (same layout).
 pub const KIND_EVENT_STREAM_PRUNED: u8 = 0x32;
 
-/// Entry kinds whose payload has the named-entry layout of events (a name the scan interns
-/// and a version it reports), so the host rebuilds their index without reading them.
-pub fn is_named_entry(kind: u8) -> bool {
-    matches!(
-        kind,
-        KIND_EVENT | KIND_EVENT_STREAM_DELETED | KIND_EVENT_STREAM_PRUNED | KIND_CHECKPOINT | KIND_CHECKPOINT_THREAD_DELETED | KIND_CHECKPOINT_THREAD_PRUNED
-    )
+/// Bytes of a `NamedKinds` bitmap: one bit for each of the 256 kinds.
+pub const NAMED_KINDS_BYTES: usize = 32;
+
+/// The set of entry kinds whose payload has the named-entry layout of events (a name the scan
+/// interns and a version it reports), so the host rebuilds their index without reading them.
+/// The primitives declare their named kinds and the host passes the set to the scan
+/// (`reel_set_named_kinds`), so a new primitive needs no change here. Kind `k` is bit `k % 8`
+/// (least significant first) of byte `k / 8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamedKinds(pub [u8; NAMED_KINDS_BYTES]);
+
+impl NamedKinds {
+    pub const NONE: NamedKinds = NamedKinds([0; NAMED_KINDS_BYTES]);
+    /// The built-in primitives' named kinds (events and checkpoints with their cut records):
+    /// the set of a host that never passes one.
+    pub const DEFAULT: NamedKinds = NamedKinds::NONE
+        .with(KIND_EVENT)
+        .with(KIND_EVENT_STREAM_DELETED)
+        .with(KIND_EVENT_STREAM_PRUNED)
+        .with(KIND_CHECKPOINT)
+        .with(KIND_CHECKPOINT_THREAD_DELETED)
+        .with(KIND_CHECKPOINT_THREAD_PRUNED);
+
+    /// This set with `kind` added.
+    pub const fn with(self, kind: u8) -> Self {
+        let mut bits = self.0;
+        bits[(kind >> 3) as usize] |= 1 << (kind & 7);
+        NamedKinds(bits)
+    }
+
+    #[inline]
+    pub const fn contains(&self, kind: u8) -> bool {
+        self.0[(kind >> 3) as usize] & (1 << (kind & 7)) != 0
+    }
+
+    /// How many kinds the set holds.
+    pub fn len(&self) -> u32 {
+        self.0.iter().map(|byte| byte.count_ones()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; NAMED_KINDS_BYTES]
+    }
+}
+
+impl Default for NamedKinds {
+    fn default() -> Self {
+        NamedKinds::DEFAULT
+    }
 }
 
 /// Event entry payload fixed header.
@@ -73,4 +115,29 @@ pub fn write_u64(bytes: &mut [u8], at: usize, value: u64) {
 #[inline]
 pub fn align_up(length: usize) -> usize {
     (length + FRAME_ALIGN_BYTES - 1) & !(FRAME_ALIGN_BYTES - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_named_kinds_are_the_six_built_in_ones() {
+        let named: Vec<u8> = (0..=255u8).filter(|&kind| NamedKinds::DEFAULT.contains(kind)).collect();
+        assert_eq!(named, vec![0x30, 0x31, 0x32, 0x80, 0x81, 0x82]);
+        assert_eq!(NamedKinds::DEFAULT.len(), 6);
+        assert_eq!(NamedKinds::default(), NamedKinds::DEFAULT);
+        assert!(NamedKinds::NONE.is_empty() && !NamedKinds::DEFAULT.is_empty());
+    }
+
+    #[test]
+    fn kind_k_is_bit_k_mod_8_of_byte_k_div_8() {
+        let mut bits = [0u8; NAMED_KINDS_BYTES];
+        bits[0x30 / 8] = 0b0000_0111; // 0x30, 0x31, 0x32
+        bits[0x80 / 8] = 0b0000_0111; // 0x80, 0x81, 0x82
+        assert_eq!(NamedKinds(bits), NamedKinds::DEFAULT);
+        let edges = NamedKinds::NONE.with(0).with(0xFF).with(0xC5);
+        assert_eq!((edges.0[0], edges.0[31], edges.0[0xC5 / 8]), (1, 0x80, 1 << 5));
+        assert!(edges.contains(0xC5) && !edges.contains(0xC4) && edges.len() == 3);
+    }
 }

@@ -67,12 +67,13 @@ pub fn scan(data: &[u8]) {
     // A valid frame of n entries is at least 40 + 8n bytes, so this table never fills.
     let large = log.len() / ENTRY_HEADER_BYTES + 1;
     let small = (control >> SMALL_TABLE_SHIFT) as usize & 3;
-    let whole = scan_like_recovery(&log, is_final, position, previous, large);
+    let whole = scan_like_recovery(&log, is_final, position, previous, large, &NamedKinds::DEFAULT);
     assert_eq!(whole.table_full_calls, 0, "a table with room for len/8 entries filled up");
-    let pieces = scan_like_recovery(&log, is_final, position, previous, small);
+    let pieces = scan_like_recovery(&log, is_final, position, previous, small, &NamedKinds::DEFAULT);
     assert_eq!(whole.result, pieces.result, "scan with a small table disagrees with one large table");
     assert_eq!(whole.records, pieces.records);
     assert_eq!(whole.streams, pieces.streams);
+    check_unnamed_scan(&log, is_final, position, previous, large, &whole);
 
     let start = match (control >> PROBE_START_SHIFT) & 3 {
         0 => whole.result.consumed + FRAME_ALIGN_BYTES,
@@ -109,14 +110,14 @@ pub struct FinalResult {
 
 /// Calls `scan` until it stops for a reason other than a full table, growing the table only
 /// when not even one frame fits (to the size the scan asks for), as the host does.
-pub fn scan_like_recovery(log: &[u8], is_final: bool, position: u64, previous: u32, capacity: usize) -> ScanSummary {
+pub fn scan_like_recovery(log: &[u8], is_final: bool, position: u64, previous: u32, capacity: usize, named_kinds: &NamedKinds) -> ScanSummary {
     let mut capacity = capacity;
     let mut table = vec![0u32; capacity * ENTRY_RECORD_WORDS];
     let mut interner = Interner::default();
     let mut records = Vec::new();
     let (mut offset, mut position, mut previous, mut frames, mut table_full_calls) = (0usize, position, previous, 0u32, 0u32);
     loop {
-        let input = ScanInput { bytes: &log[offset..], is_final, expected_position: position, previous_checksum: previous, store_id: &STORE_ID };
+        let input = ScanInput { bytes: &log[offset..], is_final, expected_position: position, previous_checksum: previous, store_id: &STORE_ID, named_kinds };
         let result = scan_frames(&input, &mut interner, &mut table);
         check_scan_result(&input, &result, &table, &interner);
         for record in table[..result.entries as usize * ENTRY_RECORD_WORDS].chunks_exact(ENTRY_RECORD_WORDS) {
@@ -151,6 +152,25 @@ pub fn scan_like_recovery(log: &[u8], is_final: bool, position: u64, previous: u
             capacity = result.needed;
             table = vec![0u32; capacity * ENTRY_RECORD_WORDS];
         }
+    }
+}
+
+/// The named kinds change only what the scan indexes and which payloads it parses: with none,
+/// the same bytes scan to the same frames and entries with no names, never a bad event, and at
+/// least as far as with the built-in set (which stops at an entry that does not parse).
+fn check_unnamed_scan(log: &[u8], is_final: bool, position: u64, previous: u32, capacity: usize, named: &ScanSummary) {
+    let unnamed = scan_like_recovery(log, is_final, position, previous, capacity, &NamedKinds::NONE);
+    assert!(!unnamed.result.bad_event && unnamed.streams.is_empty(), "a scan with no named kinds parsed a payload");
+    let same_entry = |a: &[u32; ENTRY_RECORD_WORDS], b: &[u32; ENTRY_RECORD_WORDS]| a[..3] == b[..3] && a[6] == b[6];
+    if named.result.bad_event {
+        assert!(unnamed.result.consumed > named.result.consumed, "the frame with the unparsable named entry is valid without named kinds");
+        assert!(unnamed.records.len() > named.records.len());
+    } else {
+        assert_eq!(unnamed.result, named.result, "named kinds changed a scan that parsed every named entry");
+        assert_eq!(unnamed.records.len(), named.records.len());
+    }
+    for (a, b) in named.records.iter().zip(&unnamed.records) {
+        assert!(same_entry(a, b), "named kinds changed an entry's offset, length, kind or check");
     }
 }
 
@@ -207,7 +227,7 @@ fn check_scan_result(input: &ScanInput, result: &ScanResult, table: &[u32], inte
         assert_eq!(record[6], crate::verify::entry_check(&bytes[offset..offset + length], input.expected_position + entry as u64), "entry check");
         let kind = record[2];
         assert!(kind <= 0xFF);
-        if is_named_entry(kind as u8) {
+        if input.named_kinds.contains(kind as u8) {
             let name = interner.name(record[3]).expect("named entry with an unknown name number");
             let layout = parse_event(&bytes[offset..offset + length]).expect("indexed named entry does not parse");
             assert_eq!(name, &bytes[offset + layout.stream.0..][..layout.stream.1]);

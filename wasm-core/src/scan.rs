@@ -48,6 +48,9 @@ pub struct ScanInput<'a> {
     pub expected_position: u64,
     pub previous_checksum: u32,
     pub store_id: &'a [u8; STORE_ID_BYTES],
+    /// The kinds whose entries have the named-entry layout: the scan interns their name and
+    /// reports their version, and a frame holding one that does not parse is bad.
+    pub named_kinds: &'a NamedKinds,
 }
 
 pub fn scan(input: &ScanInput, interner: &mut Interner, table: &mut [u32]) -> ScanResult {
@@ -97,7 +100,7 @@ pub fn scan(input: &ScanInput, interner: &mut Interner, table: &mut [u32]) -> Sc
         for (index, (kind, start, length)) in entries(frame, info.entry_count).enumerate() {
             let mut stream = NO_STREAM;
             let mut version = 0u64;
-            if is_named_entry(kind) {
+            if input.named_kinds.contains(kind) {
                 let payload = &frame[start..start + length];
                 match parse_event(payload) {
                     Some(layout) => {
@@ -327,7 +330,7 @@ mod tests {
     fn run(bytes: &[u8], is_final: bool) -> (ScanResult, Vec<u32>, Interner) {
         let mut interner = Interner::default();
         let mut table = vec![0u32; 64 * ENTRY_RECORD_WORDS];
-        let input = ScanInput { bytes, is_final, expected_position: 0, previous_checksum: 0, store_id: &STORE };
+        let input = ScanInput { bytes, is_final, expected_position: 0, previous_checksum: 0, store_id: &STORE, named_kinds: &NamedKinds::DEFAULT };
         let result = scan(&input, &mut interner, &mut table);
         (result, table, interner)
     }
@@ -391,7 +394,7 @@ mod tests {
         let (bytes, starts) = log();
         let mut interner = Interner::default();
         let mut table = vec![0u32; 3 * ENTRY_RECORD_WORDS];
-        let input = ScanInput { bytes: &bytes, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE };
+        let input = ScanInput { bytes: &bytes, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE, named_kinds: &NamedKinds::DEFAULT };
         let result = scan(&input, &mut interner, &mut table);
         assert_eq!(result.status, ScanStatus::TableFull);
         assert_eq!(result.consumed, starts[2]);
@@ -448,6 +451,62 @@ mod tests {
         assert_eq!(probe_after(&bytes, 0, &STORE), None);
         let elapsed = started.elapsed();
         assert!(elapsed < std::time::Duration::from_secs(10), "probe took {elapsed:?}");
+    }
+
+    /// One frame at position 0: an event, then an entry of `kind` with `payload`.
+    fn frame_with(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let first = event(b"a", 0);
+        let inputs = [EntryInput { kind: KIND_EVENT, payload: &first }, EntryInput { kind, payload }];
+        let mut out = vec![0u8; frame_length(2, first.len() + payload.len())];
+        encode_frame(&mut out, &inputs, 0, 0, &STORE);
+        out
+    }
+
+    fn run_with(bytes: &[u8], named_kinds: &NamedKinds) -> (ScanResult, Vec<u32>, Interner) {
+        let mut interner = Interner::default();
+        let mut table = vec![0u32; 8 * ENTRY_RECORD_WORDS];
+        let input = ScanInput { bytes, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE, named_kinds };
+        let result = scan(&input, &mut interner, &mut table);
+        (result, table, interner)
+    }
+
+    #[test]
+    fn a_kind_the_host_names_is_indexed_by_name_and_version() {
+        let bytes = frame_with(0xC5, &event(b"tags", 7));
+        let custom = NamedKinds::DEFAULT.with(0xC5);
+        let (result, table, interner) = run_with(&bytes, &custom);
+        assert_eq!((result.status, result.entries), (ScanStatus::End, 2));
+        let record = &table[ENTRY_RECORD_WORDS..][..ENTRY_RECORD_WORDS];
+        assert_eq!(record[2], 0xC5);
+        assert_eq!(interner.name(record[3]), Some(&b"tags"[..]));
+        assert_eq!((record[4], record[5]), (7, 0));
+
+        // The built-in set does not name 0xC5: the same entry is indexed without a name.
+        let (result, table, interner) = run_with(&bytes, &NamedKinds::DEFAULT);
+        assert_eq!((result.status, result.entries), (ScanStatus::End, 2));
+        let record = &table[ENTRY_RECORD_WORDS..][..ENTRY_RECORD_WORDS];
+        assert_eq!((record[2], record[3], record[4], record[5]), (0xC5, NO_STREAM, 0, 0));
+        assert_eq!(interner.len(), 1);
+        // Nor does a set that leaves the events out name them.
+        let (_, table, _) = run_with(&bytes, &NamedKinds::NONE.with(0xC5));
+        assert_eq!(table[3], NO_STREAM);
+    }
+
+    #[test]
+    fn a_named_kind_whose_payload_is_not_the_named_layout_is_a_bad_frame() {
+        // Lengths that do not add up: one byte short of what the header declares.
+        let mut payload = event(b"tags", 0);
+        payload.pop();
+        let bytes = frame_with(0xC5, &payload);
+        let (result, _, _) = run_with(&bytes, &NamedKinds::DEFAULT.with(0xC5));
+        assert_eq!((result.status, result.error, result.bad_event), (ScanStatus::Bad, Some(FrameError::BadEntries), true));
+        assert_eq!((result.consumed, result.entries), (0, 0));
+        // Unnamed, the payload is opaque and the frame valid.
+        let (result, _, _) = run_with(&bytes, &NamedKinds::DEFAULT);
+        assert_eq!((result.status, result.bad_event), (ScanStatus::End, false));
+        // A built-in named kind stays checked as before.
+        let (result, _, _) = run_with(&frame_with(KIND_CHECKPOINT, &payload), &NamedKinds::DEFAULT);
+        assert_eq!((result.status, result.bad_event), (ScanStatus::Bad, true));
     }
 
     #[test]

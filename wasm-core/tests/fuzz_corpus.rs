@@ -221,7 +221,7 @@ fn huge_declared_lengths_allocate_nothing_and_finish_fast() {
     let mut interner = Interner::default();
     let mut table = vec![0u32; 16 * ENTRY_RECORD_WORDS];
     for is_final in [false, true] {
-        let input = ScanInput { bytes: &claims, is_final, expected_position: 0, previous_checksum: 0, store_id: &STORE_ID };
+        let input = ScanInput { bytes: &claims, is_final, expected_position: 0, previous_checksum: 0, store_id: &STORE_ID, named_kinds: &NamedKinds::DEFAULT };
         let mut result = None;
         let peak = peak_allocation(|| result = Some(scan(&input, &mut interner, &mut table)));
         let result = result.unwrap();
@@ -253,7 +253,7 @@ fn huge_declared_lengths_allocate_nothing_and_finish_fast() {
     let entries: Vec<_> = payloads.iter().map(|payload| EntryInput { kind: 0xC0, payload }).collect();
     let mut frame = vec![0u8; frame_length(entries.len(), 0)];
     encode_frame(&mut frame, &entries, 0, 0, &STORE_ID);
-    let input = ScanInput { bytes: &frame, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE_ID };
+    let input = ScanInput { bytes: &frame, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE_ID, named_kinds: &NamedKinds::DEFAULT };
     let result = scan(&input, &mut interner, &mut []);
     assert_eq!((result.status, result.needed), (ScanStatus::TableFull, 10_000));
     assert!(result.needed <= frame.len() / ENTRY_HEADER_BYTES);
@@ -296,13 +296,13 @@ fn fuzz_positions_past_u64_max() {
     write_u64(&mut frame, 16, u64::MAX - 1);
     fuzzing::repair_frames(&mut frame, false, 0, 0, &STORE_ID);
     assert_eq!(reeldb_core::frame::check_frame(&frame, &STORE_ID), Err(reeldb_core::frame::FrameError::BadLength));
-    let input = ScanInput { bytes: &frame, is_final: true, expected_position: u64::MAX - 1, previous_checksum: 0, store_id: &STORE_ID };
+    let input = ScanInput { bytes: &frame, is_final: true, expected_position: u64::MAX - 1, previous_checksum: 0, store_id: &STORE_ID, named_kinds: &NamedKinds::DEFAULT };
     let result = scan(&input, &mut Interner::default(), &mut [0u32; 4 * ENTRY_RECORD_WORDS]);
     assert_eq!((result.status, result.error), (ScanStatus::Bad, Some(reeldb_core::frame::FrameError::BadLength)));
     // From u64::MAX - 2 they fit: positions u64::MAX - 2 and u64::MAX - 1, next u64::MAX.
     write_u64(&mut frame, 16, u64::MAX - 2);
     fuzzing::repair_frames(&mut frame, false, 0, 0, &STORE_ID);
-    let input = ScanInput { bytes: &frame, is_final: true, expected_position: u64::MAX - 2, previous_checksum: 0, store_id: &STORE_ID };
+    let input = ScanInput { bytes: &frame, is_final: true, expected_position: u64::MAX - 2, previous_checksum: 0, store_id: &STORE_ID, named_kinds: &NamedKinds::DEFAULT };
     let result = scan(&input, &mut Interner::default(), &mut [0u32; 4 * ENTRY_RECORD_WORDS]);
     assert_eq!((result.status, result.next_position), (ScanStatus::End, u64::MAX));
     // The input cargo-fuzz found.
@@ -328,7 +328,7 @@ fn fuzz_event_lengths_wrapping_u32() {
     let entries = [EntryInput { kind: KIND_EVENT, payload: &payload }];
     let mut frame = vec![0u8; frame_length(1, payload.len())];
     encode_frame(&mut frame, &entries, 0, 0, &STORE_ID);
-    let input = ScanInput { bytes: &frame, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE_ID };
+    let input = ScanInput { bytes: &frame, is_final: true, expected_position: 0, previous_checksum: 0, store_id: &STORE_ID, named_kinds: &NamedKinds::DEFAULT };
     let result = scan(&input, &mut Interner::default(), &mut [0u32; 4 * ENTRY_RECORD_WORDS]);
     assert!(result.status == ScanStatus::Bad && result.bad_event);
 }

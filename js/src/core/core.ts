@@ -1,4 +1,4 @@
-import { InternalError } from '../errors.js';
+import { InternalError, InvalidArgumentError } from '../errors.js';
 
 /**
  * Typed wrapper over the wasm core's raw exports. It owns the scratch regions in linear
@@ -25,13 +25,15 @@ export interface CoreExports {
   reel_interned_count(): number;
   reel_interned_name(number: number): number;
   reel_interner_clear(): void;
+  reel_set_named_kinds(bitmap: number): number;
   reel_checkpoint_encode(previous: number, previousLength: number, raw: number, rawLength: number, level: number, mode: number): number;
   reel_checkpoint_decode(previous: number, previousLength: number, stored: number, storedLength: number, mode: number, rawLengthMax: number): number;
   reel_checkpoint_decode_chain(links: number, lengths: number, count: number, rawLengthMax: number): number;
   reel_name_normalize(pointer: number, length: number, lossy: number): number;
 }
 
-export const ABI_VERSION = 2;
+/** 3: the host passes the named kinds to the scan (`reel_set_named_kinds`, docs/FORMAT.md §10). */
+export const ABI_VERSION = 3;
 
 /**
  * The exports with every function guarded: a wasm trap (WebAssembly.RuntimeError, e.g.
@@ -143,6 +145,64 @@ export class NameBytesError extends Error {
     this.offset = offset;
   }
 }
+
+/**
+ * The kinds the built-in primitives index by name (docs/FORMAT.md §7): events 0x30 with their
+ * cut records 0x31 and 0x32, checkpoints 0x80 with 0x81 and 0x82. The scan's set when a
+ * session is given none.
+ */
+export const BUILTIN_NAMED_KINDS: readonly number[] = Object.freeze([0x30, 0x31, 0x32, 0x80, 0x81, 0x82]);
+
+/** Bytes of the named-kinds bitmap `reel_set_named_kinds` takes: one bit per kind. */
+export const NAMED_KINDS_BYTES = 32;
+
+/** The first kind a primitive may own: 0x00–0x0F are the core's (0x01, the pruned placeholder, has an empty payload). */
+const FIRST_PRIMITIVE_KIND = 0x10;
+
+/**
+ * The bitmap of `kinds` that the core's scan takes: kind `k` is bit `k % 8` (least significant
+ * first) of byte `k / 8` of 32 bytes. Each kind must be an integer 0x10–0xFF (0x00–0x0F belong
+ * to the core and never carry a name); repeats are allowed. Anything else is
+ * InvalidArgumentError.
+ */
+export function namedKindsBitmap(kinds: Iterable<number>): Uint8Array {
+  const bitmap = new Uint8Array(NAMED_KINDS_BYTES);
+  if (typeof kinds === 'string' || typeof (kinds as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== 'function') {
+    throw new InvalidArgumentError(`named kinds: expected an iterable of entry kinds (integers 0x10–0xFF), got ${describe(kinds)}`);
+  }
+  for (const kind of kinds) {
+    if (!Number.isInteger(kind) || kind < FIRST_PRIMITIVE_KIND || kind > 0xff) {
+      const reason = Number.isInteger(kind) && kind >= 0 && kind < FIRST_PRIMITIVE_KIND ? ' (kinds 0x00–0x0F belong to the core and carry no name)' : '';
+      throw new InvalidArgumentError(`named kinds: ${describe(kind)} is not an entry kind a primitive owns: expected an integer 0x10–0xFF${reason}`);
+    }
+    bitmap[kind >>> 3]! |= 1 << (kind & 7);
+  }
+  return bitmap;
+}
+
+/**
+ * A copy of a named-kinds bitmap built elsewhere (the registry's): 32 bytes in the layout of
+ * `namedKindsBitmap`, with no bit set for kinds 0x00–0x0F. Anything else is InvalidArgumentError.
+ */
+export function checkNamedKindsBitmap(bitmap: Uint8Array): Uint8Array {
+  if (bitmap.length !== NAMED_KINDS_BYTES) {
+    throw new InvalidArgumentError(`named kinds: a bitmap must be ${NAMED_KINDS_BYTES} bytes (one bit per kind), got ${bitmap.length}`);
+  }
+  const core = bitmap[0]! | (bitmap[1]! << 8);
+  if (core !== 0) {
+    const kind = 31 - Math.clz32(core & -core);
+    throw new InvalidArgumentError(`named kinds: the bitmap sets kind ${describe(kind)}, but kinds 0x00–0x0F belong to the core and carry no name`);
+  }
+  return bitmap.slice();
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? `0x${value.toString(16).padStart(2, '0')}` : String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return value === null ? 'null' : typeof value;
+}
+
+const BUILTIN_NAMED_KINDS_BITMAP = namedKindsBitmap(BUILTIN_NAMED_KINDS);
 
 export const HEADER_ERRORS = ['', 'too short', 'bad magic', 'checksum mismatch', 'unsupported format version', 'belongs to another store'];
 
@@ -494,20 +554,36 @@ export class Core {
   // ---- scanning
 
   /**
-   * Runs `work` with exclusive use of the scan buffer and the stream-name interner (they are
-   * shared by every store in this runtime).
+   * Runs `work` with exclusive use of the scan buffer, the stream-name interner and the scan's
+   * set of named kinds (they are shared by every store in this runtime). `namedKinds`: the entry
+   * kinds whose payload has the named-entry layout (docs/FORMAT.md §8), installed in the core for
+   * this session's scans: their name and version go into the entry table, and a frame holding one
+   * that does not parse is bad. Either kind numbers (any iterable but a Uint8Array, e.g. an array
+   * or a Set; `namedKindsBitmap` says which are allowed) or, as a Uint8Array, the 32-byte bitmap
+   * itself (`checkNamedKindsBitmap`; copied, so later changes to it do not reach this session).
+   * Default: BUILTIN_NAMED_KINDS. A bad set rejects with InvalidArgumentError before the session
+   * starts.
    */
-  async scanSession<T>(work: (session: ScanSession) => Promise<T>): Promise<T> {
+  async scanSession<T>(work: (session: ScanSession) => Promise<T>, namedKinds?: Iterable<number> | Uint8Array): Promise<T> {
+    const bitmap =
+      namedKinds === undefined ? BUILTIN_NAMED_KINDS_BITMAP : namedKinds instanceof Uint8Array ? checkNamedKindsBitmap(namedKinds) : namedKindsBitmap(namedKinds);
     const previous = this.scanLock;
     let release!: () => void;
     this.scanLock = new Promise((resolve) => (release = resolve));
     await previous;
     try {
       this.exports.reel_interner_clear();
-      return await work(new ScanSession(this, this.scanRegion, this.tableRegion));
+      this.setNamedKinds(bitmap);
+      return await work(new ScanSession(this, this.scanRegion, this.tableRegion, bitmap));
     } finally {
       release();
     }
+  }
+
+  private setNamedKinds(bitmap: Uint8Array): void {
+    const pointer = this.scratchRegion.reserve(NAMED_KINDS_BYTES);
+    this.u8.set(bitmap, pointer);
+    this.exports.reel_set_named_kinds(pointer);
   }
 
   /** @internal used by ScanSession */
@@ -557,7 +633,17 @@ export class Core {
 
 /** Exclusive use of the scan buffer: read file bytes straight into it, then scan in place. */
 export class ScanSession {
-  constructor(private readonly core: Core, private readonly buffer: Region, private readonly table: Region) {}
+  constructor(
+    private readonly core: Core,
+    private readonly buffer: Region,
+    private readonly table: Region,
+    private readonly namedKinds: Uint8Array,
+  ) {}
+
+  /** Whether this session's scans index entries of `kind` by name and version. */
+  isNamedKind(kind: number): boolean {
+    return Number.isInteger(kind) && kind >= 0 && kind <= 0xff && (this.namedKinds[kind >>> 3]! & (1 << (kind & 7))) !== 0;
+  }
 
   /** A writable view of the scan buffer with at least `bytes` room (keeps `keep` bytes). */
   bufferView(bytes: number, keep = 0): Uint8Array {

@@ -139,6 +139,8 @@ export interface SegmentLogOptions {
   storeId: Uint8Array;
   core: Core;
   readOnly: boolean;
+  /** The kinds whose entries the scan indexes as named entries (a 32-byte bitmap; default: the built-in ones). */
+  namedKinds?: Uint8Array;
   /** Progress during long scans (bytes done, bytes total). */
   onProgress?: (done: number, total: number) => void;
   /** Sealed segments whose read handles stay open at once (default MAX_OPEN_SEGMENTS). */
@@ -189,7 +191,7 @@ export class SegmentLog {
   /** Opens and recovers the log; `visit` sees every entry in order. */
   static async open(options: SegmentLogOptions, visit: RecoveryVisitor, resume?: Resume): Promise<{ log: SegmentLog; report: RecoveryReport }> {
     const log = new SegmentLog(options);
-    const report = await options.core.scanSession((session) => log.recover(session, visit, resume));
+    const report = await options.core.scanSession((session) => log.recover(session, visit, resume), options.namedKinds);
     if (!options.readOnly) {
       if (log.segments.length === 0) await log.createSegment(0);
       // What recovery found may still sit unsynced in the OS cache (the last process died

@@ -154,7 +154,7 @@ export class Follower {
     if (this.stopped) return;
     const before = log.nextPosition;
     try {
-      await core.scanSession((session) => this.catchUp(session));
+      await core.scanSession((session) => this.catchUp(session), this.context.registry.namedKinds);
       await this.checkRewrites();
     } catch (error) {
       // What is visible stays visible; the error is typed (a damaged file, an I/O failure).
@@ -371,7 +371,7 @@ export class Follower {
     const saved = log.lastChecksum;
     log.lastChecksum = chainIn;
     try {
-      const found = await core.scanSession((session) => this.scanTail(session, fresh, handle, () => undefined));
+      const found = await core.scanSession((session) => this.scanTail(session, fresh, handle, () => undefined), this.context.registry.namedKinds);
       if (found.stopped || fresh.size !== size || fresh.offsets.length !== segment.offsets.length) {
         throw new CorruptionError(segment.path, fresh.size, `the rewritten segment does not hold the same ${segment.offsets.length} positions`);
       }

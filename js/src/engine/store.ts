@@ -200,7 +200,8 @@ export class Store {
     this.checkOpen();
     // Checked against every registered primitive: typed errors, nothing changes.
     new Registry([...this.registry.specs, spec], new Set([...this.options.primitives, spec]));
-    if (spec.name in this) throw new InvalidArgumentError(`primitive '${spec.name}': db.${spec.name} is taken; choose another name`);
+    checkFreeName(spec.name);
+    if (this.registry.get(spec.name)) throw new InvalidArgumentError(`primitive '${spec.name}' is registered twice`);
     await this.pipeline.exclusive(async () => {
       if (this.registry.get(spec.name)) throw new InvalidArgumentError(`primitive '${spec.name}' is registered twice`);
       const instance = spec.create(this.wiring.contextFor(spec));
@@ -236,6 +237,7 @@ export class Store {
     const specs = [...builtins, ...options.primitives];
     // Bad specs are InvalidArgumentError before anything is created or locked.
     new Registry(specs, new Set(options.primitives));
+    for (const spec of specs) checkFreeName(spec.name);
     const host = options.host ?? (options.durability === 'memory' ? new MemoryFileHost() : defaultHost());
     // Checked before anything is created or locked: NotAStoreError for what is not a store.
     const found = await prepareStorePath(host, path, options);
@@ -557,4 +559,14 @@ function namedLayout(core: Core, payload: Uint8Array): { name: string; version: 
   const total = 32 + nameLength + view.getUint16(26, true) + payload[28]! + view.getUint32(20, true) + view.getUint32(16, true);
   if (nameLength === 0 || view.getUint16(26, true) === 0 || total !== payload.length) return undefined;
   return { name: core.normalizeName(payload.subarray(32, 32 + nameLength), true).text, version: view.getUint32(8, true) + view.getUint32(12, true) * 2 ** 32 };
+}
+
+/** The store's own instance fields (methods and getters are on its prototype). */
+const STORE_FIELDS = ['path', 'options', 'storeId', 'host', 'lock', 'log', 'pipeline', 'registry', 'wiring', 'recovery', 'core', 'manifest', 'follower', 'closing', 'maintenance', 'snapshotBaseline', 'snapshotAt', 'snapshotting', 'lastSnapshot'];
+
+/** A primitive's name becomes `db.<name>`: it must not be one of the store's own members. */
+function checkFreeName(name: string): void {
+  if (name in Store.prototype || STORE_FIELDS.includes(name)) {
+    throw new InvalidArgumentError(`primitive '${name}': the name is taken by the store's own db.${name}; choose another`);
+  }
 }
