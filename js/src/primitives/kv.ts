@@ -199,12 +199,13 @@ export class KvStore implements PrimitiveInstance<Kv> {
   /**
    * The visible record of a key: undefined when absent, deleted or expired (an expired or
    * written-deleted record is forgotten here); `pending` when its last write is not readable yet.
+   * `now`: the clock for expiry, or 0 to read it only when the key has an expiry.
    */
   private visible(scope: KvScope, key: string, now: number): KvRecord | undefined | 'pending' {
     const record = scope.records.get(key);
     if (record === undefined) return undefined;
     if (record.position >= this.written) return 'pending';
-    if (record.deleted || isExpired(record, now)) {
+    if (record.deleted || (record.expiresAt !== 0 && record.expiresAt <= (now || Date.now()))) {
       scope.remove(key);
       return undefined;
     }
@@ -217,7 +218,7 @@ export class KvStore implements PrimitiveInstance<Kv> {
     for (let attempt = 0; ; attempt++) {
       const scope = this.scope(runId);
       if (!scope) return undefined;
-      const record = this.visible(scope, key, Date.now());
+      const record = this.visible(scope, key, 0);
       if (record === undefined) return undefined;
       if (record === 'pending') {
         await this.waitWritten(scope.records.get(key)!.position);
@@ -225,7 +226,7 @@ export class KvStore implements PrimitiveInstance<Kv> {
       }
       if (record.cached !== undefined) return { value: valueOf(record.cached), version: record.position };
       try {
-        const [stored] = await this.readValues([record]);
+        const [stored] = await this.readValues(scope, [record]);
         return { value: valueOf(stored!), version: record.position };
       } catch (error) {
         if (!(error instanceof PrunedMeanwhile) || attempt >= READ_ATTEMPTS) throw error;
@@ -254,7 +255,7 @@ export class KvStore implements PrimitiveInstance<Kv> {
         continue;
       }
       try {
-        const stored = await this.readValues(records);
+        const stored = await this.readValues(scope, records);
         return records.map((record, index) => (record ? { value: valueOf(stored[index]!), version: record.position } : undefined));
       } catch (error) {
         if (!(error instanceof PrunedMeanwhile) || attempt >= READ_ATTEMPTS) throw error;
@@ -314,7 +315,7 @@ export class KvStore implements PrimitiveInstance<Kv> {
         continue;
       }
       try {
-        const stored = await this.readValues(records);
+        const stored = await this.readValues(scope, records);
         const items = records.map((record, index) => ({ key: record.key, value: valueOf(stored[index]!), version: record.position }));
         return { items, cursor: more && items.length > 0 ? encodeCursor(items[items.length - 1]!.key, reverse) : undefined };
       } catch (error) {
@@ -324,7 +325,7 @@ export class KvStore implements PrimitiveInstance<Kv> {
   }
 
   /** The stored values of `records` (cached ones without a read); PrunedMeanwhile when an entry is gone. */
-  private async readValues(records: readonly (KvRecord | undefined)[]): Promise<(string | Uint8Array | undefined)[]> {
+  private async readValues(scope: KvScope, records: readonly (KvRecord | undefined)[]): Promise<(string | Uint8Array | undefined)[]> {
     const values: (string | Uint8Array | undefined)[] = new Array(records.length);
     let positions: number[] | undefined;
     for (let index = 0; index < records.length; index++) {
@@ -348,8 +349,8 @@ export class KvStore implements PrimitiveInstance<Kv> {
         throw new PrunedMeanwhile();
       }
       values[index] = stored;
-      // Cache it while the record is still the key's (a write since replaced it).
-      if (record.cached === undefined) this.cache.add(record, stored);
+      // Cached only while the record is still the key's (a write since replaced it).
+      if (record.cached === undefined && scope.records.get(record.key) === record) this.cache.add(record, stored);
     }
     return values;
   }
