@@ -402,6 +402,40 @@ describe(`kv on ${runtime}`, () => {
     await db.close();
   });
 
+  it('the redact option sees every value before it is written (kv, value)', async () => {
+    const seen: { primitive: string; field: string }[] = [];
+    const db = await open('kv-redact', { durability: 'memory', redact: (value, where) => (seen.push(where), typeof value === 'object' && value !== null && 'apiKey' in value ? { ...value, apiKey: '[redacted]' } : value) });
+    await db.kv.put('config', { apiKey: 'sk-secret', model: 'm' });
+    await db.kv.forRun('r').put('config', 'plain');
+    expect(seen).toEqual([{ primitive: 'kv', field: 'value' }, { primitive: 'kv', field: 'value' }]);
+    expect((await db.kv.get('config'))!.value).toEqual({ apiKey: '[redacted]', model: 'm' });
+    // A redactor that returns what JSON cannot store: rejected, nothing written.
+    const bad = await open('kv-redact-bad', { durability: 'memory', redact: () => new Date() });
+    await expect(bad.kv.put('k', 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(bad.stats().entries).toBe(0);
+    await bad.close();
+    await db.close();
+  });
+
+  it('a read-only store follows the writer’s puts and deletes, and refuses writes', async () => {
+    const path = storePath();
+    const writer = await open(path, { durability: 'buffered', snapshotBytes: 0 });
+    await writer.kv.put('a', 1);
+    await writer.sync();
+    const reader = await open(path, { readOnly: true, followIntervalMs: 0 });
+    expect((await reader.kv.get('a'))!.value).toBe(1);
+    await writer.kv.put('a', 2);
+    await writer.kv.put('b', 3);
+    await writer.kv.delete('b');
+    await writer.sync();
+    await reader.refresh();
+    expect((await reader.kv.get('a'))!.value).toBe(2);
+    expect(await reader.kv.get('b')).toBeUndefined();
+    await expect(reader.kv.put('c', 1)).rejects.toMatchObject({ code: 'READ_ONLY' });
+    await reader.close();
+    await writer.close();
+  });
+
   it('the snapshot section round-trips and refuses what does not decode', () => {
     const scopes = [
       { runId: '', records: [{ key: 'a', position: 3, expiresAt: 0 }, { key: 'é', position: 9, expiresAt: 1_700_000_000_000 }] },
