@@ -103,13 +103,21 @@ function lmdbKv(directory) {
 
 // ---- measurement
 
-/** Runs `ops` operations of `kind` sequentially (awaiting each unless the contender is synchronous); returns ms. */
+const cpuNow = () => {
+  const usage = globalThis.process?.cpuUsage?.();
+  return usage ? (usage.user + usage.system) / 1000 : NaN;
+};
+
+/** Runs `ops` operations of `kind` sequentially (awaiting each unless the contender is synchronous); returns wall ms (and CPU ms of this process in `timed.cpu`). */
 async function timed(contender, kind, ops, offset) {
   const call = contender[kind];
+  const cpu = cpuNow();
   const start = now();
   if (contender.sync) for (let i = 0; i < ops; i++) call(offset + i);
   else for (let i = 0; i < ops; i++) await call(offset + i);
-  return now() - start;
+  const wall = now() - start;
+  timed.cpu = cpuNow() - cpu;
+  return wall;
 }
 
 /** Per-operation latencies of `samples` operations (ms each). */
@@ -128,17 +136,20 @@ async function latencies(contender, kind, samples, offset) {
 /** Interleaved rounds: each round runs every contender once (order rotated); the median round time per contender. */
 async function compare(contenders, kind, ops) {
   const times = contenders.map(() => []);
+  const cpus = contenders.map(() => []);
   for (let roundIndex = 0; roundIndex < ROUNDS; roundIndex++) {
     for (let turn = 0; turn < contenders.length; turn++) {
       const index = (turn + roundIndex) % contenders.length;
       collectGarbage();
       await pause(10);
       times[index].push(await timed(contenders[index], kind, ops, roundIndex * ops));
+      cpus[index].push(timed.cpu);
     }
   }
   return contenders.map((contender, index) => {
     const ms = median(times[index]);
-    return { name: contender.name, ops, ms: round(ms, 1), opsPerSecond: Math.round(ops / (ms / 1000)), usPerOp: round((ms * 1000) / ops, 3) };
+    const cpuMs = median(cpus[index]);
+    return { name: contender.name, ops, ms: round(ms, 1), opsPerSecond: Math.round(ops / (ms / 1000)), usPerOp: round((ms * 1000) / ops, 3), cpuUsPerOp: round((cpuMs * 1000) / ops, 3), cpuOpsPerSecond: Math.round(ops / (cpuMs / 1000)) };
   });
 }
 
@@ -163,10 +174,13 @@ const say = (line = '') => {
 function table(title, rows, baseline) {
   say(`#### ${title}`);
   say();
-  say('| contender | ops | ms | ops/s | µs/op | time per op vs ' + baseline + ' |');
-  say('| --- | --- | --- | --- | --- | --- |');
+  say(`| contender | ops | wall ms | ops/s | µs/op | CPU µs/op | ops per CPU-second | time per op vs ${baseline} (wall; CPU) |`);
+  say('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const base = rows.find((row) => row.name === baseline);
-  for (const row of rows) say(`| ${row.name} | ${row.ops.toLocaleString('en-US')} | ${row.ms} | ${row.opsPerSecond.toLocaleString('en-US')} | ${row.usPerOp} | ${base ? `${round(row.usPerOp / base.usPerOp, 2)}×` : ''} |`);
+  for (const row of rows) {
+    const versus = base ? `${round(row.usPerOp / base.usPerOp, 2)}×; ${round(row.cpuUsPerOp / base.cpuUsPerOp, 2)}×` : '';
+    say(`| ${row.name} | ${row.ops.toLocaleString('en-US')} | ${row.ms} | ${row.opsPerSecond.toLocaleString('en-US')} | ${row.usPerOp} | ${row.cpuUsPerOp} | ${row.cpuOpsPerSecond.toLocaleString('en-US')} | ${versus} |`);
+  }
   say();
 }
 

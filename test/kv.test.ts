@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quiet, reeldb, runtime, storePath } from './helpers.js';
+import { FaultyFileHost, SimulatedCrash } from '../js/src/host/faulty.js';
 import { compareKeys, decodeSection, encodeSection } from '../js/src/primitives/kv-codec.js';
 
 const { open, ConflictError, InvalidArgumentError } = reeldb;
@@ -434,6 +435,62 @@ describe(`kv on ${runtime}`, () => {
     await expect(reader.kv.put('c', 1)).rejects.toMatchObject({ code: 'READ_ONLY' });
     await reader.close();
     await writer.close();
+  });
+
+  it('a crash at every I/O operation of a prune leaves exactly the keys and values there were (deletes never outlive the puts they removed)', { timeout: 120_000 }, async () => {
+    const STORE = '/kv/store.reel';
+    const options = { durability: 'strict' as const, segmentBytes: 2048, snapshotBytes: 0, onWarning: () => {} };
+    const text = (index: number) => `${index}:${'v'.repeat(150)}`;
+    async function setup(host: FaultyFileHost) {
+      const db = await open(STORE, { host, ...options });
+      // Puts in the first segments; their deletes, overwrites and expiries segments later.
+      for (let index = 0; index < 12; index++) await db.kv.put(`key-${index}`, text(index));
+      await db.kv.put('expires', text(-1), { expireInMs: 1 });
+      for (let index = 0; index < 12; index++) await db.kv.put(`pad-${index % 3}`, text(100 + index));
+      for (let index = 0; index < 12; index += 3) await db.kv.delete(`key-${index}`);
+      for (let index = 1; index < 12; index += 3) await db.kv.put(`key-${index}`, text(1000 + index));
+      await db.kv.forRun('run').put('key-2', text(2000));
+      await db.kv.put('key-5', text(5000), { expireInMs: 1 }); // an overwrite that then expires: the key is gone
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return db;
+    }
+    const observe = async (db: Db) => ({ root: await everything(db.kv), run: await everything(db.kv.forRun('run')) });
+    const reference = new FaultyFileHost({ seed: 1 });
+    const referenceDb = await setup(reference);
+    const setupOperations = reference.operations;
+    const expected = await observe(referenceDb);
+    expect(expected.root.map((item) => item.key)).not.toContain('key-0');
+    expect(expected.root.map((item) => item.key)).not.toContain('key-5');
+    const result = await referenceDb.prune();
+    expect(result.segmentsRewritten).toBeGreaterThan(2);
+    expect(await observe(referenceDb)).toEqual(expected);
+    const pruneOperations = reference.operations - setupOperations;
+    await referenceDb.close();
+    let partial = 0;
+    const seeds = Number(process.env.REELDB_PRUNE_SEEDS ?? 1);
+    for (let point = 0; point < pruneOperations * seeds; point++) {
+      const crashAt = setupOperations + (point % pruneOperations);
+      const host = new FaultyFileHost({ seed: point + 1, crashAt });
+      const db = await setup(host);
+      await db.prune().then(
+        () => undefined,
+        (error: unknown) => {
+          const crash = error instanceof SimulatedCrash || (error as { cause?: unknown }).cause instanceof SimulatedCrash;
+          if (!crash && (error as { code?: string }).code !== 'STORE_FAILED') throw error;
+        },
+      );
+      await db.close().catch(() => undefined);
+      expect(host.crashed).toBe(true);
+      const recovered = await open(STORE, { host: host.afterCrash(), ...options });
+      expect(await observe(recovered), `crash at operation ${crashAt}`).toEqual(expected);
+      const fingerprint = await recovered.fingerprint();
+      const again = await recovered.prune();
+      if (again.segmentsRewritten > 0) partial++;
+      expect(await observe(recovered), `crash at operation ${crashAt}, pruned again`).toEqual(expected);
+      expect(await recovered.fingerprint()).toEqual(fingerprint);
+      await recovered.close();
+    }
+    expect(partial).toBeGreaterThan(0); // some crashes did land between the rewrites
   });
 
   it('the snapshot section round-trips and refuses what does not decode', () => {
