@@ -116,6 +116,7 @@ describe(`kv on ${runtime}`, () => {
       ['string expectedVersion', () => db.kv.put('v', 1, { expectedVersion: '3' as never })],
       ['zero expireInMs', () => db.kv.put('v', 1, { expireInMs: 0 })],
       ['fractional expireInMs', () => db.kv.put('v', 1, { expireInMs: 1.5 })],
+      ['endless expireInMs', () => db.kv.put('v', 1, { expireInMs: Number.MAX_SAFE_INTEGER })],
       ['unknown delete option', () => db.kv.delete('ok', { force: true } as never)],
       ['bad delete key', () => db.kv.delete(null as unknown as string)],
       ['get of a non-string', () => db.kv.get({} as unknown as string)],

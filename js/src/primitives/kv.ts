@@ -80,6 +80,8 @@ const VALUE_FIELD = { primitive: 'kv', field: 'value' };
 const ASCII = /^[\x00-\x7f]*$/;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+/** 2^48 ms (about 8,900 years): keeps `expiresAt` a safe integer. */
+const MAX_EXPIRE_IN_MS = 2 ** 48;
 /** Reads that found a value pruned meanwhile start again from the index (which moved on); after this many, give up. */
 const READ_ATTEMPTS = 8;
 
@@ -369,7 +371,9 @@ export class KvStore implements PrimitiveInstance<Kv> {
         expected = checkExpected('kv.put', options.expectedVersion);
         if (options.expireInMs !== undefined) {
           expireInMs = options.expireInMs;
-          if (typeof expireInMs !== 'number' || !Number.isSafeInteger(expireInMs) || expireInMs < 1) throw new InvalidArgumentError(`kv.put: expireInMs must be a positive integer (milliseconds), got ${describe(options.expireInMs)}`);
+          if (typeof expireInMs !== 'number' || !Number.isSafeInteger(expireInMs) || expireInMs < 1 || expireInMs > MAX_EXPIRE_IN_MS) {
+            throw new InvalidArgumentError(`kv.put: expireInMs must be an integer from 1 to ${MAX_EXPIRE_IN_MS} (milliseconds), got ${describe(options.expireInMs)}`);
+          }
         }
       }
       value = this.context.redact(value, VALUE_FIELD);
