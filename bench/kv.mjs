@@ -7,6 +7,7 @@
 // Prints markdown tables (bench/RESULTS.md, section "Key-value") and writes bench/kv.json.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import { benchDirectory, collectGarbage, latencySummary, loadReeldb, loadSqlite, median, now, pause, removePath, round, runtime, runtimeVersion, tempPath } from './lib.mjs';
 
@@ -184,6 +185,8 @@ function table(title, rows, baseline) {
   say();
 }
 
+say(`Load average at the start: ${os.loadavg().map((load) => load.toFixed(2)).join(', ')} on ${os.cpus().length} cores.`);
+say();
 say(`Key-value benchmark, ${runtimeVersion()}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}. Values: agent facts of ${Math.min(...values.map((v) => JSON.stringify(v).length))}–${Math.max(...values.map((v) => JSON.stringify(v).length))} bytes of JSON; ${KEYS.toLocaleString('en-US')} keys of 20–25 bytes, written round-robin; median of ${ROUNDS} interleaved rounds.`);
 say();
 
@@ -262,5 +265,6 @@ for (const [durability, synchronous, ops] of [
   removePath(directory);
 }
 
+say(`Load average of the machine (${os.cpus().length} cores) at the end: ${os.loadavg().map((load) => load.toFixed(2)).join(', ')} (1, 5, 15 min).`);
 fs.writeFileSync(path.join(benchDirectory, 'kv.json'), `${JSON.stringify(report, null, 2)}\n`);
 fs.writeFileSync(path.join(benchDirectory, 'tmp', `kv-${runtime}.md`), `${lines.join('\n')}\n`);
