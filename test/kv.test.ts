@@ -513,13 +513,26 @@ describe(`kv on ${runtime}`, () => {
       { runId: '', records: [{ key: 'a', position: 3, expiresAt: 0 }, { key: 'é', position: 9, expiresAt: 1_700_000_000_000 }] },
       { runId: 'run-1', records: [{ key: 'a', position: 5, expiresAt: 0 }] },
     ];
+    const decode = (bytes: Uint8Array) => {
+      const found: { runId: string; records: { key: string; position: number; expiresAt: number }[] }[] = [];
+      const kept = decodeSection(bytes, (runId) => {
+        const records: { key: string; position: number; expiresAt: number }[] = [];
+        found.push({ runId, records });
+        return (key, position, expiresAt) => records.push({ key, position, expiresAt });
+      });
+      return { scopes: found, kept };
+    };
     const bytes = encodeSection(scopes, [42]);
-    expect(decodeSection(bytes)).toEqual({ scopes, kept: [42] });
-    expect(() => decodeSection(bytes.subarray(0, bytes.length - 3))).toThrow();
+    expect(decode(bytes)).toEqual({ scopes, kept: [42] });
+    expect(() => decode(bytes.subarray(0, bytes.length - 3))).toThrow();
     const swapped = encodeSection([{ runId: '', records: [scopes[0]!.records[1]!, scopes[0]!.records[0]!] }], []);
-    expect(() => decodeSection(swapped)).toThrow(/order/);
+    expect(() => decode(swapped)).toThrow(/order/);
     const badVersion = bytes.slice();
     badVersion[0] = 9;
-    expect(() => decodeSection(badVersion)).toThrow(/version/);
+    expect(() => decode(badVersion)).toThrow(/version/);
+    // A key that is not UTF-8.
+    const notUtf8 = encodeSection([{ runId: '', records: [{ key: 'ab', position: 1, expiresAt: 0 }] }], []);
+    notUtf8[notUtf8.indexOf(0x61)] = 0xff;
+    expect(() => decode(notUtf8)).toThrow(/UTF-8/);
   });
 });

@@ -231,41 +231,55 @@ export function encodeSection(scopes: readonly SectionScope[], kept: readonly nu
   return writer.done();
 }
 
-export function decodeSection(bytes: Uint8Array): { scopes: SectionScope[]; kept: number[] } {
+/** Receives one scope's keys as a section is decoded (in key order); `high`: the key has a UTF-16 unit ≥ U+D800. */
+export type SectionSink = (key: string, position: number, expiresAt: number, high: boolean) => void;
+
+/**
+ * Decodes a section: `scope(runId, count)` returns where that scope's keys go; returns the
+ * kept positions. Invalid (the snapshot is ignored) for anything that does not decode.
+ */
+export function decodeSection(bytes: Uint8Array, scope: (runId: string, count: number) => SectionSink): number[] {
   const reader = new Reader(bytes);
   const version = reader.u32();
   if (version !== SECTION_VERSION) throw new Invalid(`kv section version ${version} is not known (expected ${SECTION_VERSION})`);
-  const text = (raw: Uint8Array, what: string) => {
-    try {
-      return fatal.decode(raw);
-    } catch {
-      throw new Invalid(`a kv ${what} is not UTF-8`);
-    }
-  };
-  const scopes: SectionScope[] = [];
   const runIds = new Set<string>();
   for (let count = reader.u32(), index = 0; index < count; index++) {
-    const runId = text(reader.raw(reader.u32()), 'run id');
+    const runId = sectionText(reader.raw(reader.u32()), 'run id');
     if (runIds.has(runId)) throw new Invalid(`kv scope '${runId}' appears twice`);
     runIds.add(runId);
     reader.align(4);
-    const records: SectionRecord[] = [];
+    const keys = reader.u32();
+    const sink = scope(runId, keys);
     let previous: string | undefined;
-    for (let keys = reader.u32(), at = 0; at < keys; at++) {
+    for (let at = 0; at < keys; at++) {
       const length = reader.u32();
       if (length < 1 || length > MAX_KEY_BYTES) throw new Invalid(`a kv key of ${length} bytes`);
-      const key = text(reader.raw(length), 'key');
+      const start = reader.at;
+      if (start + length > bytes.length) throw new Invalid(`the kv section ends inside a key (${length} bytes at ${start} of ${bytes.length})`);
+      reader.at += length;
+      // ASCII keys (the usual ones) decode without a validating decoder.
+      let top = 0;
+      for (let byte = start; byte < start + length; byte++) if (bytes[byte]! > top) top = bytes[byte]!;
+      const key = top < 0x80 ? utf8Decode(bytes, start, start + length) : sectionText(bytes.subarray(start, start + length), 'key');
       if (previous !== undefined && compareKeys(previous, key) >= 0) throw new Invalid(`kv keys out of order in scope '${runId}'`);
       previous = key;
       reader.align(8);
-      records.push({ key, position: reader.f64(), expiresAt: reader.f64() });
+      // A UTF-8 lead byte of 0xED or above encodes U+D000 or above (0xF0–0xF4: a surrogate pair in UTF-16).
+      sink(key, reader.f64(), reader.f64(), top >= 0xed);
     }
-    scopes.push({ runId, records });
   }
   const kept: number[] = [];
   const keptCount = reader.u32();
   reader.align(8);
   for (let index = 0; index < keptCount; index++) kept.push(reader.f64());
   reader.end();
-  return { scopes, kept };
+  return kept;
+}
+
+function sectionText(raw: Uint8Array, what: string): string {
+  try {
+    return fatal.decode(raw);
+  } catch {
+    throw new Invalid(`a kv ${what} is not UTF-8`);
+  }
 }

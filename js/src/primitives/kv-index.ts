@@ -174,16 +174,16 @@ export class KvScope {
     this.stale = 0;
   }
 
-  /** Replaces the scope's contents with `records` in key order (a snapshot's). */
-  restore(records: readonly { key: string; position: number; expiresAt: number }[]): void {
+  /** Empties the scope and returns where a snapshot's keys go, `count` of them, in key order. */
+  restore(count: number): (key: string, position: number, expiresAt: number, high: boolean) => void {
     this.clear();
-    const keys: string[] = new Array(records.length);
-    for (let index = 0; index < records.length; index++) {
-      const { key, position, expiresAt } = records[index]!;
-      this.records.set(key, { key, position, expiresAt, deleted: false, cached: undefined, cost: 0 });
-      keys[index] = key;
-      if (!this.high && HIGH_UNITS.test(key)) this.high = true;
-    }
+    const keys: string[] = new Array(count);
+    let at = 0;
     this.sorted = keys;
+    return (key, position, expiresAt, high) => {
+      this.records.set(key, { key, position, expiresAt, deleted: false, cached: undefined, cost: 0 });
+      keys[at++] = key;
+      if (high) this.high = true;
+    };
   }
 }

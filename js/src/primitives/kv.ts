@@ -477,9 +477,7 @@ export class KvStore implements PrimitiveInstance<Kv> {
     this.kept = [];
     this.cache.clear();
     if (bytes.length === 0) return;
-    const { scopes, kept } = decodeSection(bytes);
-    for (const { runId, records } of scopes) this.scopeFor(runId, encoder.encode(runId)).restore(records);
-    this.kept = kept;
+    this.kept = decodeSection(bytes, (runId, count) => this.scopeFor(runId, encoder.encode(runId)).restore(count));
   }
 
   /** The current value of every key that has not expired (expired, overwritten and deleted ones go at a prune; so do delete entries, in the same pass as the puts they killed). */
