@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { DiskFullError, ReeldbError } from '../js/src/errors.js';
 import { FaultyFileHost } from '../js/src/host/faulty.js';
 import { SEGMENT_HEADER_BYTES } from '../js/src/core/core.js';
-import { segmentName } from '../js/src/device/segments.js';
+import { segmentName } from '../js/src/device/segment.js';
 import { fromHex, quiet, reeldb, runtime, segmentPaths, storePath } from './helpers.js';
 
 const { open } = reeldb;

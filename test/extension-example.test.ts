@@ -4,7 +4,7 @@
  * without it (unknown kinds), with no engine file knowing it.
  */
 import { describe, expect, it } from 'vitest';
-import { quiet, reeldb, storePath } from './helpers.js';
+import { quiet, reeldb, runtime, storePath } from './helpers.js';
 // @ts-expect-error the example is plain JavaScript
 import { counterPrimitive } from '../examples/counter-primitive/counter.mjs';
 
@@ -111,5 +111,21 @@ describe('the counter extension (examples/counter-primitive)', () => {
     await expect(counters(db).add('x', 1.5)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(db.stats().entries).toBe(0);
     await db.close();
+  });
+});
+
+describe('reeldb verify on a store with an extension’s entries', () => {
+  it.runIf(runtime === 'node')('lists the kinds no loaded primitive claims and still passes', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const path = storePath();
+    const db = await record(path);
+    await db.close();
+    const result = spawnSync(process.execPath, [`${root}/js/bin/reeldb.mjs`, 'verify', path], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/note: 51 entries of kind 0xc0 \(from position 1\) that no loaded primitive claims: kept intact/);
+    expect(result.stdout).toMatch(/note: 1 entry of kind 0xc1/);
+    expect(result.stdout).toMatch(/^ok: /m);
   });
 });

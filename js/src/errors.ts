@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'NOT_A_STORE'
   | 'READ_ONLY'
   | 'NAME_CONFLICT'
+  | 'INVALID_TRANSITION'
   | 'INTERNAL';
 
 export class ReeldbError extends Error {
@@ -210,5 +211,33 @@ export class NameConflictError extends ReeldbError {
     );
     this.nameText = name;
     this.count = count;
+  }
+}
+
+/**
+ * A write to a state cell that has a state machine (`state.defineMachine`) would move it to a
+ * state its machine does not allow from the current one. Nothing was written.
+ */
+export class InvalidTransitionError extends ReeldbError {
+  /** The cell's name. */
+  readonly cell: string;
+  /** The run the cell belongs to, or undefined for a store-wide cell. */
+  readonly runId: string | undefined;
+  /** The cell's current state, or undefined when the cell does not exist. */
+  readonly from: string | undefined;
+  /** The state the write asked for. */
+  readonly to: string;
+  /** The states the machine allows from `from`. */
+  readonly allowed: readonly string[];
+  constructor(cell: string, runId: string | undefined, from: string | undefined, to: string, allowed: readonly string[], reason?: string) {
+    const where = runId === undefined ? `state cell '${cell}'` : `state cell '${cell}' of run '${runId}'`;
+    const start = from === undefined ? 'it does not exist' : `it is in state ${JSON.stringify(from)}`;
+    const options = allowed.length === 0 ? 'no state is allowed from there' : `allowed: ${allowed.map((state) => JSON.stringify(state)).join(', ')}`;
+    super('INVALID_TRANSITION', `${where}: cannot move to ${JSON.stringify(to)}: ${reason ?? start} (${options}); nothing was written`);
+    this.cell = cell;
+    this.runId = runId;
+    this.from = from;
+    this.to = to;
+    this.allowed = allowed;
   }
 }

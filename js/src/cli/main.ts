@@ -12,6 +12,7 @@ import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
 import { compact, COMPACT_USAGE, prune, PRUNE_USAGE } from './prune.js';
 import { stats, STATS_USAGE } from './stats.js';
+import { traces, TRACES_USAGE } from './traces.js';
 import { verify, VERIFY_USAGE } from './verify.js';
 
 type Command = (cli: Cli, argv: readonly string[]) => Promise<number>;
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   checkpoints: { run: checkpoints, usage: CHECKPOINTS_USAGE },
   prune: { run: prune, usage: PRUNE_USAGE },
   compact: { run: compact, usage: COMPACT_USAGE },
+  traces: { run: traces, usage: TRACES_USAGE },
 };
 
 export function version(): string {
@@ -55,6 +57,9 @@ commands:
   prune <path> [--before P] [--stream S --max-count N] [--keep-last N] [--max-age D] [--dry-run]
                                        remove old events/checkpoints, give the disk back
   compact <path>                       give back the space of deleted checkpoint threads
+  traces <path> <runId> [--json | --otlp]
+                                       a run's span tree with durations and usage, or the
+                                       run as OTLP/JSON
 
   durations take a unit: 7d, 12h, 30m, 45s, 500ms, 1h30m (a bare number is an error)
   values starting with '-' go as --name=value; unknown options are errors

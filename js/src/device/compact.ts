@@ -11,21 +11,18 @@
 import { SEGMENT_HEADER_BYTES } from '../core/core.js';
 import { CorruptionError, StoreFailedError } from '../errors.js';
 import type { FileHandle } from '../host/types.js';
-import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, SEAL_FRAME_BYTES, isSealed, type Segment, type SegmentLog } from './segments.js';
+import type { CompactResult, Rewrite } from '../engine/log-device.js';
+import { GrowableUint32, GrowableUint8 } from './growable.js';
+import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, ENTRY_HEADER_BYTES, KIND_PRUNED, SEGMENT_FLAG_COMPACTED, SEAL_FRAME_BYTES, isSealed, type Segment } from './segment.js';
+import type { SegmentLog } from './segments.js';
 
-export { KIND_PRUNED } from './segments.js';
+export { KIND_PRUNED } from './segment.js';
+export type { CompactResult, Rewrite } from '../engine/log-device.js';
 /** A rewritten frame holds at most this many entries or payload bytes (reads stay bounded). */
 const FRAME_ENTRIES = 16384;
 const FRAME_PAYLOAD_BYTES = 4 << 20;
 /** Temporary name of a segment being rewritten; a writable open removes leftovers. */
 export const COMPACT_SUFFIX = '.compact.tmp';
-
-export interface CompactResult {
-  /** Entries that became placeholders (those already placeholders are not counted). */
-  removed: number;
-  bytesBefore: number;
-  bytesAfter: number;
-}
 
 /** Where each rewritten frame ends: entry indexes, bounded by FRAME_ENTRIES and the payload bytes read at once. */
 function frameStops(count: number, offsets: ArrayLike<number>, lengths: ArrayLike<number>): number[] {
@@ -39,12 +36,6 @@ function frameStops(count: number, offsets: ArrayLike<number>, lengths: ArrayLik
     first = stop;
   }
   return stops;
-}
-
-/** What a rewrite changes in a segment: positions that become placeholders, entries given new payloads. */
-export interface Rewrite {
-  removed: ReadonlySet<number>;
-  replaced: ReadonlyMap<number, Uint8Array>;
 }
 
 /** The size `compactSegment` gives the segment (a dry run's figure is exactly what the prune reclaims). */
@@ -200,6 +191,25 @@ async function rewriteFrom(
     throw new RenameFailed(segment.path, error);
   }
   return { removed: removedCount, bytesBefore, bytesAfter: fileOffset };
+}
+
+/**
+ * Points a sealed segment at its rewritten file and index (compaction), at once; the old
+ * handle is closed when the reads still using it finish.
+ */
+export async function swapSegment(log: SegmentLog, segment: Segment, handle: FileHandle, size: number, offsets: Uint32Array, lengths: Uint32Array, kinds: Uint8Array, checks: Uint32Array): Promise<void> {
+  if (segment === log.current) throw new Error('the current segment cannot be replaced');
+  segment.size = size;
+  const index = { offsets: new GrowableUint32(), lengths: new GrowableUint32(), kinds: new GrowableUint8(), checks: new GrowableUint32() };
+  index.offsets.assign(offsets);
+  index.lengths.assign(lengths);
+  index.kinds.assign(kinds);
+  index.checks.assign(checks);
+  segment.offsets = index.offsets;
+  segment.lengths = index.lengths;
+  segment.kinds = index.kinds;
+  segment.checks = index.checks;
+  await log.handles.replace(segment, handle);
 }
 
 /**

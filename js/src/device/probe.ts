@@ -5,7 +5,7 @@
  */
 import type { Probe, ScanSession } from '../core/core.js';
 import type { FileHandle } from '../host/types.js';
-import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, SCAN_CHUNK_BYTES } from './segments.js';
+import { FRAME_BEGIN_BYTES, FRAME_END_MAGIC, SCAN_CHUNK_BYTES } from './segment.js';
 
 /** The begin magic of a frame, "RLFB" (docs/FORMAT.md §6.1). */
 const FRAME_BEGIN_MAGIC = 0x42464c52;

@@ -9,8 +9,7 @@
  */
 import type { Core } from '../core/core.js';
 import { StoreClosedError, StoreFailedError } from '../errors.js';
-import type { SegmentLog } from '../device/segments.js';
-import type { FileHandle } from '../host/types.js';
+import type { LogDevice, LogSync } from './log-device.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Where a commit writes its entries: the frame being built in wasm memory. */
@@ -76,7 +75,7 @@ export class CommitPipeline {
   private syncing: Promise<void> | undefined;
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
   private writeScheduled = false;
-  private readonly dirty = new Set<FileHandle>();
+  private readonly dirty = new Set<LogSync>();
   private unsyncedBytes = 0;
   /** Entries written to the OS. */
   private written: number;
@@ -103,7 +102,7 @@ export class CommitPipeline {
     this.written = position;
   }
 
-  constructor(private readonly core: Core, private readonly log: SegmentLog, private readonly storeId: Uint8Array, private readonly options: ResolvedOptions) {
+  constructor(private readonly core: Core, private readonly log: LogDevice, private readonly storeId: Uint8Array, private readonly options: ResolvedOptions) {
     this.written = log.nextPosition;
     this.syncedPosition = log.nextPosition;
     log.onWriteFailed = (error) => {

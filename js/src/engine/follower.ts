@@ -11,11 +11,12 @@
  * file under the same name: the reader reloads that segment's index, and the entries the prune
  * removed leave the streams and threads (positions never move, so nothing else changes).
  */
-import { ScannedEntry } from '../device/entry.js';
+import { ScannedEntry, type RecoveryVisitor } from '../device/entry.js';
 import { ENTRY_RECORD_WORDS, ScanStatus, SEGMENT_HEADER_BYTES, type Core, type ScanSession } from '../core/core.js';
 import { CorruptionError, ReeldbError } from '../errors.js';
 import { toIOError } from '../host/os-error.js';
-import { chainAfter, isSealed, Segment, segmentName, type RecoveryVisitor, type SegmentLog } from '../device/segments.js';
+import { chainAfter, isSealed, Segment, segmentName } from '../device/segment.js';
+import type { SegmentLog } from '../device/segments.js';
 import { joinPath, type FileHandle, type FileHost, type HostWatcher } from '../host/types.js';
 import { KIND_PRUNED } from '../device/compact.js';
 import type { Registry } from './registry.js';

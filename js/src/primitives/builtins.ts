@@ -7,8 +7,11 @@ import type { PrimitiveSpec } from '../engine/primitive.js';
 import { checkpointsPrimitive, type Checkpoints } from './checkpoints.js';
 import { eventsPrimitive, type Events } from './events.js';
 import { kvPrimitive, type Kv } from './kv.js';
+import { statePrimitive, type State } from './state.js';
 
-export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, kvPrimitive];
+import { tracesPrimitive, type Traces } from './traces.js';
+
+export const BUILTIN_PRIMITIVES: readonly PrimitiveSpec[] = [eventsPrimitive, checkpointsPrimitive, kvPrimitive, statePrimitive, tracesPrimitive];
 
 declare module '../engine/store.js' {
   interface Store {
@@ -18,5 +21,9 @@ declare module '../engine/store.js' {
     readonly checkpoints: Checkpoints;
     /** Key-value: store-wide keys, and `forRun(runId)` for a run's own. */
     readonly kv: Kv;
+    /** State cells: versioned values with compare-and-set, transitions and optional state machines. */
+    readonly state: State;
+    /** Spans of runs: model and tool calls with input, output, timing and usage. */
+    readonly traces: Traces;
   }
 }

@@ -11,17 +11,15 @@
 import type { CheckpointCodecError } from '../core/core.js';
 import { KIND_PRUNED } from '../device/segments.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
-import type { EntryWriter, Prepared } from '../engine/commit.js';
+import type { Prepared } from '../engine/commit.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
-import { decodeNamed, encodeNamed, type NamedPositions } from '../engine/section-codec.js';
+import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart } from '../engine/primitive.js';
 import { runStreamName } from './events.js';
 import { pruneInteger } from '../engine/prune.js';
 import { utf8Decode } from '../host/text.js';
 import { jsonEqual } from '../json-equal.js';
 import { checkCount, checkFunction, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, normalizeName, type Name } from '../names.js';
-import { NameConflicts } from './name-conflicts.js';
 import { HeadCache } from './checkpoint-cache.js';
 import { checkpointStorage, type CheckpointStorage, type CheckpointStorageOptions } from './checkpoint-storage.js';
 import {
@@ -41,7 +39,8 @@ import {
   type Descriptor,
 } from './checkpoint-codec.js';
 import { EVENT_HEADER_BYTES, maxEncodedSize, writeEvent } from './event-codec.js';
-import { applyCuts, cutRecordBytes, dropRemovedPrefix, KIND_CHECKPOINT_THREAD_PRUNED, writeCuts, type Cut } from './cut-records.js';
+import { KIND_CHECKPOINT_THREAD_PRUNED } from './cut-records.js';
+import { NamedIndex, namedIndexKinds, NamedIndexPrimitive, type Cut, type NamedKinds, type NamedState } from './named-index.js';
 
 export type { CheckpointInfo } from './checkpoint-codec.js';
 export type { CheckpointStorage, CheckpointStorageOptions } from './checkpoint-storage.js';
@@ -128,17 +127,15 @@ export interface CheckpointVerifyReport {
 /** Checkpoint entries read per batch by `summary` (bounds its memory). */
 const SUMMARY_BATCH = 1024;
 
-interface ThreadState {
-  nameBytes: Uint8Array;
-  /** Seq of positions[0]: older checkpoints were pruned (0 when none were). */
-  first: number;
-  /**
-   * Global positions of the thread's checkpoints, by seq from `first` on. Only appended to in
-   * place; a prune or a delete replaces the array, so a reader that took it keeps a consistent
-   * view (its entries may then have been pruned: see `readEntries`).
-   */
-  positions: number[];
-}
+/**
+ * A thread: the positions of its checkpoints by seq from `first` on. A prune or a delete
+ * replaces the array, so a reader that took it keeps a consistent view (its entries may then
+ * have been pruned: see `readEntries`).
+ */
+type ThreadState = NamedState;
+
+/** A thread's checkpoints, its delete and its cuts. */
+const THREAD_KINDS: NamedKinds = { append: KIND_CHECKPOINT, deleted: KIND_CHECKPOINT_THREAD_DELETED, pruned: KIND_CHECKPOINT_THREAD_PRUNED };
 
 /** A checkpoint a reader needed was removed by a prune meanwhile. */
 class PrunedMeanwhile extends Error {}
@@ -152,19 +149,25 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
 }
 
-export class Checkpoints implements PrimitiveInstance<Checkpoints> {
-  private readonly threads = new Map<string, ThreadState>();
+export class Checkpoints extends NamedIndexPrimitive implements PrimitiveInstance<Checkpoints> {
+  /** The threads: per name, the positions of its checkpoints (and names an old store holds more than once). */
+  private readonly threads: NamedIndex;
   /** Saves and deletes of each thread run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly cache: HeadCache;
   private readonly ids = new CheckpointIds();
-  /** Threads that an old store holds more than once under one name (name-conflicts.ts). */
-  private readonly conflicts = new NameConflicts('thread', 'delete the thread (checkpoints.delete) to remove every checkpoint under the name and use it again');
-
   private readonly options: ResolvedOptions;
 
   /** @internal built by the registry (checkpointsPrimitive). */
   constructor(private readonly context: PrimitiveContext) {
+    const threads = new NamedIndex(context, {
+      kinds: THREAD_KINDS,
+      what: 'thread',
+      remedy: 'delete the thread (checkpoints.delete) to remove every checkpoint under the name and use it again',
+      outOfOrder: (threadId, seq, expected) => `checkpoint of thread '${threadId}' has seq ${seq}, expected ${expected}`,
+    });
+    super(threads);
+    this.threads = threads;
     this.options = context.options;
     this.cache = new HeadCache(this.options.checkpointCacheBytes);
   }
@@ -172,60 +175,6 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
   /** @internal the primitive instance is this object; its API too. */
   get api(): Checkpoints {
     return this;
-  }
-
-  /** @internal one entry found by recovery. */
-  recover(entry: RecoveredEntry): string | undefined {
-    return this.recoverNamed(entry.kind, entry.position, entry.name, entry.version);
-  }
-
-  private recoverNamed(kind: number, position: number, threadId: string | undefined, seq: number): string | undefined {
-    if (threadId === undefined) return undefined;
-    if (kind === KIND_CHECKPOINT_THREAD_DELETED) {
-      this.threads.delete(threadId);
-      this.conflicts.delete(threadId);
-      return undefined;
-    }
-    if (kind === KIND_CHECKPOINT_THREAD_PRUNED) {
-      // The thread's checkpoints below this seq are gone, whether or not their segments were rewritten yet.
-      const thread = this.threads.get(threadId);
-      const drop = thread ? Math.min(seq - thread.first, thread.positions.length) : 0;
-      if (thread && drop > 0) {
-        thread.positions = thread.positions.slice(drop);
-        thread.first += drop;
-      }
-      return undefined;
-    }
-    if (kind !== KIND_CHECKPOINT) return undefined;
-    let thread = this.threads.get(threadId);
-    if (!thread) {
-      // A thread whose first checkpoint has a seq above 0 had its oldest ones pruned.
-      thread = { nameBytes: encoder.encode(threadId), first: seq, positions: [] };
-      this.threads.set(threadId, thread);
-    }
-    if (seq !== thread.first + thread.positions.length && this.conflicts.recover(threadId, seq, position)) return undefined;
-    if (seq !== thread.first + thread.positions.length) return `checkpoint of thread '${threadId}' has seq ${seq}, expected ${thread.first + thread.positions.length}`;
-    thread.positions.push(position);
-    return undefined;
-  }
-
-  /** @internal the threads for a snapshot (every entry written is durable when it is taken), in order of first checkpoint. */
-  captureState(): NamedPositions {
-    return [...this.threads]
-      .filter(([, thread]) => thread.positions.length > 0)
-      .map(([threadId, thread]) => ({ name: threadId, first: thread.first, positions: thread.positions.slice() }))
-      .concat(this.conflicts.capture())
-      .sort((a, b) => a.positions[0]! - b.positions[0]!);
-  }
-
-  /** @internal the threads as a snapshot recorded them. */
-  restoreState(items: NamedPositions): void {
-    this.threads.clear();
-    this.conflicts.clear();
-    for (const item of items) {
-      if (this.threads.has(item.name)) this.conflicts.restore(item.name, item.first, item.positions);
-      else this.threads.set(item.name, { nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
-    }
   }
 
   /**
@@ -236,16 +185,16 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
    * so that no kept checkpoint needs one removed. Nothing changes here.
    */
   async planCuts(keepLast: number | undefined, maxAgeMs: number | undefined, now: number): Promise<CheckpointPrunePlan> {
-    const cuts: Cut[] = [];
-    const positions: number[] = [];
+    const threads = this.threads;
+    const plan = threads.newPlan();
     const rebases: Rebase[] = [];
     const written = this.context.writtenPosition;
-    for (const [threadId, thread] of [...this.threads]) {
+    for (const thread of [...threads.values()]) {
+      const threadId = thread.name;
       // A name an old store holds more than once keeps every checkpoint (none can be told apart).
-      if (this.conflicts.has(threadId)) continue;
+      if (threads.conflicted(threadId)) continue;
       const threadPositions = thread.positions;
-      let count = threadPositions.length;
-      while (count > 0 && threadPositions[count - 1]! >= written) count--;
+      const count = threads.visibleCount(thread, written);
       if (count <= 1) continue;
       let cut = Math.min(count - 1, keepLast !== undefined ? count - keepLast : count - 1);
       if (cut > 0 && maxAgeMs !== undefined) {
@@ -272,11 +221,9 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
         throw error;
       }
       if (rebase) rebases.push(rebase);
-      cuts.push({ name: threadId, nameBytes: thread.nameBytes, state: thread, first: thread.first, cut });
-      for (let index = 0; index < cut; index++) positions.push(threadPositions[index]!);
+      threads.addCut(plan, thread, cut, threadPositions);
     }
-    positions.sort((a, b) => a - b);
-    return { cuts, positions, rebases };
+    return { ...threads.finishPlan(plan), rebases };
   }
 
   /** The entry at `index` of the thread re-encoded as a full checkpoint, or undefined when it is one. */
@@ -306,52 +253,20 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     return { name: threadId, position, payload };
   }
 
-  /** @internal writes a 0x82 record for each planned cut whose thread is unchanged since (in commit order); returns those written. */
-  writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
-    return writeCuts(this.threads, KIND_CHECKPOINT_THREAD_PRUNED, cuts, writer, timestamp);
-  }
-
-
-  /** @internal forgets the checkpoints of cuts that are durable (the thread's newest is never among them). */
-  applyCuts(cuts: readonly Cut[]): void {
-    applyCuts(this.threads, cuts);
-  }
-
-
-  /** @internal this primitive's part of a prune (the policy from `checkpointsPrimitive.checkPrune`; undefined: none). */
+  /** @internal this primitive's part of a prune (the policy from `checkpointsPrimitive.checkPrune`; undefined: none): re-bases, then 0x82 records. */
   async planPrune(policy: unknown, now: number): Promise<PrunePart> {
     const retention = policy as CheckpointPrunePolicy | undefined;
     if (!retention) return { positions: [] };
     const plan = await this.planCuts(retention.keepLast, retention.maxAgeMs, now);
     const byPosition = new Map(plan.rebases.map((rebase) => [rebase.position, rebase.name]));
-    return {
-      positions: plan.positions,
+    return this.threads.prunePart(plan, {
       replaced: new Map(plan.rebases.map((rebase) => [rebase.position, rebase.payload])),
-      recordBytes: plan.cuts.reduce((sum, cut) => sum + cutRecordBytes(KIND_CHECKPOINT_THREAD_PRUNED, cut.nameBytes.length), 0),
-      recordCount: plan.cuts.length,
-      write: (writer, timestamp, notReplaced) => {
+      keep: (notReplaced) => {
         // A thread whose re-base could not be written (never expected: its segment is sealed) keeps all its checkpoints.
         const skipped = new Set([...notReplaced].map((position) => byPosition.get(position)).filter((name) => name !== undefined));
-        const cuts = plan.cuts.filter((cut) => !skipped.has(cut.name));
-        const written = this.writeCuts(cuts, writer, timestamp);
-        return { count: written.length, removed: cuts.reduce((sum, cut) => sum + cut.cut, 0), apply: () => this.applyCuts(written) };
+        return (cut) => !skipped.has(cut.name);
       },
-    };
-  }
-
-  /** @internal the snapshot section: threads with the positions of their checkpoints. */
-  captureSection(): Uint8Array {
-    return encodeNamed(this.captureState());
-  }
-
-  /** @internal */
-  restoreSection(bytes: Uint8Array): void {
-    this.restoreState(bytes.length === 0 ? [] : decodeNamed(this.context.core, bytes));
-  }
-
-  /** @internal every thread's positions (tests compare it across reopen, snapshot and prune). */
-  fingerprint(): unknown {
-    return this.captureState();
+    });
   }
 
   /** @internal */
@@ -361,21 +276,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
 
   /** @internal a run's checkpoints are its thread `run:<id>`: deleting the run deletes them. */
   dropRun(runId: string): void {
-    const name = runStreamName(runId);
-    this.threads.delete(name);
-    this.conflicts.delete(name);
-  }
-
-  /** @internal a follower found segments the writer's prune rewrote: each thread lost a prefix. */
-  forgetRemoved(removed: (position: number) => boolean): void {
-    this.restoreState(dropRemovedPrefix(this.captureState(), removed));
-  }
-
-  /** @internal calls `mark` with the position of every live checkpoint (a prune removes the others). */
-  markLive(mark: (position: number) => void): void {
-    for (const thread of this.threads.values()) for (const position of thread.positions) mark(position);
-    // A name an old store holds more than once keeps every checkpoint.
-    for (const position of this.conflicts.positions()) mark(position);
+    this.threads.delete(runStreamName(runId));
   }
 
   /** Threads with at least one checkpoint. */
@@ -383,7 +284,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     this.context.checkOpen();
     // Only written checkpoints count: not one being saved, nor one a failed store never wrote.
     const written = this.context.writtenPosition;
-    return [...this.threads].filter(([, thread]) => thread.positions.length > 0 && thread.positions[0]! < written).map(([threadId]) => threadId);
+    return [...this.threads.values()].filter((thread) => thread.positions.length > 0 && thread.positions[0]! < written).map((thread) => thread.name);
   }
 
   /**
@@ -398,7 +299,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
   /** Number of checkpoints in the store (all threads). */
   get totalCount(): number {
     let total = 0;
-    for (const [threadId, thread] of this.threads) total += thread.positions.length + this.conflicts.count(threadId);
+    for (const thread of this.threads.values()) total += thread.positions.length + this.threads.conflictCount(thread.name);
     return total;
   }
 
@@ -421,7 +322,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
       const threadId = normalizeName(this.context.core, 'threadId', given).text;
       const thread = this.threads.get(threadId);
       // Sizes are well defined for a name an old store holds more than once: count them all.
-      const all = thread ? thread.positions.concat(this.conflicts.positionsOf(threadId)) : [];
+      const all = thread ? thread.positions.concat(this.threads.conflictPositions(threadId)) : [];
       const visible = all.filter((position) => position < written);
       if (visible.length === 0) continue;
       const summary = { threadId, checkpoints: visible.length, full: 0, delta: 0, rawBytes: 0, storedBytes: 0 } as ThreadSummary;
@@ -460,7 +361,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     this.context.checkOpen();
     const written = this.context.writtenPosition;
     const report: CheckpointVerifyReport = { threads: 0, checkpoints: 0, problems: [] };
-    const threads = [...this.threads].map(([threadId, thread]) => ({ threadId, first: thread.first, positions: thread.positions.filter((position) => position < written) }));
+    const threads = [...this.threads.values()].map((thread) => ({ threadId: thread.name, first: thread.first, positions: thread.positions.filter((position) => position < written) }));
     const total = threads.reduce((sum, thread) => sum + thread.positions.length, 0);
     const core = this.context.core;
     for (const { threadId, first, positions } of threads) {
@@ -517,17 +418,14 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
   /** Number of checkpoints of a thread (0 when none). */
   count(threadId: string): number {
     this.context.checkOpen();
-    const positions = this.threads.get(this.checkThread(threadId).text)?.positions ?? [];
-    const written = this.context.writtenPosition;
-    let count = positions.length;
-    while (count > 0 && positions[count - 1]! >= written) count--;
-    return count;
+    const thread = this.threads.get(this.checkThread(threadId).text);
+    return thread ? this.threads.visibleCount(thread) : 0;
   }
 
   /** A thread id in NFC (names.ts); NameConflictError for a name an old store holds more than once, unless `forDelete`. */
   private checkThread(threadId: unknown, forDelete = false): Name {
-    const name = checkName(this.context.core, 'threadId', threadId, this.options.maxStreamBytes, (text) => this.threads.get(text)?.nameBytes);
-    if (!forDelete) this.conflicts.check(name.text);
+    const name = checkName(this.context.core, 'threadId', threadId, this.options.maxStreamBytes, (text) => this.threads.nameBytes(text));
+    if (!forDelete) this.threads.checkConflict(name.text);
     return name;
   }
 
@@ -536,7 +434,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     const previous = this.queues.get(threadId) ?? Promise.resolve();
     // The thread as it is when the work starts: a fresh one (not yet in the map; a save puts
     // it there) when there is none, or when a delete before this removed it.
-    const run = previous.then(() => work(this.threads.get(threadId) ?? { nameBytes, first: 0, positions: [] }));
+    const run = previous.then(() => work(this.threads.get(threadId) ?? this.threads.fresh(threadId, nameBytes)));
     const settled = run.catch(() => undefined);
     this.queues.set(threadId, settled);
     void settled.then(() => {
@@ -590,7 +488,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     return this.serial(threadId, nameBytes, async (thread) => {
       this.context.checkWritable();
       const core = this.context.core;
-      const seq = thread.first + thread.positions.length;
+      const seq = this.threads.nextVersion(thread);
       const head = thread.positions.length > 0 ? await this.head(threadId, thread) : undefined;
       let descriptor: Descriptor;
       let stored: Uint8Array | undefined;
@@ -614,10 +512,9 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
           entry.id = this.ids.next(timestamp);
           const pointer = writer.reservePayload(maxEncodedSize(nameBytes, entry));
           writer.endPayload(KIND_CHECKPOINT, writeEvent(writer.u8, pointer, nameBytes, entry, seq, timestamp));
-          thread.positions.push(firstPosition);
-          if (!this.threads.has(threadId)) this.threads.set(threadId, thread);
           return {
             count: 1,
+            apply: () => this.threads.stage(thread, firstPosition, 1),
             result: (position) => ({
               id: entry.id,
               threadId,
@@ -747,8 +644,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     // One view of the thread for the whole load (a prune or delete replaces the array).
     const positions = thread.positions;
     const first = thread.first;
-    let count = positions.length;
-    while (count > 0 && positions[count - 1]! >= written) count--;
+    const count = this.threads.visibleCount(thread, written);
     if (count === 0) return undefined;
     let index = count - 1;
     if (given.id !== undefined) {
@@ -799,8 +695,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     if (!thread || limit === 0) return [];
     const written = this.context.writtenPosition;
     const threadPositions = thread.positions;
-    let end = threadPositions.length;
-    while (end > 0 && threadPositions[end - 1]! >= written) end--;
+    let end = this.threads.visibleCount(thread, written);
     if (given.before !== undefined) {
       const index = await this.indexOf(threadPositions, given.before);
       if (index < 0) return [];
@@ -839,7 +734,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
     }
     return this.serial(threadId, nameBytes, async (thread) => {
       this.context.checkWritable();
-      const count = thread.positions.length + this.conflicts.count(threadId);
+      const count = thread.positions.length + this.threads.conflictCount(threadId);
       if (count === 0) {
         this.threads.delete(threadId);
         return 0;
@@ -851,11 +746,7 @@ export class Checkpoints implements PrimitiveInstance<Checkpoints> {
           entry.id = this.ids.next(timestamp);
           const pointer = writer.reservePayload(maxEncodedSize(nameBytes, entry));
           writer.endPayload(KIND_CHECKPOINT_THREAD_DELETED, writeEvent(writer.u8, pointer, nameBytes, entry, count, timestamp));
-          if (this.threads.get(threadId) === thread) this.threads.delete(threadId);
-          this.conflicts.delete(threadId);
-          thread.positions = [];
-          thread.first = 0;
-          return { count: 1, result: () => count };
+          return { count: 1, apply: () => this.threads.erase(thread), result: () => count };
         },
       });
       this.cache.delete(threadId);
@@ -889,9 +780,7 @@ function checkCheckpointPrune(given: Readonly<Record<string, unknown>>): Checkpo
 export const checkpointsPrimitive: PrimitiveSpec<Checkpoints> = {
   name: 'checkpoints',
   kinds: [0x80, 0x8f],
-  namedKinds: [KIND_CHECKPOINT, KIND_CHECKPOINT_THREAD_DELETED, KIND_CHECKPOINT_THREAD_PRUNED],
-  recordKinds: [KIND_CHECKPOINT_THREAD_PRUNED],
-  erasureKinds: [KIND_CHECKPOINT_THREAD_DELETED],
+  ...namedIndexKinds(THREAD_KINDS),
   section: 3,
   pruneKeys: ['checkpoints'],
   checkPrune: checkCheckpointPrune,

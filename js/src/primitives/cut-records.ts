@@ -8,7 +8,8 @@
  * - 0x82 checkpoint thread pruned: the thread's checkpoints below seq `version` are gone.
  * Type is ASCII `deleted` or `pruned`, no id, no metadata, no data. A prune writes its cuts
  * (one commit) and waits until it is durable before rewriting any segment, so recovery
- * concludes the same thing whichever segments a crash left rewritten.
+ * concludes the same thing whichever segments a crash left rewritten. Planning, writing and
+ * applying cuts is the named index's (named-index.ts); this file is the records' bytes.
  */
 import type { EntryWriter } from '../engine/commit.js';
 import { EVENT_HEADER_BYTES, writeEvent } from './event-codec.js';
@@ -37,57 +38,4 @@ export function writeCutRecord(writer: EntryWriter, kind: number, nameBytes: Uin
 /** Kinds that mark earlier entries dead (a prune removes them once the entries they cut are gone). */
 export function isCutRecord(kind: number): boolean {
   return kind === KIND_EVENT_STREAM_DELETED || kind === KIND_EVENT_STREAM_PRUNED || kind === KIND_CHECKPOINT_THREAD_PRUNED || kind === 0x81;
-}
-
-/** A planned cut of one stream or thread: its first `cut` entries (from version/seq `first`) go. */
-export interface Cut {
-  name: string;
-  nameBytes: Uint8Array;
-  /** The stream's (thread's) state object when planned: a delete since replaces it. */
-  state: object;
-  first: number;
-  cut: number;
-}
-
-/** What a cut changes in a stream's or thread's index state. */
-interface CutState {
-  first: number;
-  positions: number[];
-}
-
-/** Whether the planned cut still applies: its stream or thread is the same object, not pruned since. */
-function stillPlanned(states: ReadonlyMap<string, object>, cut: Cut): boolean {
-  return states.get(cut.name) === cut.state && (cut.state as CutState).first === cut.first;
-}
-
-/** Writes a cut record of `kind` for each planned cut that still applies (in commit order); returns those written. */
-export function writeCuts(states: ReadonlyMap<string, object>, kind: number, cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
-  const written = cuts.filter((cut) => stillPlanned(states, cut));
-  for (const cut of written) writeCutRecord(writer, kind, cut.nameBytes, cut.first + cut.cut, timestamp);
-  return written;
-}
-
-/** Forgets the entries of durable cuts that still apply; returns whether any did. */
-export function applyCuts(states: ReadonlyMap<string, object>, cuts: readonly Cut[]): boolean {
-  let applied = false;
-  for (const cut of cuts) {
-    if (!stillPlanned(states, cut)) continue;
-    const state = cut.state as CutState;
-    state.positions = state.positions.slice(cut.cut);
-    state.first += cut.cut;
-    applied = true;
-  }
-  return applied;
-}
-
-/**
- * A follower found segments a prune rewrote: each stream or thread lost a prefix of its entries
- * (now placeholders), its newest always kept.
- */
-export function dropRemovedPrefix<T extends { name: string; first: number; positions: number[] }>(items: T[], removed: (position: number) => boolean): { name: string; first: number; positions: number[] }[] {
-  return items.map((item) => {
-    let cut = 0;
-    while (cut < item.positions.length - 1 && removed(item.positions[cut]!)) cut++;
-    return cut === 0 ? item : { name: item.name, first: item.first + cut, positions: item.positions.slice(cut) };
-  });
 }

@@ -6,13 +6,11 @@ import { EventTooLargeError, InvalidArgumentError, StreamNotFoundError, WrongExp
 import type { ResolvedOptions } from '../engine/options.js';
 import { aliasedOption, checkObject, checkBoolean, checkCount, checkDirection, checkKeys, checkLimit, checkNoOptions, checkOptions, describe, jsonText, type NoOptions, type OptionKeys } from '../validate.js';
 import { checkName, loneSurrogateAt, normalizeName, type Name } from '../names.js';
-import { NameConflicts } from './name-conflicts.js';
 import { pruneInteger } from '../engine/prune.js';
 import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
-import { decodeNamed, encodeNamed, type NamedPositions } from '../engine/section-codec.js';
-import { KIND_PRUNED } from '../device/compact.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
-import { applyCuts, cutRecordBytes, dropRemovedPrefix, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord, writeCuts, type Cut } from './cut-records.js';
+import { KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED, writeCutRecord } from './cut-records.js';
+import { NamedIndex, namedIndexKinds, NamedIndexPrimitive, type CutPlan, type NamedKinds, type NamedState } from './named-index.js';
 import { decodeEvent, decodeEventId, exactEncodedSize, KIND_EVENT, maxEncodedSize, StringCache, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export type { RecordedEvent, ExpectedVersion };
@@ -86,23 +84,11 @@ const REPLAY_KEYS: OptionKeys<ReplayOptions> = { fromPosition: true, toPosition:
 const SUBSCRIBE_KEYS: OptionKeys<SubscribeOptions> = { fromPosition: true };
 const EVENT_FIELDS: OptionKeys<EventInput> = { type: true, data: true, metadata: true, id: true };
 
-interface StreamState {
-  name: string;
-  nameBytes: Uint8Array;
-  /** Version of positions[0]: the versions before it were pruned (0 when none were). */
-  first: number;
-  /** Global positions of the stream's events from version `first` on (written or being written). */
-  positions: number[];
-}
-
-/** A planned cut of a stream or thread: its `cut` oldest entries (from version or seq `first`) go. */
+/** A stream's events, its delete and its cuts. */
+const STREAM_KINDS: NamedKinds = { append: KIND_EVENT, deleted: KIND_EVENT_STREAM_DELETED, pruned: KIND_EVENT_STREAM_PRUNED };
 
 /** Positions of events that a prune removes: per stream, how many of its oldest go. */
-export interface EventPrunePlan {
-  cuts: Cut[];
-  /** The positions removed, sorted. */
-  positions: number[];
-}
+export type EventPrunePlan = CutPlan;
 
 const encoder = new TextEncoder();
 /**
@@ -128,16 +114,23 @@ function wellFormed(what: string, text: string): void {
   if (at >= 0) throw new InvalidArgumentError(`${what} has a lone surrogate U+${text.charCodeAt(at).toString(16).toUpperCase()} at index ${at}, which UTF-8 cannot store; pass well-formed Unicode`);
 }
 
-export class Events implements PrimitiveInstance<Events> {
-  private readonly streams = new Map<string, StreamState>();
+export class Events extends NamedIndexPrimitive implements PrimitiveInstance<Events> {
+  /** The streams: per name, the positions of its events (and names an old store holds more than once). */
+  private readonly streams: NamedIndex;
   private readonly subscriptions = new Set<LiveSubscription>();
   private readonly cache = new StringCache();
-  /** Streams that an old store holds more than once under one name (name-conflicts.ts). */
-  private readonly conflicts = new NameConflicts('stream', 'its events are still delivered by readAll and replay; events.deleteStream removes them all and frees the name');
   private readonly options: ResolvedOptions;
 
   /** @internal built by the registry (eventsPrimitive). */
   constructor(private readonly context: PrimitiveContext) {
+    const streams = new NamedIndex(context, {
+      kinds: STREAM_KINDS,
+      what: 'stream',
+      remedy: 'its events are still delivered by readAll and replay; events.deleteStream removes them all and frees the name',
+      outOfOrder: (stream, version, expected, position) => `the event at position ${position} has version ${version} in stream '${stream}', expected ${expected}`,
+    });
+    super(streams);
+    this.streams = streams;
     this.options = context.options;
     context.onAcknowledged(() => {
       for (const subscription of this.subscriptions) subscription.wake();
@@ -169,61 +162,10 @@ export class Events implements PrimitiveInstance<Events> {
   }
 
   /** @internal one entry found by recovery. */
-  recover(entry: RecoveredEntry): string | undefined {
-    return this.recoverNamed(entry.kind, entry.position, entry.name, entry.version);
-  }
-
-  private recoverNamed(kind: number, position: number, streamName: string | undefined, streamVersion: number): string | undefined {
-    if (streamName === undefined) return undefined;
+  override recover(entry: RecoveredEntry): string | undefined {
     // A follower applies delete and cut records after reads began: log-order reads must check again.
-    if ((kind === KIND_EVENT_STREAM_DELETED || kind === KIND_EVENT_STREAM_PRUNED) && this.mayHoldDead === false) this.mayHoldDead = true;
-    if (kind === KIND_EVENT_STREAM_DELETED) {
-      this.streams.delete(streamName);
-      this.conflicts.delete(streamName);
-      return undefined;
-    }
-    if (kind === KIND_EVENT_STREAM_PRUNED) {
-      // The stream's events below `streamVersion` are gone, whether or not their segments were rewritten yet.
-      const state = this.streams.get(streamName);
-      const drop = state ? Math.min(streamVersion - state.first, state.positions.length) : 0;
-      if (state && drop > 0) {
-        state.positions = state.positions.slice(drop);
-        state.first += drop;
-      }
-      return undefined;
-    }
-    if (kind !== KIND_EVENT) return undefined;
-    let state = this.streams.get(streamName);
-    if (!state) {
-      // A stream whose first event has a version above 0 had its oldest events pruned.
-      state = { name: streamName, nameBytes: encoder.encode(streamName), first: streamVersion, positions: [] };
-      this.streams.set(streamName, state);
-    }
-    if (streamVersion !== state.first + state.positions.length) {
-      if (this.conflicts.recover(streamName, streamVersion, position)) return undefined;
-      return `the event at position ${position} has version ${streamVersion} in stream '${streamName}', expected ${state.first + state.positions.length}`;
-    }
-    state.positions.push(position);
-    return undefined;
-  }
-
-  /** @internal the streams for a snapshot (every entry written is durable when it is taken), in order of first event. */
-  captureState(): NamedPositions {
-    return [...this.streams.values()]
-      .filter((state) => state.positions.length > 0)
-      .map((state) => ({ name: state.name, first: state.first, positions: state.positions.slice() }))
-      .concat(this.conflicts.capture())
-      .sort((a, b) => a.positions[0]! - b.positions[0]!);
-  }
-
-  /** @internal the streams as a snapshot recorded them (recovery then goes on with the log after it). */
-  restoreState(items: NamedPositions): void {
-    this.streams.clear();
-    this.conflicts.clear();
-    for (const item of items) {
-      if (this.streams.has(item.name)) this.conflicts.restore(item.name, item.first, item.positions);
-      else this.streams.set(item.name, { name: item.name, nameBytes: encoder.encode(item.name), first: item.first, positions: item.positions });
-    }
+    if (entry.name !== undefined && (entry.kind === KIND_EVENT_STREAM_DELETED || entry.kind === KIND_EVENT_STREAM_PRUNED) && this.mayHoldDead === false) this.mayHoldDead = true;
+    return super.recover(entry);
   }
 
   /**
@@ -233,66 +175,27 @@ export class Events implements PrimitiveInstance<Events> {
    * cut records are compacted away). Nothing changes until the cuts are written and applied.
    */
   planCuts(beforePosition: number, maxCounts: ReadonlyMap<string, number>): EventPrunePlan {
-    const cuts: Cut[] = [];
-    const positions: number[] = [];
+    const streams = this.streams;
+    const plan = streams.newPlan();
     const core = this.context.core;
     maxCounts = new Map([...maxCounts].map(([stream, maxCount]) => [normalizeName(core, `prune: streams['${stream}']`, stream).text, maxCount]));
-    for (const state of this.streams.values()) {
+    for (const state of streams.values()) {
       // A name an old store holds more than once keeps every event (none can be told apart).
-      if (this.conflicts.has(state.name)) continue;
-      const count = this.visibleCount(state);
-      let cut = lowerBound(state.positions, beforePosition, count);
+      if (streams.conflicted(state.name)) continue;
+      const count = streams.visibleCount(state);
+      let cut = streams.countBelow(state, beforePosition, count);
       const maxCount = maxCounts.get(state.name);
       if (maxCount !== undefined) cut = Math.max(cut, count - maxCount);
-      cut = Math.min(cut, count - 1);
-      if (cut <= 0) continue;
-      cuts.push({ name: state.name, nameBytes: state.nameBytes, state, first: state.first, cut });
-      for (let index = 0; index < cut; index++) positions.push(state.positions[index]!);
+      streams.addCut(plan, state, Math.min(cut, count - 1));
     }
-    positions.sort((a, b) => a - b);
-    return { cuts, positions };
+    return streams.finishPlan(plan);
   }
 
-  /** @internal writes a 0x32 record for each planned cut whose stream is unchanged since (in commit order); returns those written. */
-  writeCuts(cuts: readonly Cut[], writer: EntryWriter, timestamp: number): Cut[] {
-    return writeCuts(this.streams, KIND_EVENT_STREAM_PRUNED, cuts, writer, timestamp);
-  }
-
-
-  /** @internal forgets the events of cuts that are durable (a stream deleted since is left alone: its delete came later). */
-  applyCuts(cuts: readonly Cut[]): void {
-    if (applyCuts(this.streams, cuts)) this.mayHoldDead = true;
-  }
-
-
-  /** @internal this primitive's part of a prune (the policy from `eventsPrimitive.checkPrune`). */
+  /** @internal this primitive's part of a prune (the policy from `eventsPrimitive.checkPrune`): 0x32 records, applied once durable. */
   planPrune(policy: unknown): PrunePart {
     const { beforePosition, maxCounts } = policy as EventPrunePolicy;
-    const plan = this.planCuts(beforePosition, maxCounts);
-    return {
-      positions: plan.positions,
-      recordBytes: plan.cuts.reduce((sum, cut) => sum + cutRecordBytes(KIND_EVENT_STREAM_PRUNED, cut.nameBytes.length), 0),
-      recordCount: plan.cuts.length,
-      write: (writer, timestamp) => {
-        const written = this.writeCuts(plan.cuts, writer, timestamp);
-        return { count: written.length, removed: plan.positions.length, apply: () => this.applyCuts(written) };
-      },
-    };
-  }
-
-  /** @internal the snapshot section: streams with the positions of their events. */
-  captureSection(): Uint8Array {
-    return encodeNamed(this.captureState());
-  }
-
-  /** @internal */
-  restoreSection(bytes: Uint8Array): void {
-    this.restoreState(bytes.length === 0 ? [] : decodeNamed(this.context.core, bytes));
-  }
-
-  /** @internal every stream's positions (tests compare it across reopen, snapshot and prune). */
-  fingerprint(): unknown {
-    return this.captureState();
+    // A stream deleted since is left alone (its delete came later); once cut, log-order reads check each event.
+    return this.streams.prunePart(this.planCuts(beforePosition, maxCounts), { applied: () => (this.mayHoldDead = true) });
   }
 
   /** @internal */
@@ -302,26 +205,12 @@ export class Events implements PrimitiveInstance<Events> {
 
   /** @internal a run's events are its stream `run:<id>` (runs.ts): deleting the run deletes them. */
   dropRun(runId: string): void {
-    const name = runStreamName(runId);
-    if (this.streams.delete(name)) this.mayHoldDead = true;
-    this.conflicts.delete(name);
-  }
-
-  /** @internal a follower found segments the writer's prune rewrote: each stream lost a prefix. */
-  forgetRemoved(removed: (position: number) => boolean): void {
-    this.restoreState(dropRemovedPrefix(this.captureState(), removed));
+    if (this.streams.delete(runStreamName(runId))) this.mayHoldDead = true;
   }
 
   /** @internal */
   close(): void {
     this.closeSubscriptions();
-  }
-
-  /** @internal calls `mark` with the position of every live event (a prune removes the others). */
-  markLive(mark: (position: number) => void): void {
-    for (const state of this.streams.values()) for (const position of state.positions) mark(position);
-    // A name an old store holds more than once keeps every event.
-    for (const position of this.conflicts.positions()) mark(position);
   }
 
   /**
@@ -335,7 +224,7 @@ export class Events implements PrimitiveInstance<Events> {
     const written = this.written;
     const entries = this.context.countKind(KIND_EVENT, written);
     let shown = 0;
-    for (const state of this.streams.values()) shown += this.visibleCount(state) + this.conflicts.count(state.name);
+    for (const state of this.streams.values()) shown += this.streams.visibleCount(state) + this.streams.conflictCount(state.name);
     return entries !== shown;
   }
 
@@ -352,7 +241,7 @@ export class Events implements PrimitiveInstance<Events> {
         return true;
       }
     }
-    if (this.conflicts.has(name)) return true;
+    if (this.streams.conflicted(name)) return true;
     const state = this.streams.get(name);
     return state !== undefined && state.positions[event.streamVersion - state.first] === event.position;
   }
@@ -371,21 +260,12 @@ export class Events implements PrimitiveInstance<Events> {
     return this.context.writtenPosition;
   }
 
-  /** Number of the stream's events that are written (staged ones excluded). */
-  private visibleCount(state: StreamState): number {
-    const positions = state.positions;
-    let count = positions.length;
-    const written = this.written;
-    while (count > 0 && positions[count - 1]! >= written) count--;
-    return count;
-  }
-
   /** The last version of a stream, or undefined if it has no events. */
   streamVersion(stream: string, options?: NoOptions): number | undefined {
     this.context.checkOpen();
     checkNoOptions('streamVersion', options);
     const state = this.streams.get(this.lookup(stream));
-    const count = state ? this.visibleCount(state) : 0;
+    const count = state ? this.streams.visibleCount(state) : 0;
     return count > 0 ? state!.first + count - 1 : undefined;
   }
 
@@ -398,7 +278,7 @@ export class Events implements PrimitiveInstance<Events> {
   /** Names of all streams, in order of first append. */
   streamNames(): string[] {
     this.context.checkOpen();
-    return [...this.streams.values()].filter((state) => this.visibleCount(state) > 0).map((state) => state.name);
+    return [...this.streams.values()].filter((state) => this.streams.visibleCount(state) > 0).map((state) => state.name);
   }
 
   /**
@@ -427,7 +307,7 @@ export class Events implements PrimitiveInstance<Events> {
     return this.context.submit<RecordedEvent[]>({
       prepare: (firstPosition, writer) => {
         const state = this.streams.get(stream);
-        const current = state ? state.first + state.positions.length - 1 : -1;
+        const current = this.streams.nextVersion(state) - 1;
         const ok = expected === 'any' || (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected);
         if (idsGiven && state && (!ok || expected === 'any' || expected === 'stream_exists')) {
           // An append whose ids are already the events right after its expected version (or,
@@ -439,7 +319,7 @@ export class Events implements PrimitiveInstance<Events> {
           if (retryChecked) return { done: retryChecked };
         }
         if (!ok) throw new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
-        return this.writeAppend(stream, streamBytes, pending, events, returned, current, firstPosition, writer);
+        return this.writeAppend(state ?? this.streams.fresh(stream, streamBytes), pending, events, returned, current, firstPosition, writer);
       },
     });
   }
@@ -457,7 +337,7 @@ export class Events implements PrimitiveInstance<Events> {
     try {
       this.context.checkWritable();
       // A name an old store holds more than once can be deleted (all of it): that is the way out.
-      ({ text: stream, bytes: streamBytes } = checkName(this.context.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes));
+      ({ text: stream, bytes: streamBytes } = checkName(this.context.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.nameBytes(text)));
       expected = this.checkExpected(checkOptions('deleteStream', options, DELETE_STREAM_KEYS));
     } catch (error) {
       return Promise.reject(error);
@@ -465,38 +345,38 @@ export class Events implements PrimitiveInstance<Events> {
     return this.context.submit<number>({
       prepare: (_firstPosition, writer) => {
         const state = this.streams.get(stream);
-        const current = state ? state.first + state.positions.length - 1 : -1;
-        const conflicted = this.conflicts.has(stream);
+        const current = this.streams.nextVersion(state) - 1;
+        const conflicted = this.streams.conflicted(stream);
         const ok = expected === 'any' || (!conflicted && (expected === 'no_stream' ? current === -1 : expected === 'stream_exists' ? current >= 0 : current === expected));
         if (!ok) throw conflicted ? new InvalidArgumentError(`stream '${stream}' is held more than once by this store: delete it with expectedVersion 'any'`) : new WrongExpectedVersionError(stream, expected, current < 0 ? 'no_stream' : current);
         if (!state) return { done: 0 };
         writeCutRecord(writer, KIND_EVENT_STREAM_DELETED, streamBytes, current + 1, Date.now());
-        // In commit order, as appends stage theirs: a later append starts the name at version 0.
-        const count = state.positions.length + this.conflicts.count(stream);
-        this.streams.delete(stream);
-        this.conflicts.delete(stream);
-        this.mayHoldDead = true;
-        return { count: 1, result: () => count };
+        const count = state.positions.length + this.streams.conflictCount(stream);
+        return {
+          count: 1,
+          // In commit order, as appends stage theirs: a later append starts the name at version 0.
+          apply: () => {
+            this.streams.erase(state);
+            this.mayHoldDead = true;
+          },
+          result: () => count,
+        };
       },
     });
   }
 
-  /** Writes the events as entries of the frame being built and stages the stream's state. */
-  private writeAppend(stream: string, streamBytes: Uint8Array, pending: PendingEvent[], inputs: readonly EventInput[], returned: unknown[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
+  /** Writes the events as entries of the frame being built; `apply` stages them in the stream's state. */
+  private writeAppend(state: NamedState, pending: PendingEvent[], inputs: readonly EventInput[], returned: unknown[], current: number, firstPosition: number, writer: EntryWriter): Prepared<RecordedEvent[]> {
     const timestamp = Date.now();
+    const { name: stream, nameBytes: streamBytes } = state;
     for (let index = 0; index < pending.length; index++) {
       const event = pending[index]!;
       const pointer = writer.reservePayload(maxEncodedSize(streamBytes, event));
       writer.endPayload(KIND_EVENT, writeEvent(writer.u8, pointer, streamBytes, event, current + 1 + index, timestamp));
     }
-    let state = this.streams.get(stream);
-    if (!state) {
-      state = { name: stream, nameBytes: streamBytes, first: 0, positions: [] };
-      this.streams.set(stream, state);
-    }
-    for (let index = 0; index < pending.length; index++) state.positions.push(firstPosition + index);
     return {
       count: pending.length,
+      apply: () => this.streams.stage(state, firstPosition, pending.length),
       result: (position) => {
         const recorded: RecordedEvent[] = new Array(pending.length);
         for (let index = 0; index < pending.length; index++) {
@@ -510,15 +390,15 @@ export class Events implements PrimitiveInstance<Events> {
 
   /** A stream id to write to, in NFC (names.ts). */
   private checkStream(stream: unknown): Name {
-    const name = checkName(this.context.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.get(text)?.nameBytes);
-    this.conflicts.check(name.text);
+    const name = checkName(this.context.core, 'stream', stream, this.options.maxStreamBytes, (text) => this.streams.nameBytes(text));
+    this.streams.checkConflict(name.text);
     return name;
   }
 
   /** A stream id to look up: its NFC form (any length: a name too long was never written). */
   private lookup(stream: unknown): string {
     const text = typeof stream === 'string' && this.streams.has(stream) ? stream : normalizeName(this.context.core, 'stream', stream).text;
-    this.conflicts.check(text);
+    this.streams.checkConflict(text);
     return text;
   }
 
@@ -610,7 +490,7 @@ export class Events implements PrimitiveInstance<Events> {
   }
 
 
-  private async findRetry(state: StreamState, fromVersion: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {
+  private async findRetry(state: NamedState, fromVersion: number, inputs: readonly EventInput[]): Promise<RecordedEvent[] | undefined> {
     // Versions before `first` were pruned: a retry of them can no longer be recognised.
     const from = fromVersion - state.first;
     if (from < 0 || from + inputs.length > state.positions.length) return undefined;
@@ -634,7 +514,7 @@ export class Events implements PrimitiveInstance<Events> {
     const maxCount = checkLimit('readStream', options);
     const direction = checkDirection(options.direction);
     const state = this.streams.get(stream);
-    const count = state ? this.visibleCount(state) : 0;
+    const count = state ? this.streams.visibleCount(state) : 0;
     if (!state || count === 0) throw new StreamNotFoundError(stream);
     // Indexes into positions, which start at version `first` (older versions were pruned).
     let positions: number[];
@@ -842,18 +722,6 @@ class LiveSubscription implements Subscription {
   }
 }
 
-/** Index of the first of `values[0..end)` (sorted) that is >= `target`. */
-function lowerBound(values: readonly number[], target: number, end: number): number {
-  let low = 0;
-  let high = end;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (values[middle]! < target) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
 /** The stream of run `runId`'s own events (`run.events`). */
 export function runStreamName(runId: string): string {
   return `run:${runId}`;
@@ -898,9 +766,7 @@ function checkEventPrune(given: Readonly<Record<string, unknown>>): EventPrunePo
 export const eventsPrimitive: PrimitiveSpec<Events> = {
   name: 'events',
   kinds: [0x30, 0x3f],
-  namedKinds: [KIND_EVENT, KIND_EVENT_STREAM_DELETED, KIND_EVENT_STREAM_PRUNED],
-  recordKinds: [KIND_EVENT_STREAM_PRUNED],
-  erasureKinds: [KIND_EVENT_STREAM_DELETED],
+  ...namedIndexKinds(STREAM_KINDS),
   section: 2,
   pruneKeys: ['events', 'streams'],
   checkPrune: checkEventPrune,

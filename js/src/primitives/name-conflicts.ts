@@ -9,7 +9,7 @@
  * cannot be told any more. Snapshots record each lane as one more item of the same name.
  */
 import { NameConflictError } from '../errors.js';
-import type { NamedPositions } from '../engine/snapshot.js';
+import type { NamedPositions } from '../engine/section-codec.js';
 
 const ASCII = /^[\x00-\x7f]*$/;
 
