@@ -85,9 +85,10 @@ const MAX_EXPIRE_IN_MS = 2 ** 48;
 /** Reads that found a value pruned meanwhile start again from the index (which moved on); after this many, give up. */
 const READ_ATTEMPTS = 8;
 
-function conflict(key: string, expected: number | null, actual: number | null): KvConflictError {
+function conflict(runId: string, key: string, expected: number | null, actual: number | null): KvConflictError {
   const shown = (version: number | null) => (version === null ? 'null (no such key)' : `version ${version}`);
-  const error = new ConflictError(`kv key '${key}': expected ${shown(expected)} but it is at ${shown(actual)}; nothing was written`) as KvConflictError;
+  const where = runId === '' ? `kv key '${key}'` : `kv key '${key}' of run '${runId}'`;
+  const error = new ConflictError(`${where}: expected ${shown(expected)} but it is at ${shown(actual)}; nothing was written`) as KvConflictError;
   error.key = key;
   error.expected = expected;
   error.actual = actual;
@@ -570,7 +571,7 @@ class PutCommit {
     const now = Date.now();
     if (this.expected !== undefined) {
       const actual = this.kv.currentVersion(this.runId, this.key.text, now);
-      if (actual !== this.expected) throw conflict(this.key.text, this.expected, actual);
+      if (actual !== this.expected) throw conflict(this.runId, this.key.text, this.expected, actual);
     }
     this.position = firstPosition;
     this.expiresAt = this.expireInMs === 0 ? 0 : now + this.expireInMs;
@@ -602,7 +603,7 @@ class DeleteCommit {
   prepare(firstPosition: number, writer: EntryWriter): Prepared<boolean> {
     const now = Date.now();
     const actual = this.kv.currentVersion(this.runId, this.key.text, now);
-    if (this.expected !== undefined && actual !== this.expected) throw conflict(this.key.text, this.expected, actual);
+    if (this.expected !== undefined && actual !== this.expected) throw conflict(this.runId, this.key.text, this.expected, actual);
     if (actual === null) return { done: false };
     this.position = firstPosition;
     writeKvEntry(writer, this.key.text, this.key.bytes, this.runIdBytes, undefined, 0, now);
