@@ -3,6 +3,7 @@
  * cursors, run scopes, bad input writing nothing, the same state after a full scan and after a
  * snapshot, prune giving back the bytes of dead values, and a store on disk reopened.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -506,6 +507,39 @@ describe(`kv on ${runtime}`, () => {
       await recovered.close();
     }
     expect(partial).toBeGreaterThan(0); // some crashes did land between the rewrites
+  });
+
+  it('reeldb kv <path> lists keys in order with versions and values; --prefix, --run, --limit, --json', async () => {
+    const path = storePath();
+    const db = await open(path);
+    await db.kv.put('user:2/name', 'Grace');
+    await db.kv.put('user:1/name', 'Ada');
+    await db.kv.put('user:1/blob', new Uint8Array([1, 2, 3]));
+    await db.kv.put('other', { long: 'x'.repeat(200) });
+    await db.kv.forRun('run-7').put('user:1/name', 'scratch');
+    await db.close();
+    const bin = new URL('../js/bin/reeldb.mjs', import.meta.url).pathname;
+    const cli = (...args: string[]) => spawnSync('node', [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const text = cli('kv', path, '--prefix', 'user:');
+    expect(text.stderr).toBe('');
+    expect(text.status).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ {2}key +version +value$/);
+    expect(lines.slice(1, 4).map((line) => line.trim().split(/\s{3,}/))).toEqual([
+      ['user:1/blob', '2', '<3 bytes>'],
+      ['user:1/name', '1', '"Ada"'],
+      ['user:2/name', '0', '"Grace"'],
+    ]);
+    expect(lines[4]).toBe('3 keys');
+    expect(cli('kv', path).stdout).toContain('…'); // a long value is shortened
+    expect(cli('kv', path, '--limit', '1').stdout).toContain('1 key (more: raise --limit)');
+    const run = cli('kv', path, '--run', 'run-7', '--json');
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([{ key: 'user:1/name', value: 'scratch', version: 4 }]);
+    expect(JSON.parse(cli('kv', path, '--prefix', 'user:1/b', '--json').stdout)).toEqual({ key: 'user:1/blob', version: 2, base64: 'AQID' });
+    expect(cli('kv', path, '--limit', 'ten').status).toBe(2);
+    expect(cli('kv').status).toBe(2);
+    expect(cli('kv', path, '--colour').status).toBe(2);
   });
 
   it('the snapshot section round-trips and refuses what does not decode', () => {

@@ -10,6 +10,7 @@ import { nearest } from './args.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type Cli } from './common.js';
 import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
+import { kv, KV_USAGE } from './kv.js';
 import { compact, COMPACT_USAGE, prune, PRUNE_USAGE } from './prune.js';
 import { stats, STATS_USAGE } from './stats.js';
 import { traces, TRACES_USAGE } from './traces.js';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   prune: { run: prune, usage: PRUNE_USAGE },
   compact: { run: compact, usage: COMPACT_USAGE },
   traces: { run: traces, usage: TRACES_USAGE },
+  kv: { run: kv, usage: KV_USAGE },
 };
 
 export function version(): string {
@@ -60,6 +62,8 @@ commands:
   traces <path> <runId> [--json | --otlp]
                                        a run's span tree with durations and usage, or the
                                        run as OTLP/JSON
+  kv <path> [--prefix P] [--run R] [--limit N] [--json]
+                                       key-value entries in key order with versions and values
 
   durations take a unit: 7d, 12h, 30m, 45s, 500ms, 1h30m (a bare number is an error)
   values starting with '-' go as --name=value; unknown options are errors
