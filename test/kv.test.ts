@@ -542,6 +542,55 @@ describe(`kv on ${runtime}`, () => {
     expect(cli('kv', path, '--colour').status).toBe(2);
   });
 
+  it('random operations agree with a model, across reopens by full scan and from snapshots', async () => {
+    const path = storePath();
+    let seed = 12345;
+    const random = (below: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % below;
+    const model = new Map<string, { value: unknown; version: number }>();
+    const scopes = ['', 'run-a', 'run-b'];
+    const keyNames = ['a', 'b', 'a/1', 'a/2', 'é', '\u{1f600}', '\uff5e', 'z'];
+    let db = await open(path, { durability: 'buffered', snapshotBytes: 0, segmentBytes: 8192 });
+    const api = (scope: string) => (scope === '' ? db.kv : db.kv.forRun(scope));
+    for (let step = 0; step < 400; step++) {
+      const scope = scopes[random(scopes.length)]!;
+      const key = keyNames[random(keyNames.length)]!;
+      const id = `${scope}\u0000${key}`;
+      const current = model.get(id);
+      const operation = random(10);
+      if (operation < 5) {
+        const value = random(4) === 0 ? new Uint8Array([step & 255, 7]) : { step, text: 'x'.repeat(random(300)) };
+        const expectation = random(3);
+        const expectedVersion = expectation === 0 ? undefined : expectation === 1 ? null : (current?.version ?? 0) + random(2);
+        const conflicts = expectedVersion !== undefined && expectedVersion !== (current?.version ?? null);
+        const result = await api(scope)
+          .put(key, value, expectedVersion === undefined ? undefined : { expectedVersion })
+          .catch((error: unknown) => error);
+        if (conflicts) expect(result, `step ${step}`).toBeInstanceOf(ConflictError);
+        else model.set(id, { value, version: (result as { version: number }).version });
+      } else if (operation < 7) {
+        expect(await api(scope).delete(key), `step ${step}`).toBe(current !== undefined);
+        model.delete(id);
+      } else if (operation < 9) {
+        expect(await api(scope).get(key), `step ${step}`).toEqual(current);
+      } else {
+        const expected = [...model]
+          .filter(([entry]) => entry.startsWith(`${scope}\u0000`))
+          .map(([entry, { value, version }]) => ({ key: entry.slice(scope.length + 1), value, version }))
+          .sort((x, y) => compareKeys(x.key, y.key));
+        expect((await api(scope).list()).items, `step ${step}`).toEqual(expected);
+      }
+      if (step % 80 === 79) {
+        if (random(2) === 0) await db.snapshot();
+        if (random(2) === 0) await db.prune();
+        const fingerprint = await db.fingerprint();
+        await db.close();
+        db = await open(path, { durability: 'buffered', snapshotBytes: 0, segmentBytes: 8192, ignoreSnapshots: random(2) === 0 });
+        expect(await db.fingerprint(), `reopened at step ${step}`).toEqual(fingerprint);
+      }
+    }
+    await db.close();
+  });
+
   it('the snapshot section round-trips and refuses what does not decode', () => {
     const scopes = [
       { runId: '', records: [{ key: 'a', position: 3, expiresAt: 0 }, { key: 'é', position: 9, expiresAt: 1_700_000_000_000 }] },
