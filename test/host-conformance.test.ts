@@ -1,13 +1,17 @@
 /** One conformance suite that every FileHost passes (the contract is in js/src/host/types.ts). */
 import { describe, expect, it } from 'vitest';
 import { IOError } from '../js/src/errors.js';
-import { FaultyFileHost } from '../js/src/host/faulty.js';
+import { FaultyFileHost, SimulatedCrash } from '../js/src/host/faulty.js';
 import type { FileHost } from '../js/src/host/types.js';
 import { reeldb, runtime, temporaryDirectory } from './helpers.js';
 
 const hosts: [string, () => { host: FileHost; root: string }][] = [
   ['memory', () => ({ host: new reeldb.MemoryFileHost(), root: '/conformance' })],
   ['faulty', () => ({ host: new FaultyFileHost(), root: '/conformance' })],
+  // With every fault armed beyond what the suite does: counting operations must not change behaviour.
+  ['faulty (faults armed, not reached)', () => ({ host: new FaultyFileHost({ seed: 7, crashAt: 1e9, failSyncAt: 1e9, failWriteAt: 1e9, failAt: 1e9, persistent: true }), root: '/conformance' })],
+  // The host a restarted process finds after a crash (what every crash test recovers on) is a full host too.
+  ['faulty (after a crash)', () => ({ host: new FaultyFileHost({ seed: 7 }).afterCrash(), root: '/conformance' })],
 ];
 if (runtime === 'deno') {
   const { DenoFileHost } = await import('../js/src/host/deno.js');
@@ -172,3 +176,95 @@ for (const [name, make] of hosts) {
     });
   });
 }
+
+/**
+ * What the faulty host promises beyond the FileHost contract: the crash model every crash
+ * sweep relies on (js/src/host/faulty.ts). If these did not hold, the sweeps would test less
+ * than they say.
+ */
+describe(`faulty host crash model on ${runtime}`, () => {
+  const write = async (host: FileHost, path: string, data: Uint8Array, sync: boolean) => {
+    const handle = await host.open(path, { create: true });
+    await handle.write(data, 0);
+    if (sync) await handle.sync();
+    await handle.close();
+  };
+  const read = async (host: FileHost, path: string) => {
+    if (!(await host.exists(path))) return undefined;
+    const handle = await host.open(path, { readOnly: true });
+    const into = new Uint8Array(await handle.size());
+    await handle.read(into, 0);
+    await handle.close();
+    return [...into];
+  };
+
+  it('synced data and directory entries survive a restart; unsynced writes survive as the plan says; entries never synced into their directory vanish', async () => {
+    for (const unsynced of ['none', 'all'] as const) {
+      const host = new FaultyFileHost({ seed: 1, unsynced });
+      await host.mkdir('/d');
+      await write(host, '/d/kept', bytes(1, 2), true);
+      await host.syncDirectory('/d');
+      await write(host, '/d/lost', bytes(3), true); // its data synced, its directory entry not
+      const handle = await host.open('/d/kept');
+      await handle.write(bytes(9, 9, 9), 2); // not synced
+      await handle.close();
+      const after = host.afterCrash();
+      expect(await read(after, '/d/kept'), unsynced).toEqual(unsynced === 'none' ? [1, 2] : [1, 2, 9, 9, 9]);
+      expect(await read(after, '/d/lost'), unsynced).toBeUndefined();
+    }
+  });
+
+  it('a rename whose directory was not synced is rolled back by a crash; once synced it stays', async () => {
+    const host = new FaultyFileHost({ seed: 2, unsynced: 'none' });
+    await host.mkdir('/d');
+    await write(host, '/d/old', bytes(1), true);
+    await write(host, '/d/new', bytes(2), true);
+    await host.syncDirectory('/d');
+    await host.replace('/d/new', '/d/old');
+    const rolledBack = host.afterCrash();
+    expect(await read(rolledBack, '/d/old')).toEqual([1]);
+    expect(await read(rolledBack, '/d/new')).toEqual([2]);
+    await host.syncDirectory('/d');
+    const kept = host.afterCrash();
+    expect(await read(kept, '/d/old')).toEqual([2]);
+    expect(await read(kept, '/d/new')).toBeUndefined();
+  });
+
+  it('a crash at operation N: that operation and every later call fail, a write in flight is torn to a prefix', async () => {
+    const prepare = async (host: FaultyFileHost) => {
+      await host.mkdir('/d');
+      const file = await host.open('/d/f', { create: true });
+      await host.syncDirectory('/d');
+      return file;
+    };
+    const probe = new FaultyFileHost();
+    await prepare(probe);
+    const crashAt = probe.operations; // the write below
+    for (let seed = 1; seed <= 20; seed++) {
+      const host = new FaultyFileHost({ seed, crashAt, tear: 'cut', unsynced: 'all' });
+      const file = await prepare(host);
+      await expect(file.write(new Uint8Array(100).fill(7), 0)).rejects.toBeInstanceOf(SimulatedCrash);
+      expect(host.crashed).toBe(true);
+      await expect(host.list('/d')).rejects.toBeInstanceOf(SimulatedCrash);
+      await expect(file.sync()).rejects.toBeInstanceOf(SimulatedCrash);
+      const torn = (await read(host.afterCrash(), '/d/f'))!;
+      expect(torn.length).toBeLessThanOrEqual(100);
+      expect(torn.every((byte) => byte === 7)).toBe(true);
+    }
+  });
+
+  it('failed syncs and writes are typed errors (EIO, DISK_FULL), once or from then on', async () => {
+    const host = new FaultyFileHost({ failSyncAt: 2 });
+    await host.mkdir('/d'); // operation 0
+    const handle = await host.open('/d/f', { create: true }); // 1
+    await expect(handle.sync()).rejects.toMatchObject({ code: 'IO_ERROR', errno: 'EIO' }); // 2
+    await handle.sync(); // 3: only the one failed
+    expect(host.failures).toEqual(['sync 2']);
+    const full = new FaultyFileHost({ failWriteAt: 2, persistent: true });
+    await full.mkdir('/d');
+    const file = await full.open('/d/f', { create: true });
+    await expect(file.write(bytes(1), 0)).rejects.toMatchObject({ code: 'DISK_FULL', errno: 'ENOSPC' });
+    await expect(file.write(bytes(1), 0)).rejects.toMatchObject({ code: 'DISK_FULL' });
+    await file.sync();
+  });
+});

@@ -41,3 +41,39 @@ describe('redactSecrets', () => {
     expect(redactSecrets({ password: '' })).toEqual({ password: '' });
   });
 });
+
+describe('open({ redact })', () => {
+  it('redacts event data and metadata and checkpoint state before they are written, and reads return what was stored', async () => {
+    const { reeldb, storePath } = await import('./helpers.js');
+    const fs = await import('node:fs');
+    const path = storePath();
+    const secret = 'sk-proj-' + 'Zx9'.repeat(10);
+    const db = await reeldb.open(path, { redact: reeldb.redactSecrets });
+    const input = { q: 'cats', headers: { authorization: `Bearer ${secret}` } };
+    const [event] = await db.events.append('run', [{ type: 'tool_call', data: input, metadata: { apiKey: secret } }]);
+    expect(event!.data).toEqual({ q: 'cats', headers: { authorization: REDACTED } });
+    expect(event!.metadata).toEqual({ apiKey: REDACTED });
+    expect(input.headers.authorization).toBe(`Bearer ${secret}`); // the caller's object is unchanged
+    await db.checkpoints.save('t', { messages: [`my key is ${secret}`] }, { metadata: { token: secret } });
+    expect((await db.checkpoints.load('t'))!.state).toEqual({ messages: [`my key is ${REDACTED}`] });
+    await db.close();
+    const files = [...fs.readdirSync(`${path}/log`).map((name) => `${path}/log/${name}`), ...fs.readdirSync(path).filter((name) => name.endsWith('.snap')).map((name) => `${path}/${name}`)];
+    for (const file of files) expect(fs.readFileSync(file).includes(Buffer.from(secret.slice(8)))).toBe(false);
+    const again = await reeldb.open(path);
+    expect((await again.events.readStream('run'))[0]!.data).toEqual({ q: 'cats', headers: { authorization: REDACTED } });
+    await again.close();
+  });
+
+  it('a redact that throws rejects the write, and nothing is written', async () => {
+    const { reeldb } = await import('./helpers.js');
+    const db = await reeldb.open('x', {
+      durability: 'memory',
+      redact: () => {
+        throw new Error('no');
+      },
+    });
+    await expect(db.events.append('s', [{ type: 't', data: 1 }])).rejects.toThrow('no');
+    expect(db.stats().entries).toBe(0);
+    await db.close();
+  });
+});

@@ -50,7 +50,7 @@ class Counters {
     try {
       this.#context.checkWritable();
       name = checkCounterName(name);
-      if (!Number.isSafeInteger(amount)) throw new InvalidArgumentError(`counters.add: amount must be a safe integer, got ${String(amount)}`);
+      if (!Number.isSafeInteger(amount)) throw new InvalidArgumentError(`counters.add: amount must be a safe integer, got ${typeof amount === "number" ? amount : typeof amount}`);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -131,6 +131,8 @@ class Counters {
 function checkCounterName(name) {
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new InvalidArgumentError(`counter names must be strings of 1 to 200 characters, got ${typeof name === 'string' ? `${name.length} characters` : typeof name}`);
   if (name !== name.normalize('NFC')) throw new InvalidArgumentError(`counter name '${name}' must be in Unicode NFC (pass name.normalize('NFC'))`);
+  // A lone surrogate has no UTF-8 form: stored, it would come back as U+FFFD, another name.
+  if (/\p{Cs}/u.test(name)) throw new InvalidArgumentError('counter names must be well-formed Unicode (this one holds a lone surrogate)');
   return name;
 }
 

@@ -76,6 +76,19 @@ export async function verify(cli: Cli, argv: readonly string[]): Promise<number>
     for (const [kind, { entries: count, firstPosition }] of Object.entries(stats.unknownKinds)) {
       await cli.stdout.line(`note: ${count} ${Number(count) === 1 ? 'entry' : 'entries'} of kind 0x${Number(kind).toString(16).padStart(2, '0')} (from position ${firstPosition}) that no loaded primitive claims: kept intact; written by a newer reeldb or an extension not loaded here`);
     }
+    // Every other primitive's own checks (trace trees, …).
+    const audited: string[] = [];
+    for (const { spec, instance } of db.registry.registered) {
+      if (!instance.audit || spec.name === 'checkpoints') continue;
+      const report = await instance.audit();
+      if (report.problems.length > 0) {
+        for (const problem of report.problems.slice(0, 20)) await cli.stdout.line(`damaged: ${spec.name}: ${problem}`);
+        if (report.problems.length > 20) await cli.stdout.line(`… and ${report.problems.length - 20} more`);
+        return EXIT_FAILURE;
+      }
+      const checked = Object.entries(report.checked).filter(([, value]) => value > 0);
+      if (checked.length > 0) audited.push(`${spec.name}: ${checked.map(([what, value]) => count(value, what.replace(/s$/, ''), what)).join(', ')} checked`);
+    }
     const damaged = await checkSnapshots(cli, path, db);
     if (damaged) return EXIT_FAILURE;
     await cli.stdout.line(
@@ -83,6 +96,7 @@ export async function verify(cli: Cli, argv: readonly string[]): Promise<number>
         (warnings.length > 0 ? ` (${count(warnings.length, 'warning')})` : ''),
     );
     if (chains.checkpoints > 0) await cli.stdout.line(`checkpoints: ${count(chains.checkpoints, 'checkpoint')} in ${count(chains.threads, 'thread')}, each decoded to the state that was saved`);
+    for (const line of audited) await cli.stdout.line(line);
     return EXIT_OK;
   } finally {
     await db.close();

@@ -456,8 +456,13 @@ export class Checkpoints extends NamedIndexPrimitive implements PrimitiveInstanc
     try {
       this.context.checkWritable();
       ({ text: threadId, bytes: nameBytes } = this.checkThread(threadId));
-      const given = checkOptions('checkpoints.save', options, SAVE_KEYS);
+      const given = { ...checkOptions('checkpoints.save', options, SAVE_KEYS) };
       const limit = this.options.maxCheckpointBytes;
+      if (this.options.redact) {
+        // The `redact` option sees the state and metadata before they are serialised.
+        state = this.context.redact(state, { primitive: 'checkpoints', field: 'state' });
+        if (given.metadata !== undefined) given.metadata = this.context.redact(given.metadata, { primitive: 'checkpoints', field: 'metadata' });
+      }
       if (given.metadata !== undefined) {
         if (!isObject(given.metadata)) throw new InvalidArgumentError(`checkpoints.save: metadata must be a JSON object, got ${describe(given.metadata)}`);
         const text = jsonText(given.metadata, 'checkpoints.save: metadata').text;

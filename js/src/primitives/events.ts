@@ -420,6 +420,7 @@ export class Events extends NamedIndexPrimitive implements PrimitiveInstance<Eve
     const pending: PendingEvent[] = new Array(events.length);
     let total = 0;
     const seenIds = events.length > 1 ? new Set<string>() : undefined;
+    const redact = this.options.redact !== undefined;
     for (let index = 0; index < events.length; index++) {
       const event = events[index];
       const where = `events[${index}]`;
@@ -444,29 +445,32 @@ export class Events extends NamedIndexPrimitive implements PrimitiveInstance<Eve
         if (seenIds?.has(id)) throw new InvalidArgumentError(`${where}.id '${id}' appears twice in one append`);
         seenIds?.add(id);
       }
+      // The `redact` option sees each value before anything is encoded (what it returns is stored and returned).
+      const eventData = redact ? this.context.redact(event.data, { primitive: 'events', field: 'data' }) : event.data;
+      const eventMetadata = redact && event.metadata !== undefined ? this.context.redact(event.metadata, { primitive: 'events', field: 'metadata' }) : event.metadata;
       // What append returns is what reads will: the given value when JSON stores it exactly.
-      const binary = event.data instanceof Uint8Array;
+      const binary = eventData instanceof Uint8Array;
       let data: string | Uint8Array;
       let returnedData: unknown;
       if (binary) {
-        data = event.data as Uint8Array;
+        data = eventData as Uint8Array;
         returnedData = asUint8Array(data);
       } else {
-        const json = jsonText(event.data, `append: ${where}.data`, BINARY_HINT);
+        const json = jsonText(eventData, `append: ${where}.data`, BINARY_HINT);
         data = json.text;
-        returnedData = json.exact ? event.data : JSON.parse(data);
+        returnedData = json.exact ? eventData : JSON.parse(data);
         if (data.length > LONG_TEXT_CHARS) data = encoder.encode(data);
       }
-      const binaryMetadata = event.metadata instanceof Uint8Array;
+      const binaryMetadata = eventMetadata instanceof Uint8Array;
       let metadata: string | Uint8Array | undefined;
       let returnedMetadata: unknown;
       if (binaryMetadata) {
-        metadata = event.metadata as Uint8Array;
+        metadata = eventMetadata as Uint8Array;
         returnedMetadata = asUint8Array(metadata);
-      } else if (event.metadata !== undefined) {
-        const json = jsonText(event.metadata, `append: ${where}.metadata`, BINARY_HINT);
+      } else if (eventMetadata !== undefined) {
+        const json = jsonText(eventMetadata, `append: ${where}.metadata`, BINARY_HINT);
         metadata = json.text;
-        returnedMetadata = json.exact ? event.metadata : JSON.parse(metadata);
+        returnedMetadata = json.exact ? eventMetadata : JSON.parse(metadata);
         if (metadata.length > LONG_TEXT_CHARS) metadata = encoder.encode(metadata);
       }
       // Two per event, always pushed: a packed array (reading a hole or past the end is slow in V8).
