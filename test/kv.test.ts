@@ -537,6 +537,9 @@ describe(`kv on ${runtime}`, () => {
     expect(run.status).toBe(0);
     expect(run.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([{ key: 'user:1/name', value: 'scratch', version: 4 }]);
     expect(JSON.parse(cli('kv', path, '--prefix', 'user:1/b', '--json').stdout)).toEqual({ key: 'user:1/blob', version: 2, base64: 'AQID' });
+    const verify = cli('verify', path);
+    expect(verify.status).toBe(0);
+    expect(verify.stdout).toContain('kv: 5 keys checked');
     expect(cli('kv', path, '--limit', 'ten').status).toBe(2);
     expect(cli('kv').status).toBe(2);
     expect(cli('kv', path, '--colour').status).toBe(2);
@@ -588,6 +591,21 @@ describe(`kv on ${runtime}`, () => {
         expect(await db.fingerprint(), `reopened at step ${step}`).toEqual(fingerprint);
       }
     }
+    await db.close();
+  });
+
+  it('audit (reeldb verify) reads every current key and reports an index that does not match its entries', async () => {
+    const db = await open('kv-audit', { durability: 'memory' });
+    await db.kv.put('a', { x: 1 });
+    const b = await db.kv.put('b', 'two');
+    await db.kv.forRun('r').put('a', 3);
+    const instance = (db as unknown as { registry: { get(name: string): { instance: { audit(): Promise<{ checked: Record<string, number>; problems: string[] }>; root: { records: Map<string, { position: number }> } } } } }).registry.get('kv').instance;
+    expect(await instance.audit()).toEqual({ checked: { keys: 3 }, problems: [] });
+    // An index pointing key 'a' at key 'b''s entry: found.
+    (instance.root.records.get('a') as { position: number }).position = b.version;
+    const report = await instance.audit();
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toContain("key 'a' (position 1): its entry is of key 'b'");
     await db.close();
   });
 

@@ -8,6 +8,7 @@ import { ConflictError, InvalidArgumentError } from '../errors.js';
 import type { EntryWriter, Prepared } from '../engine/commit.js';
 import type { PrimitiveContext, PrimitiveInstance, PrimitiveSpec, PrunePart, RecoveredEntry } from '../engine/primitive.js';
 import { checkName, type Name } from '../names.js';
+import { decodeNamedEntry } from './named-entry.js';
 import { checkBoolean, checkLimit, checkOptions, describe, jsonText, type OptionKeys } from '../validate.js';
 import { decodeCursor, decodeKvValue, decodeSection, encodeCursor, encodeSection, exactEntryBytes, KIND_KV_DELETE, KIND_KV_PUT, kvEntryRunId, MAX_KEY_BYTES, maxEntryBytes, searchKeys, compareKeys, writeKvEntry, type SectionScope } from './kv-codec.js';
 import { CACHE_BUDGET_BYTES, isExpired, KvScope, ValueCache, type KvRecord } from './kv-index.js';
@@ -519,6 +520,51 @@ export class KvStore implements PrimitiveInstance<Kv> {
       if (scope.runId !== '' && count > 0) runs++;
     }
     return { keys, runs, cachedValues: this.cache.values, cachedBytes: this.cache.bytes };
+  }
+
+  /** `reeldb verify`: every current key's entry is a put of that key in that scope, and its value decodes. */
+  async audit(onProgress?: (done: number, total: number) => void): Promise<{ checked: Record<string, number>; problems: string[] }> {
+    const problems: string[] = [];
+    const written = this.written;
+    const now = Date.now();
+    const records: { scope: KvScope; record: KvRecord }[] = [];
+    for (const scope of this.scopes.values()) {
+      for (const record of scope.records.values()) if (!record.deleted && !isExpired(record, now) && record.position < written) records.push({ scope, record });
+    }
+    const BATCH = 512;
+    for (let from = 0; from < records.length; from += BATCH) {
+      const batch = records.slice(from, from + BATCH);
+      // Position → the keys the index places there (more than one is itself a problem, found below).
+      const expected = new Map<number, { scope: KvScope; record: KvRecord }[]>();
+      for (const item of batch) {
+        const list = expected.get(item.record.position);
+        if (list) list.push(item);
+        else expected.set(item.record.position, [item]);
+      }
+      const seen = new Set<number>();
+      await this.context.readPositions(
+        [...expected.keys()].sort((a, b) => a - b),
+        (position, bytes, start, length) => {
+          seen.add(position);
+          for (const item of expected.get(position)!) {
+            const where = `key '${item.record.key}'${item.scope.runId === '' ? '' : ` of run '${item.scope.runId}'`} (position ${position})`;
+            try {
+              if (this.context.kindAt(position) !== KIND_KV_PUT) throw new Error(`its entry is of kind 0x${this.context.kindAt(position).toString(16)}, not a put`);
+              const entry = decodeNamedEntry(bytes, start, length, position, false);
+              if (entry.stream !== item.record.key) throw new Error(`its entry is of key '${entry.stream}'`);
+              if (entry.id !== item.scope.runId) throw new Error(`its entry belongs to ${entry.id === '' ? 'the store-wide keys' : `run '${entry.id}'`}`);
+              const stored = decodeKvValue(bytes, start, length);
+              if (typeof stored === 'string') JSON.parse(stored);
+            } catch (error) {
+              problems.push(`${where}: ${(error as Error).message}`);
+            }
+          }
+        },
+      );
+      for (const item of batch) if (!seen.has(item.record.position)) problems.push(`key '${item.record.key}' (position ${item.record.position}): its entry could not be read`);
+      onProgress?.(Math.min(from + BATCH, records.length), records.length);
+    }
+    return { checked: { keys: records.length }, problems };
   }
 
   dropRun(runId: string): void {
