@@ -19,6 +19,7 @@ export { LIMITS, type OpenOptions, type Durability, type Redactor } from './engi
 export type { RecoveryReport } from './device/segments.js';
 export type { Checkpoints, SaveCheckpointOptions, LoadCheckpointOptions, ListCheckpointsOptions, CheckpointInfo, LoadedCheckpoint, CheckpointVerifyReport, ThreadSummary, CheckpointStorage, CheckpointStorageOptions } from './primitives/checkpoints.js';
 export type { Events, EventInput, AppendOptions, DeleteStreamOptions, ReadStreamOptions, ReadAllOptions, ReplayOptions, SubscribeOptions, Subscription, RecordedEvent } from './primitives/events.js';
+export type { Kv, KvApi, KvEntry, KvListItem, KvListOptions, KvListPage, KvPutOptions, KvDeleteOptions, KvConflictError } from './primitives/kv.js';
 export type { State, StateCells, StateCell, CasResult, TransitionOptions, DeleteCellOptions, ListCellsOptions, MachineDefinition } from './primitives/state.js';
 export type { Traces, RunTraces, Span, SpanKind, SpanStartInput, SpanEndInput, SpanRecordInput, SpanDetail, SpanSummary, SpanStatus, Usage, TraceQuery, TracePage, TraceTree, TraceNode, UsageTotal, OtlpTraces, OtlpExportOptions } from './primitives/traces.js';
 export type { Runs, Run, RunEvents, RunCheckpoints, ForRun, RunInfo, RunPage, RunQuery, BeginRunOptions, EndRunOptions, SetStatusOptions, DeleteRunOptions, DeletedRuns, RunStatus, EndStatus, RunRetention } from './primitives/runs.js';

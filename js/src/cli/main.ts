@@ -10,6 +10,7 @@ import { nearest } from './args.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, UsageError, type Cli } from './common.js';
 import { dump, DUMP_USAGE } from './dump.js';
 import { inspect, INSPECT_USAGE } from './inspect.js';
+import { kv, KV_USAGE } from './kv.js';
 import { compact, COMPACT_USAGE, prune, PRUNE_USAGE } from './prune.js';
 import { run, RUN_USAGE } from './run.js';
 import { runs, RUNS_USAGE } from './runs.js';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   traces: { run: traces, usage: TRACES_USAGE },
   runs: { run: runs, usage: RUNS_USAGE },
   run: { run, usage: RUN_USAGE },
+  kv: { run: kv, usage: KV_USAGE },
 };
 
 export function version(): string {
@@ -69,6 +71,8 @@ commands:
                                        entries per primitive
   run <path> <id> [--json]             one run: summary, then its events, spans and
                                        checkpoints in time order
+  kv <path> [--prefix P] [--run R] [--limit N] [--json]
+                                       key-value entries in key order with versions and values
 
   durations take a unit: 7d, 12h, 30m, 45s, 500ms, 1h30m (a bare number is an error)
   values starting with '-' go as --name=value; unknown options are errors
