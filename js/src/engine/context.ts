@@ -60,7 +60,10 @@ class Context implements PrimitiveContext {
     return this.wiring.pipeline.submit(commit);
   }
   readPositions(positions: readonly number[], visit: (position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
-    return this.wiring.log.readPositions(positions as number[], visit);
+    // The log reads positions in ascending order: sort a copy when they are not.
+    let sorted = true;
+    for (let index = 1; index < positions.length && sorted; index++) sorted = positions[index - 1]! <= positions[index]!;
+    return this.wiring.log.readPositions(sorted ? (positions as number[]) : [...positions].sort((a, b) => a - b), visit);
   }
   readRange(from: number, to: number, visit: (kind: number, position: number, bytes: Uint8Array, start: number, length: number) => void): Promise<void> {
     return this.wiring.log.readRange(from, to, visit);
