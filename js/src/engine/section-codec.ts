@@ -10,6 +10,9 @@ import type { Core } from '../core/core.js';
 export type NamedPositions = { name: string; first: number; positions: number[] }[];
 
 /** A little-endian byte writer that grows. */
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
 export class Writer {
   bytes = new Uint8Array(1 << 16);
   view = new DataView(this.bytes.buffer);
@@ -22,6 +25,16 @@ export class Writer {
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
     this.view = new DataView(grown.buffer);
+  }
+  u8(value: number): void {
+    this.room(1);
+    this.bytes[this.length++] = value;
+  }
+  /** A string: u32 byte length, then its UTF-8. */
+  text(value: string): void {
+    const bytes = encoder.encode(value);
+    this.u32(bytes.length);
+    this.raw(bytes);
   }
   u32(value: number): void {
     this.room(4);
@@ -83,6 +96,29 @@ export class Reader {
     if (!Number.isSafeInteger(value) || value < 0) throw new Invalid(`bad position ${value}`);
     return value;
   }
+  u8(): number {
+    this.need(1);
+    return this.bytes[this.at++]!;
+  }
+  /** Any f64 (NaN, −1…); `f64` is for positions. */
+  float(): number {
+    this.need(8);
+    const value = this.view.getFloat64(this.at, true);
+    this.at += 8;
+    return value;
+  }
+  /** A string written by `Writer.text` (UTF-8, checked). */
+  text(): string {
+    const bytes = this.raw(this.u32());
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      throw new Invalid('a string is not UTF-8');
+    }
+  }
+  get finished(): boolean {
+    return this.at === this.bytes.length;
+  }
   raw(count: number): Uint8Array {
     this.need(count);
     const value = this.bytes.subarray(this.at, this.at + count);
@@ -109,9 +145,6 @@ export class Reader {
     if (this.at !== this.bytes.length) throw new Invalid(`${this.bytes.length - this.at} unexpected bytes at the end of a section`);
   }
 }
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeNamed(items: NamedPositions): Uint8Array {
   const writer = new Writer();

@@ -68,14 +68,15 @@ function put(target: Uint8Array, at: number, value: string | Uint8Array): number
   return encoder.encodeInto(value, target.subarray(at)).written;
 }
 
-function putU32(target: Uint8Array, at: number, value: number): void {
+/** Little-endian u32 / u64 (a safe integer) at `target[at]`. */
+export function putU32(target: Uint8Array, at: number, value: number): void {
   target[at] = value;
   target[at + 1] = value >>> 8;
   target[at + 2] = value >>> 16;
   target[at + 3] = value >>> 24;
 }
 
-function putU64(target: Uint8Array, at: number, value: number): void {
+export function putU64(target: Uint8Array, at: number, value: number): void {
   putU32(target, at, value >>> 0);
   putU32(target, at + 4, Math.floor(value / 2 ** 32));
 }

@@ -8,12 +8,13 @@
  *   with BINARY_DATA), no metadata.
  * - 0x11 delete: name = key, version 0, type `del`, id = the run, data empty (binary).
  */
+import { namedEntryLayout } from './named-entry.js';
 import type { EntryWriter } from '../engine/commit.js';
 import { Invalid, Reader, Writer } from '../engine/section-codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { MalformedEntry } from '../device/malformed.js';
 import { utf8Decode } from '../host/text.js';
-import { EVENT_HEADER_BYTES, FLAG_BINARY_DATA } from './event-codec.js';
+import { EVENT_HEADER_BYTES, FLAG_BINARY_DATA, putU32, putU64 } from './event-codec.js';
 
 export const KIND_KV_PUT = 0x10;
 export const KIND_KV_DELETE = 0x11;
@@ -24,17 +25,6 @@ const encoder = new TextEncoder();
 const TYPE_PUT = encoder.encode('put');
 const TYPE_DELETE = encoder.encode('del');
 
-function putU32(target: Uint8Array, at: number, value: number): void {
-  target[at] = value;
-  target[at + 1] = value >>> 8;
-  target[at + 2] = value >>> 16;
-  target[at + 3] = value >>> 24;
-}
-
-function putU64(target: Uint8Array, at: number, value: number): void {
-  putU32(target, at, value >>> 0);
-  putU32(target, at + 4, Math.floor(value / 2 ** 32));
-}
 
 function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
@@ -98,17 +88,9 @@ export function kvEntryRunId(payload: Uint8Array): string {
 
 /** The value of a put entry at `bytes[start, start+length)`: JSON text, or a copy of the bytes. MalformedEntry when its lengths do not add up. */
 export function decodeKvValue(bytes: Uint8Array, start: number, length: number): string | Uint8Array {
-  const dataLength = u32(bytes, start + 16);
-  const metadataLength = u32(bytes, start + 20);
-  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
-  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
-  const idLength = bytes[start + 28]!;
-  if (length < EVENT_HEADER_BYTES || EVENT_HEADER_BYTES + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
-    throw new MalformedEntry(`the kv entry's lengths (key ${nameLength}, type ${typeLength}, id ${idLength}, metadata ${metadataLength}, data ${dataLength}) do not add up to its ${length} bytes`);
-  }
-  const at = start + length - dataLength;
-  if (bytes[start + 29]! & FLAG_BINARY_DATA) return bytes.slice(at, at + dataLength);
-  return utf8Decode(bytes, at, at + dataLength);
+  const at = namedEntryLayout(bytes, start, length, 'kv entry');
+  if (at.flags & FLAG_BINARY_DATA) return bytes.slice(at.data, at.data + at.dataLength);
+  return utf8Decode(bytes, at.data, at.data + at.dataLength);
 }
 
 /**

@@ -10,7 +10,8 @@
  * - metadata and data: JSON text or raw bytes.
  */
 import type { EntryWriter } from '../engine/commit.js';
-import { decodeEvent, decodeEventId, maxEncodedSize, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
+import { MalformedEntry } from '../device/malformed.js';
+import { decodeEvent, decodeEventId, EVENT_HEADER_BYTES as NAMED_HEADER, maxEncodedSize, writeEvent, type PendingEvent, type RecordedEvent } from './event-codec.js';
 
 export { EVENT_HEADER_BYTES as NAMED_ENTRY_HEADER_BYTES } from './event-codec.js';
 
@@ -48,4 +49,62 @@ export function decodeNamedEntry(bytes: Uint8Array, start: number, length: numbe
 /** Only the id field (cheap: no JSON parsed). */
 export function namedEntryId(bytes: Uint8Array, start: number): string {
   return decodeEventId(bytes, start);
+}
+
+/** Where the fields of a named-entry payload lie (offsets into the bytes given) and its header numbers. */
+export interface NamedEntryLayout {
+  timestamp: number;
+  version: number;
+  flags: number;
+  name: number;
+  nameLength: number;
+  type: number;
+  typeLength: number;
+  id: number;
+  idLength: number;
+  metadata: number;
+  metadataLength: number;
+  data: number;
+  dataLength: number;
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * The layout of the named entry at `bytes[start, start+length)`, checked: MalformedEntry (a
+ * CorruptionError at the entry for the reader) when it is shorter than its header or its
+ * lengths do not add up. `what` names the entry in the message ('kv entry', 'run record'…).
+ */
+export function namedEntryLayout(bytes: Uint8Array, start: number, length: number, what: string): NamedEntryLayout {
+  if (length < NAMED_HEADER) throw new MalformedEntry(`the ${what} is ${length} bytes, shorter than its ${NAMED_HEADER}-byte header`);
+  const dataLength = u32(bytes, start + 16);
+  const metadataLength = u32(bytes, start + 20);
+  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
+  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
+  const idLength = bytes[start + 28]!;
+  if (NAMED_HEADER + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
+    throw new MalformedEntry(`the ${what}'s lengths (name ${nameLength}, type ${typeLength}, id ${idLength}, metadata ${metadataLength}, data ${dataLength}) do not add up to its ${length} bytes`);
+  }
+  const name = start + NAMED_HEADER;
+  const type = name + nameLength;
+  const id = type + typeLength;
+  const metadata = id + idLength;
+  const data = metadata + metadataLength;
+  return {
+    timestamp: u32(bytes, start) + u32(bytes, start + 4) * 2 ** 32,
+    version: u32(bytes, start + 8) + u32(bytes, start + 12) * 2 ** 32,
+    flags: bytes[start + 29]!,
+    name,
+    nameLength,
+    type,
+    typeLength,
+    id,
+    idLength,
+    metadata,
+    metadataLength,
+    data,
+    dataLength,
+  };
 }

@@ -8,6 +8,7 @@
  * - 0x62 run deleted: data = null; the run and every entry attributed to it are dead.
  * A value given as a Uint8Array is stored as base64 text and its field listed in `binary`.
  */
+import { namedEntryLayout } from './named-entry.js';
 import { EventTooLargeError, InvalidArgumentError } from '../errors.js';
 import type { EntryWriter } from '../engine/commit.js';
 import { jsonText } from '../validate.js';
@@ -166,22 +167,11 @@ function checkHeader(value: unknown): RunHeader {
  * add up or the metadata is not JSON.
  */
 export function decodeRecord(kind: number, bytes: Uint8Array, start: number, length: number, position: number, name?: string): DecodedRecord {
-  if (length < EVENT_HEADER_BYTES) throw new MalformedEntry(`the run record at position ${position} is ${length} bytes, shorter than its header`);
-  const timestamp = u32(bytes, start) + u32(bytes, start + 4) * 2 ** 32;
-  const version = u32(bytes, start + 8) + u32(bytes, start + 12) * 2 ** 32;
-  const dataLength = u32(bytes, start + 16);
-  const metadataLength = u32(bytes, start + 20);
-  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
-  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
-  const idLength = bytes[start + 28]!;
-  if (EVENT_HEADER_BYTES + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
-    throw new MalformedEntry(`the run record's lengths (name ${nameLength}, type ${typeLength}, id ${idLength}, metadata ${metadataLength}, data ${dataLength}) do not add up to its ${length} bytes`);
-  }
-  let at = start + EVENT_HEADER_BYTES;
-  const runId = name ?? utf8Decode(bytes, at, at + nameLength);
-  at += nameLength;
-  const type = kind === KIND_RUN_STATUS ? statusOf(bytes, at, typeLength) : '';
-  at += typeLength + idLength;
+  const layout = namedEntryLayout(bytes, start, length, `run record at position ${position}`);
+  const { timestamp, version, metadataLength } = layout;
+  const runId = name ?? utf8Decode(bytes, layout.name, layout.name + layout.nameLength);
+  const type = kind === KIND_RUN_STATUS ? statusOf(bytes, layout.type, layout.typeLength) : '';
+  const at = layout.metadata;
   let header: RunHeader | undefined;
   if (kind === KIND_RUN_BEGUN) {
     let parsed: unknown;

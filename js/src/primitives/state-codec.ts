@@ -6,6 +6,7 @@
  * - 0x41 cell deleted: name, id as above, type `delete`, no data, version = the version deleted plus one.
  * A cell's version, as the API reports it, is the position of its last write.
  */
+import { namedEntryLayout } from './named-entry.js';
 import type { EntryWriter } from '../engine/commit.js';
 import { MalformedEntry } from '../device/malformed.js';
 import { utf8Decode } from '../host/text.js';
@@ -70,23 +71,11 @@ export interface StateEntry {
 
 /** Decodes a 0x40 payload at `bytes[start, start+length)` (MalformedEntry when its lengths do not add up). */
 export function decodeStateEntry(bytes: Uint8Array, start: number, length: number): StateEntry {
-  const dataLength = u32(bytes, start + 16);
-  const metadataLength = u32(bytes, start + 20);
-  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
-  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
-  const idLength = bytes[start + 28]!;
-  const flags = bytes[start + 29]!;
-  if (length < EVENT_HEADER_BYTES || EVENT_HEADER_BYTES + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
-    throw new MalformedEntry(`the state entry's lengths (name ${nameLength}, type ${typeLength}, id ${idLength}, metadata ${metadataLength}, data ${dataLength}) do not add up to its ${length} bytes`);
-  }
-  let at = start + EVENT_HEADER_BYTES;
-  const name = utf8Decode(bytes, at, at + nameLength);
-  at += nameLength;
-  const type = utf8Decode(bytes, at, at + typeLength);
-  at += typeLength;
-  const runId = utf8Decode(bytes, at, at + idLength);
-  at += idLength + metadataLength;
-  const value: StoredValue = flags & FLAG_BINARY_DATA ? { bytes: bytes.slice(at, at + dataLength) } : { text: utf8Decode(bytes, at, at + dataLength) };
+  const at = namedEntryLayout(bytes, start, length, 'state entry');
+  const name = utf8Decode(bytes, at.name, at.name + at.nameLength);
+  const type = utf8Decode(bytes, at.type, at.type + at.typeLength);
+  const runId = utf8Decode(bytes, at.id, at.id + at.idLength);
+  const value: StoredValue = at.flags & FLAG_BINARY_DATA ? { bytes: bytes.slice(at.data, at.data + at.dataLength) } : { text: utf8Decode(bytes, at.data, at.data + at.dataLength) };
   return { name, runId, type, value };
 }
 

@@ -3,11 +3,12 @@
  * the span id, id the run id, metadata a small JSON header (what the in-memory index keeps)
  * and data a value list (input, output, error, attributes: what stays in the log).
  */
+import { namedEntryLayout } from './named-entry.js';
 import type { EntryWriter } from '../engine/commit.js';
 import { MalformedEntry } from '../device/malformed.js';
 import { utf8Decode } from '../host/text.js';
 import { NAMED_ENTRY_HEADER_BYTES } from './named-entry.js';
-import { FLAG_BINARY_DATA, FLAG_HAS_METADATA } from './event-codec.js';
+import { FLAG_BINARY_DATA, FLAG_HAS_METADATA, putU32, putU64 } from './event-codec.js';
 
 /** A span started (its end comes in a 0x51 entry, or never: the span is incomplete). */
 export const KIND_SPAN_START = 0x50;
@@ -102,17 +103,6 @@ export function valuesSize(values: EncodedValues, limit: number): number {
   return size;
 }
 
-function putU32(target: Uint8Array, at: number, value: number): void {
-  target[at] = value;
-  target[at + 1] = value >>> 8;
-  target[at + 2] = value >>> 16;
-  target[at + 3] = value >>> 24;
-}
-
-function putU64(target: Uint8Array, at: number, value: number): void {
-  putU32(target, at, value >>> 0);
-  putU32(target, at + 4, Math.floor(value / 2 ** 32));
-}
 
 /** Writes text or bytes at `target[at]`; returns the byte count. */
 function put(target: Uint8Array, at: number, value: string | Uint8Array): number {
@@ -163,23 +153,10 @@ function parseJson(bytes: Uint8Array, from: number, to: number, what: string): u
 
 /** Where the parts of a named entry payload at `bytes[start, start+length)` are (docs/FORMAT.md §8). */
 function layout(bytes: Uint8Array, start: number, length: number) {
-  if (length < NAMED_ENTRY_HEADER_BYTES) throw new MalformedEntry(`the span entry has ${length} bytes, fewer than its ${NAMED_ENTRY_HEADER_BYTES}-byte header`);
-  const dataLength = u32(bytes, start + 16);
-  const metadataLength = u32(bytes, start + 20);
-  const nameLength = bytes[start + 24]! | (bytes[start + 25]! << 8);
-  const typeLength = bytes[start + 26]! | (bytes[start + 27]! << 8);
-  const idLength = bytes[start + 28]!;
-  const flags = bytes[start + 29]!;
-  if (NAMED_ENTRY_HEADER_BYTES + nameLength + typeLength + idLength + metadataLength + dataLength !== length) {
-    throw new MalformedEntry(`the span entry's lengths do not add up to its ${length} bytes`);
-  }
+  const at = namedEntryLayout(bytes, start, length, 'span entry');
   // Written with metadata (flag 2) as JSON and binary data (flag 1).
-  if ((flags & 7) !== 3) throw new MalformedEntry(`the span entry's flags are ${flags}, expected JSON metadata and binary data`);
-  const name = start + NAMED_ENTRY_HEADER_BYTES;
-  const id = name + nameLength + typeLength;
-  const metadata = id + idLength;
-  const data = metadata + metadataLength;
-  return { name, nameLength, id, idLength, metadata, metadataLength, data, dataLength };
+  if ((at.flags & 7) !== 3) throw new MalformedEntry(`the span entry's flags are ${at.flags}, expected JSON metadata and binary data`);
+  return at;
 }
 
 /** The span id (name field), run id (id field) and header (metadata JSON) of a trace entry: all recovery reads. */

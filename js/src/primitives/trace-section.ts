@@ -5,99 +5,24 @@
  * 2 error) · u8 usage bits (1 inputTokens, 2 outputTokens, 4 costUsd) · f64 per usage bit
  * set · u8 has parent · strings id, runId, kind, name[, parentId] (u32 length · UTF-8).
  */
-import { utf8Decode } from '../host/text.js';
+import { Reader, Writer } from '../engine/section-codec.js';
 import type { SpanEntry } from './trace-index.js';
 import type { Usage } from './trace-codec.js';
 
 const VERSION = 1;
-const encoder = new TextEncoder();
 const USAGE_FIELDS = ['inputTokens', 'outputTokens', 'costUsd'] as const;
 
-class Writer {
-  private bytes = new Uint8Array(1 << 12);
-  private view = new DataView(this.bytes.buffer);
-  private length = 0;
-  private room(count: number): void {
-    if (this.length + count <= this.bytes.length) return;
-    let capacity = this.bytes.length * 2;
-    while (capacity < this.length + count) capacity *= 2;
-    const grown = new Uint8Array(capacity);
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-  u8(value: number): void {
-    this.room(1);
-    this.bytes[this.length++] = value;
-  }
-  u32(value: number): void {
-    this.room(4);
-    this.view.setUint32(this.length, value, true);
-    this.length += 4;
-  }
-  f64(value: number): void {
-    this.room(8);
-    this.view.setFloat64(this.length, value, true);
-    this.length += 8;
-  }
-  text(value: string): void {
-    const bytes = encoder.encode(value);
-    this.u32(bytes.length);
-    this.room(bytes.length);
-    this.bytes.set(bytes, this.length);
-    this.length += bytes.length;
-  }
-  done(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
+function position(reader: Reader, what: string, allowNone: boolean): number {
+  const value = reader.float();
+  if (allowNone && value === -1) return -1;
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`the traces section has a bad ${what} position ${value}`);
+  return value;
 }
 
-class Reader {
-  private readonly view: DataView;
-  private at = 0;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  private need(count: number): void {
-    if (this.at + count > this.bytes.length) throw new Error(`the traces section ends early (needs ${count} bytes at ${this.at} of ${this.bytes.length})`);
-  }
-  u8(): number {
-    this.need(1);
-    return this.bytes[this.at++]!;
-  }
-  u32(): number {
-    this.need(4);
-    const value = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return value;
-  }
-  f64(): number {
-    this.need(8);
-    const value = this.view.getFloat64(this.at, true);
-    this.at += 8;
-    return value;
-  }
-  position(what: string, allowNone: boolean): number {
-    const value = this.f64();
-    if (allowNone && value === -1) return -1;
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`the traces section has a bad ${what} position ${value}`);
-    return value;
-  }
-  time(what: string): number {
-    const value = this.f64();
-    if (!Number.isFinite(value)) throw new Error(`the traces section has a bad ${what} ${value}`);
-    return value;
-  }
-  text(): string {
-    const length = this.u32();
-    this.need(length);
-    const value = utf8Decode(this.bytes, this.at, this.at + length);
-    this.at += length;
-    return value;
-  }
-  get finished(): boolean {
-    return this.at === this.bytes.length;
-  }
+function time(reader: Reader, what: string): number {
+  const value = reader.float();
+  if (!Number.isFinite(value)) throw new Error(`the traces section has a bad ${what} ${value}`);
+  return value;
 }
 
 export function encodeTraceSection(spans: readonly SpanEntry[]): Uint8Array {
@@ -135,12 +60,12 @@ export function decodeTraceSection(bytes: Uint8Array): SpanEntry[] {
   const spans: SpanEntry[] = [];
   let previous = -1;
   for (let index = 0; index < count; index++) {
-    const start = reader.position('start', false);
+    const start = position(reader, 'start', false);
     if (start <= previous) throw new Error(`the traces section's spans are out of order at ${index}`);
     previous = start;
-    const end = reader.position('end', true);
-    const startedAt = reader.time('start time');
-    const endedAtRaw = reader.f64();
+    const end = position(reader, 'end', true);
+    const startedAt = time(reader, 'start time');
+    const endedAtRaw = reader.float();
     const statusCode = reader.u8();
     if (statusCode > 2) throw new Error(`the traces section has a bad status ${statusCode}`);
     const ended = statusCode !== 0;
@@ -149,7 +74,7 @@ export function decodeTraceSection(bytes: Uint8Array): SpanEntry[] {
     if (bits > 7 || (bits !== 0 && !ended)) throw new Error(`the traces section has bad usage bits ${bits}`);
     let usage: Usage | undefined;
     USAGE_FIELDS.forEach((field, bit) => {
-      if (bits & (1 << bit)) (usage ??= {})[field] = reader.time(field);
+      if (bits & (1 << bit)) (usage ??= {})[field] = time(reader, field);
     });
     const hasParent = reader.u8();
     if (hasParent > 1) throw new Error(`the traces section has a bad parent flag ${hasParent}`);
