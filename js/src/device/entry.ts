@@ -39,6 +39,17 @@ export class ScannedEntry implements RecoveredEntry {
 
   constructor(private readonly session: ScanSession) {}
 
+  /** Sets the fields from the scan's entry record at `word` of `table` (ENTRY_RECORD_WORDS per entry). */
+  load(table: Uint32Array, word: number, position: number, name: string | undefined): this {
+    this.kind = table[word + 2]!;
+    this.position = position;
+    this.name = name;
+    this.version = table[word + 4]! + table[word + 5]! * 2 ** 32;
+    this.offset = table[word]!;
+    this.length = table[word + 1]!;
+    return this;
+  }
+
   payload(): Uint8Array {
     return this.session.bytes(this.offset, this.length);
   }

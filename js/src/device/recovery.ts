@@ -292,13 +292,7 @@ export class Recovery {
           streamName = streamNames[streamNumber];
           if (streamName === undefined) streamName = streamNames[streamNumber] = session.streamName(streamNumber);
         }
-        scanned.kind = kind;
-        scanned.position = expectedPosition + entry;
-        scanned.name = streamName;
-        scanned.version = table[word + 4]! + table[word + 5]! * 2 ** 32;
-        scanned.offset = table[word]!;
-        scanned.length = table[word + 1]!;
-        const problem = visit(scanned);
+        const problem = visit(scanned.load(table, word, expectedPosition + entry, streamName));
         if (problem) throw new CorruptionError(path, offset + table[word]!, problem);
       }
       report.frames += result.frames;

@@ -287,13 +287,7 @@ export class Follower {
         const number = table[word + 3]!;
         let name: string | undefined;
         if (number !== 0xffffffff) name = names[number] ??= session.streamName(number);
-        scanned.kind = table[word + 2]!;
-        scanned.position = expectedPosition + entry;
-        scanned.name = name;
-        scanned.version = table[word + 4]! + table[word + 5]! * 2 ** 32;
-        scanned.offset = table[word]!;
-        scanned.length = table[word + 1]!;
-        const problem = visit(scanned);
+        const problem = visit(scanned.load(table, word, expectedPosition + entry, name));
         // Nothing of this chunk is indexed, so nothing of it becomes visible.
         if (problem) throw new CorruptionError(segment.path, offset + table[word]!, problem);
       }
